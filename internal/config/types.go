@@ -1,0 +1,169 @@
+// Package config defines Fulcrum's YAML configuration, its ALB-derived
+// defaults, and its validation.
+//
+// Loading is a pure function of the input bytes: strict decoding (unknown
+// keys are errors), defaults, then validation that reports every problem with
+// its path and YAML line before anything starts. The field names are the
+// contract documented in docs/configuration.md.
+package config
+
+// Config is the whole configuration file.
+type Config struct {
+	// AccessLog configures the per-request access log. Nil means off.
+	AccessLog *AccessLog `yaml:"access_log"`
+	// Admin configures the admin server.
+	Admin Admin `yaml:"admin"`
+	// Listeners are the front-end sockets. At least one is required.
+	Listeners []Listener `yaml:"listeners"`
+	// TargetGroups are the pools of targets that rules forward to.
+	TargetGroups []TargetGroup `yaml:"target_groups"`
+	// ShutdownGrace is how long graceful shutdown waits for in-flight
+	// requests after SIGTERM or SIGINT. Default 30s, range 0s..3600s.
+	ShutdownGrace Duration `yaml:"shutdown_grace"`
+}
+
+// AccessLog configures the access log.
+type AccessLog struct {
+	// Path is the file to append to; "-" means standard output. Required.
+	Path string `yaml:"path"`
+	// Format is "alb" (ALB's field order and quoting) or "json". Default alb.
+	Format string `yaml:"format"`
+	// BufferLines is how many lines may wait for the writer before new
+	// lines are dropped and counted. Default 8192, range 1..1048576.
+	BufferLines int `yaml:"buffer_lines"`
+}
+
+// Admin configures the admin server used by later features.
+type Admin struct {
+	// Address is host:port. Default 127.0.0.1:9901.
+	Address string `yaml:"address"`
+	// TokenFile holds the bearer token required on non-loopback addresses.
+	TokenFile string `yaml:"token_file"`
+}
+
+// Listener is one front-end socket with its rules.
+type Listener struct {
+	// Name identifies the listener; it is the "elb" field of the access log.
+	Name string `yaml:"name"`
+	// Address is host:port to bind, for example 0.0.0.0:8080. Port 0 picks a
+	// free port (tests).
+	Address string `yaml:"address"`
+	// Protocol is "http" or "https". Default http.
+	Protocol string `yaml:"protocol"`
+	// TLS holds the certificate for https listeners.
+	TLS *ListenerTLS `yaml:"tls"`
+	// IdleTimeout is the client idle limit and the longest wait for a
+	// target's response bytes (ALB idle_timeout). Default 60s, range 1s..4000s.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// DefaultTargetGroup receives requests that match no rule. Required.
+	DefaultTargetGroup string `yaml:"default_target_group"`
+	// Rules are matched lowest priority number first; the first match wins.
+	Rules []Rule `yaml:"rules"`
+}
+
+// ListenerTLS is a listener's certificate and key, PEM files.
+type ListenerTLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Rule routes requests by host and path to a target group.
+type Rule struct {
+	// Priority orders rules, 1..50000, unique within a listener.
+	Priority int `yaml:"priority"`
+	// Host is an exact host name or "*.suffix". Empty matches any host.
+	Host string `yaml:"host"`
+	// Path is an exact path or a prefix ending in "*". Empty matches any path.
+	Path string `yaml:"path"`
+	// TargetGroup is the name of the target group to forward to. Required.
+	TargetGroup string `yaml:"target_group"`
+}
+
+// TargetGroup is a pool of targets with its balancing, retry and health
+// check settings.
+type TargetGroup struct {
+	// Name identifies the group; it is the target_group_arn log field.
+	Name string `yaml:"name"`
+	// Protocol to the targets: "http" or "https". Default http.
+	Protocol string `yaml:"protocol"`
+	// TLS configures https to the targets.
+	TLS TargetTLS `yaml:"tls"`
+	// Algorithm is round_robin, least_outstanding_requests or
+	// weighted_random. Default round_robin.
+	Algorithm string `yaml:"algorithm"`
+	// ConnectTimeout bounds TCP connect and the TLS handshake to a target.
+	// Default 10s (ALB), range 1ms..600s.
+	ConnectTimeout Duration `yaml:"connect_timeout"`
+	// DeregistrationDelay is how long a draining target keeps its in-flight
+	// requests. Default 300s, range 0s..3600s.
+	DeregistrationDelay Duration `yaml:"deregistration_delay"`
+	// KeepaliveIdleTimeout is how long an idle pooled connection to a target
+	// is kept. Default 60s (the ALB idle timeout), range 1s..4000s.
+	KeepaliveIdleTimeout Duration `yaml:"keepalive_idle_timeout"`
+	// MaxIdlePerTarget caps idle pooled connections per target. Default 256.
+	MaxIdlePerTarget int `yaml:"max_idle_per_target"`
+	// Retries bounds retries.
+	Retries Retries `yaml:"retries"`
+	// HealthCheck configures active health checks.
+	HealthCheck HealthCheck `yaml:"health_check"`
+	// Targets are the registered targets.
+	Targets []Target `yaml:"targets"`
+}
+
+// TargetTLS configures TLS from Fulcrum to the targets.
+type TargetTLS struct {
+	// ServerName is the SNI and verified name; default the target's host.
+	ServerName string `yaml:"server_name"`
+	// CAFile is a PEM bundle of trusted roots; default the system roots.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify disables certificate verification.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// Retries bounds how often a request is tried.
+type Retries struct {
+	// MaxAttempts counts the first attempt: 1 disables retries. Default 3,
+	// range 1..10.
+	MaxAttempts int `yaml:"max_attempts"`
+	// BudgetPercent caps retries in flight at this percentage of requests in
+	// flight, with a minimum of 3 (Envoy's retry budget). Default 20, range
+	// 0..100.
+	BudgetPercent int `yaml:"budget_percent"`
+}
+
+// HealthCheck configures active health checks, following ALB.
+type HealthCheck struct {
+	// Enabled turns checks on; off puts targets in "unavailable". Default true.
+	Enabled bool `yaml:"enabled"`
+	// Protocol is http, https or tcp. Default: the group's protocol.
+	Protocol string `yaml:"protocol"`
+	// Port is "traffic-port" or a port number. Default traffic-port.
+	Port HealthPort `yaml:"port"`
+	// Path is the request path for http and https checks. Default /.
+	Path string `yaml:"path"`
+	// Interval between checks of one target. Default 30s, range 1s..300s.
+	Interval Duration `yaml:"interval"`
+	// Timeout of one check; shorter than Interval. Default 5s, range 1s..120s.
+	Timeout Duration `yaml:"timeout"`
+	// HealthyThreshold consecutive passes make a target healthy. Default 5,
+	// range 1..10.
+	HealthyThreshold int `yaml:"healthy_threshold"`
+	// UnhealthyThreshold consecutive failures make it unhealthy. Default 2,
+	// range 1..10.
+	UnhealthyThreshold int `yaml:"unhealthy_threshold"`
+	// Matcher lists accepted status codes: "200", "200,202" or "200-299".
+	// Default "200".
+	Matcher Matcher `yaml:"matcher"`
+}
+
+// Target is one registered target.
+type Target struct {
+	// Address is host:port; host names are resolved on every new connection.
+	Address string `yaml:"address"`
+	// Weight is used by weighted_random and weighted round robin. Default 1,
+	// range 1..1000.
+	Weight int `yaml:"weight"`
+}
+
+// TrafficPort is the HealthPort value meaning "the target's own port".
+const TrafficPort = 0
