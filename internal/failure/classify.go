@@ -1,0 +1,204 @@
+package failure
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Sentinel errors raised by the proxy's own transport. Classify recognises
+// them by identity.
+var (
+	// ErrHeaderTooLarge: the response header section exceeded 32 KiB.
+	ErrHeaderTooLarge = errors.New("response header section exceeds 32 KiB")
+	// ErrNoTarget: the target group has no registered target.
+	ErrNoTarget = errors.New("no registered target")
+	// ErrResponseTimeout: no response bytes arrived within the idle timeout.
+	ErrResponseTimeout = errors.New("no response bytes within the idle timeout")
+	// ErrDeregistered: the deregistration delay expired with the request in
+	// flight.
+	ErrDeregistered = errors.New("deregistration delay expired")
+)
+
+// AttemptError is the error of one failed attempt to a target, as the
+// transport saw it: where it failed and on which connection.
+type AttemptError struct {
+	// Phase is where the attempt failed.
+	Phase Phase
+	// Target is the target's host:port.
+	Target string
+	// Reused is true when the connection came from the idle pool.
+	Reused bool
+	// Idle is how long a reused connection had been idle.
+	Idle time.Duration
+	// Written is true once any request byte was handed to the connection.
+	Written bool
+	// Err is the underlying error.
+	Err error
+}
+
+// Error describes the attempt: "<phase> <target>: <err>".
+func (e *AttemptError) Error() string {
+	return fmt.Sprintf("%s %s: %v", e.Phase, e.Target, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *AttemptError) Unwrap() error { return e.Err }
+
+// Class is the classification of one failed attempt.
+type Class struct {
+	// Type is the RFC 9209 error type.
+	Type ErrorType
+	// Phase is where the attempt failed.
+	Phase Phase
+	// Reused and Idle describe the connection: pooled or fresh, and how long
+	// it had sat idle.
+	Reused bool
+	Idle   time.Duration
+	// Written is true when request bytes may have reached the target.
+	Written bool
+}
+
+// Status returns the HTTP status for the class (see ErrorType.Status).
+func (c Class) Status() int { return c.Type.Status() }
+
+// Classify maps an attempt's error to its Class. It inspects types and
+// sentinels only: syscall errnos, *net.DNSError, TLS and x509 error types,
+// timeouts, io.EOF, and this package's sentinels. Errors that are not an
+// *AttemptError are classified as ProxyInternalError, except context
+// cancellation, which is ClientClosed.
+func Classify(err error) Class {
+	if err == nil {
+		return Class{}
+	}
+	var ae *AttemptError
+	if !errors.As(err, &ae) {
+		switch {
+		case errors.Is(err, ErrNoTarget):
+			return Class{Type: DestinationUnavailable}
+		case errors.Is(err, context.Canceled):
+			return Class{Type: ClientClosed}
+		}
+		return Class{Type: ProxyInternalError}
+	}
+	c := Class{Phase: ae.Phase, Reused: ae.Reused, Idle: ae.Idle, Written: ae.Written}
+	c.Type = classifyPhase(ae.Phase, ae.Err)
+	return c
+}
+
+func classifyPhase(p Phase, err error) ErrorType {
+	if errors.Is(err, context.Canceled) {
+		return ClientClosed
+	}
+	switch p {
+	case PhaseDNS:
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsTimeout || isTimeout(err) {
+			return DNSTimeout
+		}
+		return DNSError
+	case PhaseConnect:
+		switch {
+		case errors.Is(err, syscall.ECONNREFUSED):
+			return ConnectionRefused
+		case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH),
+			errors.Is(err, syscall.EHOSTDOWN), errors.Is(err, syscall.EADDRNOTAVAIL):
+			return DestinationIPUnroutable
+		case isTimeout(err):
+			return ConnectionTimeout
+		}
+		return ConnectionRefused
+	case PhaseTLS:
+		switch {
+		case isTimeout(err):
+			return ConnectionTimeout
+		case isCertError(err):
+			return TLSCertificateError
+		}
+		return TLSProtocolError
+	case PhaseWrite:
+		return ConnectionTerminated
+	case PhaseAwaitHeaders:
+		switch {
+		case errors.Is(err, ErrHeaderTooLarge):
+			return HTTPResponseHeaderSectionSize
+		case errors.Is(err, ErrDeregistered):
+			return ConnectionTerminated
+		case errors.Is(err, ErrResponseTimeout), isTimeout(err):
+			return HTTPResponseTimeout
+		case isClosed(err):
+			return ConnectionTerminated
+		}
+		return HTTPProtocolError
+	case PhaseBody:
+		return HTTPResponseIncomplete
+	}
+	return ProxyInternalError
+}
+
+func isTimeout(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrResponseTimeout) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isClosed reports whether err means the peer closed or reset the
+// connection.
+func isClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, net.ErrClosed)
+}
+
+func isCertError(err error) bool {
+	var (
+		cve *tls.CertificateVerificationError
+		uae x509.UnknownAuthorityError
+		he  x509.HostnameError
+		cie x509.CertificateInvalidError
+	)
+	return errors.As(err, &cve) || errors.As(err, &uae) || errors.As(err, &he) || errors.As(err, &cie)
+}
+
+// Retryable reports whether a request whose attempt failed with c may be
+// tried again. idempotent is true for GET, HEAD, OPTIONS, TRACE, PUT, DELETE
+// and requests carrying Idempotency-Key.
+//
+//   - Any method is retried when nothing could have reached the target: DNS,
+//     connect and TLS failures, and a pooled connection that failed before
+//     the request was written.
+//   - Idempotent requests are also retried when the target closed or reset
+//     the connection before any response byte (the keep-alive race).
+//   - Nothing is retried after response bytes, or on a response timeout.
+func (c Class) Retryable(idempotent bool) bool {
+	switch c.Type {
+	case DNSError, DNSTimeout, ConnectionRefused, DestinationIPUnroutable,
+		ConnectionTimeout, TLSProtocolError, TLSCertificateError:
+		return c.Phase <= PhaseTLS
+	case ConnectionTerminated:
+		if c.Reused && !c.Written {
+			return true
+		}
+		return idempotent && (c.Phase == PhaseWrite || c.Phase == PhaseAwaitHeaders)
+	}
+	return false
+}
+
+// Idempotent reports whether method is idempotent (RFC 9110 §9.2.2), or
+// the request carries an idempotency key.
+func Idempotent(method string, hasIdempotencyKey bool) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return hasIdempotencyKey
+}

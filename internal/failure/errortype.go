@@ -1,0 +1,147 @@
+// Package failure is Fulcrum's single taxonomy of backend failures.
+//
+// Every failed attempt is classified once, from the error's type (never its
+// text), into an RFC 9209 Proxy-Status error type plus the phase it failed
+// in, whether the connection was reused and for how long it had been idle,
+// and whether any request bytes were written. The proxy answers with the
+// class's status, and the access log, metrics, admin API, doctor and log
+// analyzer all report the same class.
+package failure
+
+// ErrorType is an RFC 9209 §2.3 Proxy-Status error type.
+type ErrorType uint8
+
+// The error types Fulcrum produces. Names follow RFC 9209 §2.3.
+const (
+	// None means the attempt did not fail.
+	None ErrorType = iota
+	// DestinationUnavailable: no target is registered (ALB 503).
+	DestinationUnavailable
+	// DNSError: the target's host name did not resolve.
+	DNSError
+	// DNSTimeout: resolving the target's host name timed out.
+	DNSTimeout
+	// ConnectionRefused: the target answered the connect with RST.
+	ConnectionRefused
+	// DestinationIPUnroutable: no route to the target (ICMP unreachable).
+	DestinationIPUnroutable
+	// ConnectionTimeout: connect (or the TLS handshake) did not finish within
+	// connect_timeout.
+	ConnectionTimeout
+	// TLSProtocolError: the TLS handshake with the target failed.
+	TLSProtocolError
+	// TLSCertificateError: the target's certificate did not verify.
+	TLSCertificateError
+	// ConnectionTerminated: the target closed or reset the connection
+	// before a complete response header.
+	ConnectionTerminated
+	// HTTPProtocolError: the target's response header was malformed.
+	HTTPProtocolError
+	// HTTPResponseHeaderSectionSize: the response header exceeded 32 KiB.
+	HTTPResponseHeaderSectionSize
+	// HTTPResponseTimeout: no response bytes within the idle timeout.
+	HTTPResponseTimeout
+	// HTTPResponseIncomplete: the response body was cut short.
+	HTTPResponseIncomplete
+	// HTTPRequestError: the client's request was malformed.
+	HTTPRequestError
+	// ProxyInternalError: Fulcrum itself failed.
+	ProxyInternalError
+	// ClientClosed is not an RFC 9209 type: the client went away before the
+	// response (ALB's 460). It is logged as "-".
+	ClientClosed
+	numTypes
+)
+
+var typeNames = [numTypes]string{
+	None:                          "-",
+	DestinationUnavailable:        "destination_unavailable",
+	DNSError:                      "dns_error",
+	DNSTimeout:                    "dns_timeout",
+	ConnectionRefused:             "connection_refused",
+	DestinationIPUnroutable:       "destination_ip_unroutable",
+	ConnectionTimeout:             "connection_timeout",
+	TLSProtocolError:              "tls_protocol_error",
+	TLSCertificateError:           "tls_certificate_error",
+	ConnectionTerminated:          "connection_terminated",
+	HTTPProtocolError:             "http_protocol_error",
+	HTTPResponseHeaderSectionSize: "http_response_header_section_size",
+	HTTPResponseTimeout:           "http_response_timeout",
+	HTTPResponseIncomplete:        "http_response_incomplete",
+	HTTPRequestError:              "http_request_error",
+	ProxyInternalError:            "proxy_internal_error",
+	ClientClosed:                  "-",
+}
+
+// typeStatus is the status Fulcrum answers with when the last attempt failed
+// this way, following ALB (alb-semantics.md §2.2–§2.4). 0 means no answer
+// can be sent (headers already went out).
+var typeStatus = [numTypes]int{
+	DestinationUnavailable:        503,
+	DNSError:                      502,
+	DNSTimeout:                    504,
+	ConnectionRefused:             502,
+	DestinationIPUnroutable:       502,
+	ConnectionTimeout:             504,
+	TLSProtocolError:              502,
+	TLSCertificateError:           502,
+	ConnectionTerminated:          502,
+	HTTPProtocolError:             502,
+	HTTPResponseHeaderSectionSize: 502,
+	HTTPResponseTimeout:           504,
+	HTTPRequestError:              400,
+	ProxyInternalError:            500,
+	ClientClosed:                  460,
+}
+
+// String returns the RFC 9209 name, or "-" for None and ClientClosed.
+func (t ErrorType) String() string {
+	if t >= numTypes {
+		return "-"
+	}
+	return typeNames[t]
+}
+
+// Status returns the HTTP status Fulcrum answers with for t, or 0 when no
+// answer is possible (http_response_incomplete) or t is None.
+func (t ErrorType) Status() int {
+	if t >= numTypes {
+		return 0
+	}
+	return typeStatus[t]
+}
+
+// ParseErrorType returns the ErrorType named name, for log readers.
+func ParseErrorType(name string) (ErrorType, bool) {
+	for i, n := range typeNames {
+		if n == name && n != "-" {
+			return ErrorType(i), true
+		}
+	}
+	return None, false
+}
+
+// Phase is where in an attempt a failure happened.
+type Phase uint8
+
+// The phases of one attempt, in order.
+const (
+	PhaseNone Phase = iota
+	PhaseDNS
+	PhaseConnect
+	PhaseTLS
+	PhaseWrite
+	PhaseAwaitHeaders
+	PhaseBody
+)
+
+var phaseNames = [...]string{"-", "dns", "connect", "tls", "write", "await_headers", "body"}
+
+// String returns the phase's name: dns, connect, tls, write, await_headers
+// or body.
+func (p Phase) String() string {
+	if int(p) >= len(phaseNames) {
+		return "-"
+	}
+	return phaseNames[p]
+}
