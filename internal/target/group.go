@@ -1,6 +1,7 @@
 package target
 
 import (
+	"sync"
 	"sync/atomic"
 )
 
@@ -12,6 +13,7 @@ type Group struct {
 	// Targets are the registered targets, in configuration order.
 	Targets []*Target
 
+	mu     sync.Mutex // serialises Refresh
 	routes atomic.Pointer[RouteSet]
 }
 
@@ -44,6 +46,8 @@ func (g *Group) Routes() *RouteSet { return g.routes.Load() }
 // Refresh recomputes the route set from the targets' health. Call it after
 // any health change.
 func (g *Group) Refresh() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	rs := &RouteSet{}
 	for _, t := range g.Targets {
 		if t.Health().Routable() {

@@ -1,0 +1,204 @@
+package health
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var (
+	pass = Result{OK: true, Status: 200}
+	fail = Result{Reason: target.ReasonResponseCodeMismatch, Description: "Health checks failed with these codes: [503]"}
+)
+
+func TestMachineTransitions(t *testing.T) {
+	now := time.Unix(100, 0)
+	m := &Machine{HealthyThreshold: 3, UnhealthyThreshold: 2}
+	h := Initial(true, now)
+	steps := []struct {
+		r       Result
+		state   target.State
+		changed bool
+	}{
+		{pass, target.StateInitial, false},
+		{pass, target.StateInitial, false},
+		{pass, target.StateHealthy, true},
+		{fail, target.StateHealthy, false},
+		{pass, target.StateHealthy, false}, // a pass resets the failure count
+		{fail, target.StateHealthy, false},
+		{fail, target.StateUnhealthy, true},
+		{fail, target.StateUnhealthy, false},
+		{pass, target.StateUnhealthy, false},
+		{pass, target.StateUnhealthy, false},
+		{pass, target.StateHealthy, true},
+	}
+	for i, s := range steps {
+		var changed bool
+		h, changed = m.Observe(h, s.r, now.Add(time.Duration(i)*time.Second))
+		if h.State != s.state || changed != s.changed {
+			t.Fatalf("step %d: state %s changed %v, want %s %v", i, h.State, changed, s.state, s.changed)
+		}
+	}
+	if h.Reason != "" || !h.Since.Equal(now.Add(10*time.Second)) {
+		t.Errorf("healthy again: %+v, want no reason and since the last step", h)
+	}
+}
+
+func TestMachineUnhealthyKeepsFreshEvidence(t *testing.T) {
+	m := &Machine{HealthyThreshold: 2, UnhealthyThreshold: 1}
+	h, _ := m.Observe(Initial(true, time.Unix(0, 0)), fail, time.Unix(1, 0))
+	refused := Result{Reason: target.ReasonFailedHealthChecks, Description: "connection refused on 10.0.0.5:8081"}
+	h, changed := m.Observe(h, refused, time.Unix(2, 0))
+	if changed || h.Reason != target.ReasonFailedHealthChecks || h.Description != refused.Description || !h.Since.Equal(time.Unix(1, 0)) {
+		t.Errorf("got %+v changed=%v; want the new reason, the old since", h, changed)
+	}
+}
+
+func TestDisabledChecksAreUnavailableAndStay(t *testing.T) {
+	m := &Machine{HealthyThreshold: 1, UnhealthyThreshold: 1}
+	h := Initial(false, time.Unix(0, 0))
+	if h.State != target.StateUnavailable || h.Reason != target.ReasonHealthCheckDisabled || !h.Routable() {
+		t.Fatalf("disabled: %+v", h)
+	}
+	if next, changed := m.Observe(h, fail, time.Unix(1, 0)); changed || next != h {
+		t.Errorf("an unavailable target must not change on results: %+v", next)
+	}
+}
+
+// scripted answers each address from its own queue of results.
+type scripted struct {
+	mu  sync.Mutex
+	seq map[string][]Result
+}
+
+func (s *scripted) Probe(_ context.Context, addr string) Result {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.seq[addr]
+	if len(q) == 0 {
+		return pass
+	}
+	s.seq[addr] = q[1:]
+	return q[0]
+}
+
+func TestCheckerDrivesRouteSet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := target.New("g", "a:80", 1, Initial(true, time.Now()))
+		b := target.New("g", "b:80", 1, Initial(true, time.Now()))
+		g := target.NewGroup("g", []*target.Target{a, b})
+		if rs := g.Routes(); !rs.FailOpen || len(rs.Targets) != 2 {
+			t.Fatalf("at start every target is initial: want fail-open to both, got %+v", rs)
+		}
+		p := &scripted{seq: map[string][]Result{"b:80": {fail, fail, fail, fail, fail}}}
+		c := &Checker{Group: g, Prober: p, Interval: 10 * time.Second, HealthyThreshold: 2, UnhealthyThreshold: 2}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- c.Run(ctx) }()
+
+		time.Sleep(15 * time.Second) // checks at 0s and 10s (plus a small offset for b)
+		synctest.Wait()
+		if a.Health().State != target.StateHealthy || b.Health().State != target.StateUnhealthy {
+			t.Fatalf("after two checks: a %s, b %s; want healthy, unhealthy", a.Health().State, b.Health().State)
+		}
+		if rs := g.Routes(); rs.FailOpen || len(rs.Targets) != 1 || rs.Targets[0] != a {
+			t.Fatalf("routes = %+v, want only a", rs)
+		}
+		if got := b.Health().Description; got != fail.Description {
+			t.Errorf("b description = %q", got)
+		}
+		time.Sleep(60 * time.Second) // b's script runs out: it passes twice
+		synctest.Wait()
+		if b.Health().State != target.StateHealthy || len(g.Routes().Targets) != 2 {
+			t.Fatalf("b should be back: %+v", b.Health())
+		}
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Errorf("Run = %v, want context.Canceled", err)
+		}
+	})
+}
+
+func TestHTTPProberAgainstRealSockets(t *testing.T) {
+	var gotUA, gotHost string
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotUA, gotHost = r.UserAgent(), r.Host
+		if r.URL.Path == "/down" {
+			w.WriteHeader(503)
+		}
+	}))
+	defer ok.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := ln.Addr().String()
+	ln.Close()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acceptDone := make(chan struct{})
+	defer func() { silent.Close(); <-acceptDone }()
+	go func() { // accepts and never answers; closes what it holds on exit
+		defer close(acceptDone)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+
+	m200, _ := config.ParseMatcher("200")
+	okAddr := strings.TrimPrefix(ok.URL, "http://")
+	probe := func(path, addr string, tcp bool) Result {
+		p := &HTTPProber{Dialer: &target.Dialer{Timeout: time.Second}, TCP: tcp, Path: path, Timeout: 300 * time.Millisecond, Matcher: m200}
+		return p.Probe(t.Context(), addr)
+	}
+
+	if r := probe("/", okAddr, false); !r.OK || r.Status != 200 {
+		t.Errorf("ok: %+v", r)
+	}
+	if gotUA != "ELB-HealthChecker/2.0" || gotHost != okAddr {
+		t.Errorf("check request: User-Agent %q Host %q", gotUA, gotHost)
+	}
+	if r := probe("/down", okAddr, false); r.OK || r.Reason != target.ReasonResponseCodeMismatch || r.Description != "Health checks failed with these codes: [503]" {
+		t.Errorf("503: %+v", r)
+	}
+	r := probe("/", refused, false)
+	if r.OK || r.Reason != target.ReasonFailedHealthChecks || r.Class.Type != failure.ConnectionRefused ||
+		!strings.HasPrefix(r.Description, "connection refused on "+refused) {
+		t.Errorf("refused: %+v", r)
+	}
+	if r := probe("/", refused, true); r.OK || r.Class.Type != failure.ConnectionRefused {
+		t.Errorf("tcp refused: %+v", r)
+	}
+	if r := probe("/", silent.Addr().String(), true); !r.OK {
+		t.Errorf("tcp check of a listening port: %+v", r)
+	}
+	if r := probe("/", silent.Addr().String(), false); r.OK || r.Reason != target.ReasonTimeout || r.Class.Type != failure.HTTPResponseTimeout {
+		t.Errorf("silent: %+v", r)
+	}
+}
