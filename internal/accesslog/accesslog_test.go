@@ -1,0 +1,142 @@
+package accesslog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// athena is the Athena RegexSerDe for ALB logs quoted in
+// logs-and-diagnosis.md §3.1, with its newer request pattern that allows
+// spaces in the URI.
+var athena = regexp.MustCompile(`([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) ([^ ]*)[:-]([0-9]*) ([-.0-9]*) ([-.0-9]*) ([-.0-9]*) (|[-0-9]*) (-|[-0-9]*) ([-0-9]*) ([-0-9]*) \"([^ ]*) (.*) (- |[^ ]*)\" \"([^\"]*)\" ([A-Z0-9-]+) ([A-Za-z0-9.-]*) ([^ ]*) \"([^\"]*)\" \"([^\"]*)\" \"([^\"]*)\" ([-.0-9]*) ([^ ]*) \"([^\"]*)\"($| \"[^ ]*\")(.*)`)
+
+func failedRecord() *Record {
+	at := time.Date(2026, 11, 22, 14, 0, 0, 123456000, time.UTC)
+	return &Record{
+		Type: "http", Time: at, Listener: "web", Client: "192.168.1.10:51234", Target: "10.0.0.6:8080",
+		RequestProcessing: 0, TargetProcessing: -1, ResponseProcessing: -1,
+		ELBStatus: 502, ReceivedBytes: 120, SentBytes: 240,
+		Method: "GET", URL: "http://shop.example.com:80/cart?x=1", Proto: "HTTP/1.1",
+		UserAgent: `curl/8.0 "quoted"`, TargetGroup: "app", TraceID: "5f0c9d2a", RulePriority: 0,
+		RequestCreation: at.Add(-2 * time.Millisecond), Forwarded: true, Error: failure.ConnectionRefused,
+		Attempts: []Attempt{
+			{Target: "10.0.0.5:8080", Class: failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}},
+			{Target: "10.0.0.6:8080", Class: failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}},
+		},
+		ConnID: "TID_0123456789abcdef0123456789abcdef",
+	}
+}
+
+func TestAppendALBExactLine(t *testing.T) {
+	got := string(AppendALB(nil, failedRecord()))
+	want := `http 2026-11-22T14:00:00.123456Z web 192.168.1.10:51234 10.0.0.6:8080 0.000 -1 -1 502 - 120 240 ` +
+		`"GET http://shop.example.com:80/cart?x=1 HTTP/1.1" "curl/8.0 \"quoted\"" - - app "5f0c9d2a" "-" "-" 0 ` +
+		`2026-11-22T14:00:00.121456Z "forward" "-" "connection_refused" "10.0.0.5:8080 10.0.0.6:8080" "- -" "-" "-" ` +
+		`TID_0123456789abcdef0123456789abcdef "-" "-" "-"` + "\n"
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ALB line mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestAppendALBReadByAthenaRegex(t *testing.T) {
+	ok := failedRecord()
+	ok.UserAgent = "Mozilla/5.0 (X11; Linux x86_64)"
+	ok.ELBStatus, ok.TargetStatus, ok.Error, ok.TargetProcessing, ok.ResponseProcessing = 200, 200, failure.None, 3*time.Millisecond, 0
+	ok.Attempts = []Attempt{{Target: "10.0.0.6:8080", Status: 200}}
+	malformed := &Record{Type: "http", Time: time.Unix(1, 0), Listener: "web", Client: "127.0.0.1:1",
+		RequestProcessing: -1, TargetProcessing: -1, ResponseProcessing: -1, ELBStatus: 400, RulePriority: -1,
+		Error: failure.HTTPRequestError, RequestCreation: time.Unix(1, 0)}
+	failed := failedRecord()
+	failed.UserAgent = "curl/8.0"
+	for name, r := range map[string]*Record{"failed": failed, "ok": ok, "malformed": malformed} {
+		line := strings.TrimSuffix(string(AppendALB(nil, r)), "\n")
+		m := athena.FindStringSubmatch(line)
+		if m == nil {
+			t.Errorf("%s: Athena regex does not match %q", name, line)
+			continue
+		}
+		if m[1] != r.Type || m[11] != strconv.Itoa(r.ELBStatus) || m[21] != orDash(r.TargetGroup) || m[25] != strconv.Itoa(max(r.RulePriority, 0)) && r.RulePriority >= 0 {
+			t.Errorf("%s: type %q elb_status_code %q target_group %q priority %q", name, m[1], m[11], m[21], m[25])
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func TestAppendJSONIsValidAndCarriesAttempts(t *testing.T) {
+	r := failedRecord()
+	r.Attempts[1].Class.Reused, r.Attempts[1].Class.Idle = true, 1500*time.Millisecond
+	var got struct {
+		ELBStatus   int    `json:"elb_status_code"`
+		ErrorReason string `json:"error_reason"`
+		UserAgent   string `json:"user_agent"`
+		Attempts    []struct {
+			ErrorType string  `json:"error_type"`
+			Phase     string  `json:"phase"`
+			Reused    bool    `json:"reused"`
+			Idle      float64 `json:"idle_seconds"`
+		} `json:"attempts"`
+	}
+	if err := json.Unmarshal(AppendJSON(nil, r), &got); err != nil {
+		t.Fatalf("invalid JSON: %v", err)
+	}
+	if got.ELBStatus != 502 || got.ErrorReason != "connection_refused" || got.UserAgent != r.UserAgent ||
+		len(got.Attempts) != 2 || got.Attempts[1].Phase != "connect" || !got.Attempts[1].Reused || got.Attempts[1].Idle != 1.5 {
+		t.Errorf("decoded %+v", got)
+	}
+}
+
+func TestLoggerDropsWhenFullAndFlushesOnStop(t *testing.T) {
+	var out bytes.Buffer
+	l := New(&out, nil, "alb", 2)
+	for range 5 {
+		l.Log(failedRecord()) // Run is not started: two fit, three drop
+	}
+	if l.Dropped() != 3 {
+		t.Errorf("Dropped = %d, want 3", l.Dropped())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 2 {
+		t.Errorf("wrote %d lines, want the 2 queued", n)
+	}
+}
+
+func BenchmarkAppendALB(b *testing.B) {
+	r := failedRecord()
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendALB(buf[:0], r)
+	}
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	r := failedRecord()
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendJSON(buf[:0], r)
+	}
+}

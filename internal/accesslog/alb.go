@@ -1,0 +1,165 @@
+package accesslog
+
+import (
+	"strconv"
+	"time"
+)
+
+// AppendALB appends r as one ALB access log line, with a trailing newline:
+// the 29 documented fields then conn_trace_id, transformed_host,
+// transformed_uri and request_transform_status (alb-semantics §1.2), quoted
+// and with "-"/-1 sentinels exactly as ALB writes them (§1.3). Quoted
+// values have '"' and '\' escaped and control bytes replaced, so a line
+// always parses.
+func AppendALB(b []byte, r *Record) []byte {
+	b = append(b, r.Type...)
+	b = append(b, ' ')
+	b = appendTime(b, r.Time)
+	b = append(b, ' ')
+	b = appendBare(b, r.Listener)
+	b = append(b, ' ')
+	b = appendBare(b, r.Client)
+	b = append(b, ' ')
+	b = appendBare(b, r.Target)
+	b = append(b, ' ')
+	b = appendSeconds(b, r.RequestProcessing)
+	b = append(b, ' ')
+	b = appendSeconds(b, r.TargetProcessing)
+	b = append(b, ' ')
+	b = appendSeconds(b, r.ResponseProcessing)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(r.ELBStatus), 10)
+	b = append(b, ' ')
+	b = appendStatus(b, r.TargetStatus)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, r.ReceivedBytes, 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, r.SentBytes, 10)
+	b = append(b, ' ', '"')
+	if r.Method == "" {
+		b = append(b, "- - - "...)
+	} else {
+		b = appendEscaped(b, r.Method)
+		b = append(b, ' ')
+		b = appendEscaped(b, r.URL)
+		b = append(b, ' ')
+		b = appendEscaped(b, r.Proto)
+	}
+	b = append(b, '"', ' ')
+	b = appendQuoted(b, r.UserAgent)
+	b = append(b, ' ')
+	b = appendBare(b, r.SSLCipher)
+	b = append(b, ' ')
+	b = appendBare(b, r.SSLProtocol)
+	b = append(b, ' ')
+	b = appendBare(b, r.TargetGroup)
+	b = append(b, ' ')
+	b = appendQuoted(b, r.TraceID)
+	b = append(b, ' ')
+	b = appendQuoted(b, r.DomainName)
+	b = append(b, ` "-" `...) // chosen_cert_arn
+	if r.RulePriority < 0 {
+		b = append(b, '-')
+	} else {
+		b = strconv.AppendInt(b, int64(r.RulePriority), 10)
+	}
+	b = append(b, ' ')
+	b = appendTime(b, r.RequestCreation)
+	if r.Forwarded {
+		b = append(b, ` "forward"`...)
+	} else {
+		b = append(b, ` "-"`...)
+	}
+	b = append(b, ` "-" "`...) // redirect_url
+	b = append(b, r.Error.String()...)
+	b = append(b, `" "`...)
+	if len(r.Attempts) == 0 {
+		b = append(b, '-')
+	}
+	for i, a := range r.Attempts {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = appendEscaped(b, a.Target)
+	}
+	b = append(b, `" "`...)
+	if len(r.Attempts) == 0 {
+		b = append(b, '-')
+	}
+	for i, a := range r.Attempts {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = appendStatus(b, a.Status)
+	}
+	b = append(b, `" "-" "-" `...) // classification, classification_reason
+	b = appendBare(b, r.ConnID)
+	b = append(b, ` "-" "-" "-"`...) // transformed_host, transformed_uri, request_transform_status
+	return append(b, '\n')
+}
+
+// appendTime writes ISO 8601 UTC with microseconds, as ALB does.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, '-')
+	}
+	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+}
+
+// appendSeconds writes d in seconds with millisecond precision, or -1.
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 {
+		return append(b, "-1"...)
+	}
+	return strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64)
+}
+
+func appendStatus(b []byte, code int) []byte {
+	if code == 0 {
+		return append(b, '-')
+	}
+	return strconv.AppendInt(b, int64(code), 10)
+}
+
+// appendBare writes an unquoted field: "-" when empty, spaces and control
+// bytes replaced so the field count never changes.
+func appendBare(b []byte, s string) []byte {
+	if s == "" {
+		return append(b, '-')
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c == '"' || c == 0x7f {
+			c = '_'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// appendQuoted writes a quoted field, "-" when empty.
+func appendQuoted(b []byte, s string) []byte {
+	b = append(b, '"')
+	if s == "" {
+		b = append(b, '-')
+	} else {
+		b = appendEscaped(b, s)
+	}
+	return append(b, '"')
+}
+
+// appendEscaped escapes '"' and '\' and writes control bytes as \xHH.
+func appendEscaped(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < ' ' || c == 0x7f:
+			b = append(b, '\\', 'x', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}

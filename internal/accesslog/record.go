@@ -1,0 +1,86 @@
+// Package accesslog records one line per request, in ALB's access log
+// format (alb-semantics §1.2) or as JSON with each attempt's failure class.
+// Lines are encoded without allocation into pooled buffers and written by
+// one goroutine; a full buffer drops lines and counts them, so logging
+// never blocks the request path.
+package accesslog
+
+import (
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// Attempt is one try of a request against a target.
+type Attempt struct {
+	// Target is the target's host:port.
+	Target string
+	// Status is the target's status code, 0 when the attempt failed.
+	Status int
+	// Class is the failure class; Class.Type is None on success.
+	Class failure.Class
+	// Detail is the failure's text, for humans.
+	Detail string
+	// Duration is the attempt's time up to the response header or failure.
+	Duration time.Duration
+}
+
+// Record is one request as ALB logs it. Durations below zero are logged as
+// -1 ("not applicable"), empty strings as "-".
+type Record struct {
+	// Type is http, https, h2, ws or wss.
+	Type string
+	// Time is when the response was generated (for WebSockets, the close).
+	Time time.Time
+	// Listener is the listener's name (ALB's elb field).
+	Listener string
+	// Client is the client's ip:port.
+	Client string
+	// Target is the last target tried, host:port, or "".
+	Target string
+	// RequestProcessing, TargetProcessing and ResponseProcessing are ALB's
+	// three timings; negative means -1.
+	RequestProcessing, TargetProcessing, ResponseProcessing time.Duration
+	// ELBStatus is the status sent to the client.
+	ELBStatus int
+	// TargetStatus is the target's status, 0 when Fulcrum answered.
+	TargetStatus int
+	// ReceivedBytes and SentBytes count the client's request and the
+	// response, headers included.
+	ReceivedBytes, SentBytes int64
+	// Method, URL and Proto make up the request field; URL is
+	// scheme://host:port/uri.
+	Method, URL, Proto string
+	// UserAgent is the client's User-Agent.
+	UserAgent string
+	// SSLCipher and SSLProtocol describe an https listener's connection.
+	SSLCipher, SSLProtocol string
+	// TargetGroup is the target group's name.
+	TargetGroup string
+	// TraceID is the request id (X-Request-Id).
+	TraceID string
+	// DomainName is the TLS SNI name.
+	DomainName string
+	// RulePriority is the matched rule's priority; 0 for the default
+	// action, -1 for "-" (no routing happened).
+	RulePriority int
+	// RequestCreation is when the request arrived.
+	RequestCreation time.Time
+	// Forwarded is true when the request was routed to a target group
+	// (actions_executed "forward").
+	Forwarded bool
+	// Error is the error type of the final outcome, None on success.
+	Error failure.ErrorType
+	// ErrorDetail is the final failure's text, for humans.
+	ErrorDetail string
+	// Attempts lists every attempt, in order.
+	Attempts []Attempt
+	// ConnID identifies the client connection (ALB's conn_trace_id).
+	ConnID string
+}
+
+// Reset clears r for reuse, keeping the Attempts capacity.
+func (r *Record) Reset() {
+	at := r.Attempts[:0]
+	*r = Record{Attempts: at}
+}
