@@ -1,0 +1,418 @@
+package proxy
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+// maxReplayBody is the largest request body buffered so the request can be
+// retried after the body was sent. Larger bodies stream and are retried
+// only when no byte of them was read.
+const maxReplayBody = 64 << 10
+
+// Handler serves one listener: it routes each request to a target group,
+// runs the attempt loop with retries, and answers and logs every outcome.
+type Handler struct {
+	// Listener is the listener's name.
+	Listener string
+	// TLS is true for https listeners.
+	TLS bool
+	// Port is the listener's port, for X-Forwarded-Port and the log URL.
+	Port string
+	// IdleTimeout bounds each wait for a target's response bytes.
+	IdleTimeout time.Duration
+	// Default receives requests no rule matches.
+	Default *Group
+	// AccessLog, when set, gets one record per request.
+	AccessLog *accesslog.Logger
+	// Logger receives operational messages.
+	Logger *slog.Logger
+
+	rules   []rule
+	records sync.Pool
+	bufs    sync.Pool
+}
+
+func (h *Handler) record() *accesslog.Record {
+	if r, ok := h.records.Get().(*accesslog.Record); ok {
+		return r
+	}
+	return &accesslog.Record{Attempts: make([]accesslog.Attempt, 0, 4)}
+}
+
+func (h *Handler) buffer() *[]byte {
+	if b, ok := h.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 32<<10)
+	return &b
+}
+
+// request is the per-request state of ServeHTTP.
+type request struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	rec   *accesslog.Record
+	id    string
+	start time.Time
+	group *Group
+}
+
+// ServeHTTP proxies one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ci := connInfoOf(r.Context())
+	if ci != nil {
+		ci.pending.Store(false)
+	}
+	rec := h.record()
+	q := &request{w: w, r: r, rec: rec, start: start}
+	h.fillRecord(q, ci)
+	defer h.finish(q)
+
+	q.group, rec.RulePriority = h.route(r)
+	rec.TargetGroup, rec.Forwarded = q.group.Name, true
+
+	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
+	if r.Method == http.MethodOptions && r.RequestURI == "*" {
+		out.uri = "*"
+	}
+	upgrade := upgradeType(r.Header)
+	proto := "http"
+	if h.TLS {
+		proto = "https"
+	}
+	forwardHeaders(r.Header, r.RemoteAddr, proto, h.Port, q.id, upgrade)
+	if upgrade != "" {
+		rec.Type = "ws"
+		if h.TLS {
+			rec.Type = "wss"
+		}
+	}
+
+	var replay []byte
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
+			bp := h.buffer()
+			defer h.bufs.Put(bp)
+			n, err := io.ReadFull(r.Body, (*bp)[:r.ContentLength])
+			if err != nil {
+				h.answer(q, failure.HTTPRequestError, 400, "client sent "+strconv.Itoa(n)+" of "+strconv.FormatInt(r.ContentLength, 10)+" body bytes: "+err.Error())
+				return
+			}
+			replay = (*bp)[:n]
+			out.body = bytes.NewReader(replay)
+		} else {
+			out.body = r.Body
+			if r.ContentLength < 0 {
+				out.contentLength = -1
+			}
+		}
+	}
+	rec.ReceivedBytes = requestSize(r)
+	h.attempts(q, out, replay, upgrade != "")
+}
+
+// attempts runs the attempt loop: pick, send, classify, and retry while the
+// failure is retryable, attempts remain, and the retry budget allows.
+func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade bool) {
+	g, r, rec := q.group, q.r, q.rec
+	ctx := r.Context()
+	idempotent := failure.Idempotent(r.Method, r.Header.Get("Idempotency-Key") != "")
+	g.budget.begin()
+	defer g.budget.end()
+	var triedBuf [4]*target.Target
+	tried := triedBuf[:0]
+	fresh, retrying := false, false
+	var class failure.Class
+	var detail string
+	for attempt := 1; ; attempt++ {
+		rs := g.Targets.Routes()
+		t := g.Policy.Pick(rs, tried)
+		if t == nil {
+			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
+			break
+		}
+		tried = append(tried, t)
+		if attempt > 1 && replay != nil {
+			out.body = bytes.NewReader(replay)
+		}
+		rec.Target = t.Address
+		t.Acquire()
+		sent := time.Now()
+		if rec.RequestProcessing < 0 {
+			rec.RequestProcessing = sent.Sub(q.start)
+		}
+		x, err := g.Transport.roundTrip(ctx, t, r, out, fresh, h.IdleTimeout)
+		if retrying {
+			g.budget.release()
+			retrying = false
+		}
+		if err == nil {
+			rec.TargetProcessing = time.Since(sent)
+			rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Status: x.resp.StatusCode, Duration: rec.TargetProcessing,
+				Class: failure.Class{Reused: x.reused, Idle: x.idle}})
+			if upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
+				h.upgrade(q, x)
+			} else {
+				h.forward(q, x)
+			}
+			t.Release()
+			return
+		}
+		t.Release()
+		if errors.Is(err, errClientBody) {
+			h.answer(q, failure.HTTPRequestError, 400, err.Error())
+			return
+		}
+		class, detail = failure.Classify(err), err.Error()
+		rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Class: class, Detail: detail, Duration: time.Since(sent)})
+		if class.Type == failure.ClientClosed {
+			break
+		}
+		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.Phase <= failure.PhaseTLS)
+		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
+			break
+		}
+		if !g.budget.acquire() {
+			detail += " (retry budget exhausted)"
+			break
+		}
+		retrying = true
+		// A reused connection failed: take a fresh one if the retry lands
+		// on the same target, since its other idle connections may be
+		// just as stale.
+		fresh = class.Reused
+	}
+	h.answer(q, class.Type, class.Status(), detail)
+}
+
+// forward copies the target's response to the client.
+func (h *Handler) forward(q *request, x *exchange) {
+	defer x.release()
+	rec, resp := q.rec, x.resp
+	hdr := q.w.Header()
+	removeHopHeaders(resp.Header)
+	for k, v := range resp.Header {
+		hdr[k] = v
+	}
+	hdr["X-Request-Id"] = []string{q.id}
+	if len(resp.Trailer) > 0 {
+		for k := range resp.Trailer {
+			hdr.Add("Trailer", k)
+		}
+	}
+	respStart := time.Now()
+	q.w.WriteHeader(resp.StatusCode)
+	rec.ResponseProcessing = time.Since(respStart)
+	rec.ELBStatus, rec.TargetStatus = resp.StatusCode, resp.StatusCode
+	rec.SentBytes = responseHeaderSize(resp)
+
+	bp := h.buffer()
+	defer h.bufs.Put(bp)
+	flusher, _ := q.w.(http.Flusher)
+	stream := resp.ContentLength < 0
+	buf := *bp
+	for {
+		n, rerr := x.Read(buf)
+		if n > 0 {
+			if _, werr := q.w.Write(buf[:n]); werr != nil {
+				// The client went away mid-body; the target did nothing wrong.
+				rec.Error, rec.ErrorDetail = failure.ClientClosed, "client closed the connection during the response body: "+werr.Error()
+				return
+			}
+			rec.SentBytes += int64(n)
+			if stream && flusher != nil {
+				flusher.Flush()
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			ae := &failure.AttemptError{Phase: failure.PhaseBody, Target: rec.Target, Reused: x.reused, Idle: x.idle, Written: true, Err: rerr}
+			c := failure.Classify(ae)
+			if c.Type != failure.ClientClosed {
+				c.Type = failure.HTTPResponseIncomplete
+			}
+			rec.Error, rec.ErrorDetail = c.Type, ae.Error()
+			last := &rec.Attempts[len(rec.Attempts)-1]
+			last.Class, last.Detail = c, rec.ErrorDetail
+			h.finish(q)
+			// Abort the client connection so the client sees the response
+			// is incomplete rather than a short body that looks whole. The
+			// deferred release closes the target connection.
+			panic(http.ErrAbortHandler)
+		}
+	}
+	for k, vs := range resp.Trailer {
+		for _, v := range vs {
+			hdr.Add(http.TrailerPrefix+k, v)
+		}
+	}
+}
+
+// answer sends Fulcrum's own response for a failure: the class's status,
+// Server: fulcrum, and an RFC 9209 Proxy-Status naming the error type. A
+// client that already went away (460) gets nothing.
+func (h *Handler) answer(q *request, et failure.ErrorType, status int, detail string) {
+	rec := q.rec
+	rec.Error, rec.ErrorDetail, rec.ELBStatus, rec.TargetStatus = et, detail, status, 0
+	rec.TargetProcessing, rec.ResponseProcessing = -1, -1
+	if status == 460 || status == 0 {
+		return
+	}
+	hdr := q.w.Header()
+	clear(hdr)
+	hdr["Server"] = []string{"fulcrum"}
+	hdr["Proxy-Status"] = []string{proxyStatus(et, detail)}
+	hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	hdr["Cache-Control"] = []string{"no-store"}
+	hdr["X-Request-Id"] = []string{q.id}
+	body := strconv.Itoa(status) + " " + http.StatusText(status) + "\nerror: " + et.String() + "\nrequest id: " + q.id + "\n"
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	q.w.WriteHeader(status)
+	io.WriteString(q.w, body)
+	rec.SentBytes = int64(len(body)) + 200
+}
+
+// proxyStatus formats an RFC 9209 Proxy-Status field value. details is an
+// sf-string: '"' and '\' are escaped and non-printable bytes dropped.
+func proxyStatus(et failure.ErrorType, details string) string {
+	b := make([]byte, 0, 32+len(details))
+	b = append(b, "fulcrum; error="...)
+	b = append(b, et.String()...)
+	if details != "" {
+		b = append(b, `; details="`...)
+		for i := 0; i < len(details); i++ {
+			c := details[i]
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c >= 0x20 && c < 0x7f:
+				b = append(b, c)
+			}
+		}
+		b = append(b, '"')
+	}
+	return string(b)
+}
+
+func (h *Handler) route(r *http.Request) (*Group, int) {
+	if len(h.rules) == 0 {
+		return h.Default, 0
+	}
+	host := hostOnly(r.Host)
+	for i := range h.rules {
+		if h.rules[i].match(host, r.URL.Path) {
+			return h.rules[i].group, h.rules[i].priority
+		}
+	}
+	return h.Default, 0
+}
+
+func (h *Handler) fillRecord(q *request, ci *connInfo) {
+	r, rec := q.r, q.rec
+	q.id = r.Header.Get("X-Request-Id")
+	if q.id == "" || len(q.id) > 200 {
+		q.id = newID()
+	}
+	rec.Type = "http"
+	if r.TLS != nil {
+		rec.Type = "https"
+		if r.ProtoMajor == 2 {
+			rec.Type = "h2"
+		}
+		rec.SSLCipher = tls.CipherSuiteName(r.TLS.CipherSuite)
+		rec.SSLProtocol = tlsVersion(r.TLS.Version)
+		rec.DomainName = r.TLS.ServerName
+	}
+	rec.Listener, rec.Client, rec.TraceID = h.Listener, r.RemoteAddr, q.id
+	rec.RequestCreation = q.start
+	rec.Method, rec.Proto, rec.UserAgent = r.Method, r.Proto, r.UserAgent()
+	rec.URL = requestURL(r, h.TLS, h.Port)
+	rec.RequestProcessing, rec.TargetProcessing, rec.ResponseProcessing = -1, -1, -1
+	rec.RulePriority = -1
+	if ci != nil {
+		rec.ConnID = ci.id
+	}
+}
+
+// finish writes the access log record and recycles it.
+func (h *Handler) finish(q *request) {
+	rec := q.rec
+	if rec == nil {
+		return
+	}
+	rec.Time = time.Now()
+	if rec.ELBStatus == 0 && rec.Error == failure.None {
+		// The handler returned without a response (a panic elsewhere).
+		rec.ELBStatus = 500
+	}
+	if h.AccessLog != nil {
+		h.AccessLog.Log(rec)
+	}
+	rec.Reset()
+	h.records.Put(rec)
+	q.rec = nil
+}
+
+// requestURL is ALB's request field URL: scheme://host:port/uri.
+func requestURL(r *http.Request, tls bool, port string) string {
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
+	host := r.Host
+	if hostOnly(host) == host || len(host) > 0 && host[len(host)-1] == ']' {
+		host += ":" + port
+	}
+	return scheme + host + r.URL.RequestURI()
+}
+
+func tlsVersion(v uint16) string {
+	switch v {
+	case tls.VersionTLS13:
+		return "TLSv1.3"
+	case tls.VersionTLS12:
+		return "TLSv1.2"
+	case tls.VersionTLS11:
+		return "TLSv1.1"
+	case tls.VersionTLS10:
+		return "TLSv1"
+	}
+	return ""
+}
+
+// requestSize approximates the request's size on the wire: request line,
+// headers and declared body.
+func requestSize(r *http.Request) int64 {
+	n := int64(len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len(r.Host) + 8)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += int64(len(k) + len(v) + 4)
+		}
+	}
+	return n + 2 + max(r.ContentLength, 0)
+}
+
+func responseHeaderSize(resp *http.Response) int64 {
+	n := int64(len(resp.Status) + 11)
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			n += int64(len(k) + len(v) + 4)
+		}
+	}
+	return n + 2
+}

@@ -1,0 +1,150 @@
+package proxy
+
+import (
+	"bufio"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// headerLimit is the largest response header section accepted from a
+// target (ALB: 32 K, alb-semantics §5.3).
+const headerLimit = 32 << 10
+
+// backendConn is one pooled HTTP/1.1 connection to a target.
+type backendConn struct {
+	net.Conn
+	br    *bufio.Reader
+	bw    *bufio.Writer
+	lim   limitReader
+	wrote int64 // bytes handed to the socket during the current request
+
+	lastUsed time.Time
+	reused   bool
+}
+
+func newBackendConn(c net.Conn) *backendConn {
+	bc := &backendConn{Conn: c}
+	bc.lim.r = c
+	bc.lim.n = -1
+	bc.br = bufio.NewReaderSize(&bc.lim, 4096)
+	bc.bw = bufio.NewWriterSize(countingWriter{bc}, 4096)
+	return bc
+}
+
+// countingWriter counts the bytes the socket accepted, so a failed write
+// tells whether any request byte could have reached the target.
+type countingWriter struct{ c *backendConn }
+
+func (w countingWriter) Write(p []byte) (int, error) {
+	n, err := w.c.Conn.Write(p)
+	w.c.wrote += int64(n)
+	return n, err
+}
+
+// limitReader returns at most n more bytes, then errHeaderTooLarge-style
+// exhaustion; n < 0 means unlimited. Reads stop exactly at the limit so a
+// header section that ends before it is never refused.
+type limitReader struct {
+	r        net.Conn
+	n        int
+	exceeded bool
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if l.n == 0 {
+		l.exceeded = true
+		return 0, errLimit
+	}
+	if len(p) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.r.Read(p)
+	l.n -= n
+	return n, err
+}
+
+// pool keeps a target's idle connections, most recently used on top.
+type pool struct {
+	mu          sync.Mutex
+	idle        []*backendConn
+	max         int
+	idleTimeout time.Duration
+	closed      bool
+}
+
+// get returns a live idle connection, or nil, closing expired ones and
+// the ones the target closed (counted in stale).
+func (p *pool) get(now time.Time, stale *atomic.Int64) *backendConn {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		c := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if now.Sub(c.lastUsed) >= p.idleTimeout {
+			c.Close()
+			continue
+		}
+		if alive(c.Conn) {
+			return c
+		}
+		stale.Add(1)
+		c.Close()
+	}
+}
+
+// put returns c to the pool; it reports false (and closes c) when the pool
+// is full or closed.
+func (p *pool) put(c *backendConn, now time.Time) bool {
+	c.lastUsed = now
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.max {
+		p.mu.Unlock()
+		c.Close()
+		return false
+	}
+	p.idle = append(p.idle, c)
+	p.mu.Unlock()
+	return true
+}
+
+// reap closes connections idle for longer than the idle timeout.
+func (p *pool) reap(now time.Time) {
+	p.mu.Lock()
+	var old []*backendConn
+	keep := p.idle[:0]
+	for _, c := range p.idle {
+		if now.Sub(c.lastUsed) >= p.idleTimeout {
+			old = append(old, c)
+		} else {
+			keep = append(keep, c)
+		}
+	}
+	clear(p.idle[len(keep):])
+	p.idle = keep
+	p.mu.Unlock()
+	for _, c := range old {
+		c.Close()
+	}
+}
+
+// close closes every idle connection and refuses new ones.
+func (p *pool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}

@@ -1,0 +1,294 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/balancer"
+	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/health"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+// maxRequestHeader is the largest request header section accepted (ALB:
+// 64 K, alb-semantics §5.3); beyond it net/http answers 431.
+const maxRequestHeader = 64 << 10
+
+// Server is a running load balancer built from one configuration: its
+// listeners, target groups, health checkers and access log.
+type Server struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	access *accesslog.Logger
+
+	groups    map[string]*Group
+	checkers  []*health.Checker
+	listeners []*listener
+}
+
+type listener struct {
+	cfg     config.Listener
+	handler *Handler
+	srv     *http.Server
+	ln      net.Listener
+}
+
+// New builds a server from a validated configuration. It opens the access
+// log but binds nothing. stdout receives the access log when its path is
+// "-".
+func New(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (*Server, error) {
+	s := &Server{cfg: cfg, logger: logger, groups: map[string]*Group{}}
+	now := time.Now()
+	for _, tc := range cfg.TargetGroups {
+		g, checker, err := buildGroup(tc, now, logger)
+		if err != nil {
+			return nil, fmt.Errorf("target group %s: %w", tc.Name, err)
+		}
+		s.groups[tc.Name] = g
+		if checker != nil {
+			s.checkers = append(s.checkers, checker)
+		}
+	}
+	if a := cfg.AccessLog; a != nil {
+		l, err := accesslog.Open(a.Path, a.Format, a.BufferLines, stdout)
+		if err != nil {
+			return nil, err
+		}
+		s.access = l
+	}
+	for _, lc := range cfg.Listeners {
+		h := &Handler{
+			Listener:    lc.Name,
+			TLS:         lc.Protocol == "https",
+			IdleTimeout: lc.IdleTimeout.D(),
+			Default:     s.groups[lc.DefaultTargetGroup],
+			AccessLog:   s.access,
+			Logger:      logger,
+			rules:       compileRules(lc.Rules, s.groups),
+		}
+		s.listeners = append(s.listeners, &listener{cfg: lc, handler: h})
+	}
+	return s, nil
+}
+
+func buildGroup(tc config.TargetGroup, now time.Time, logger *slog.Logger) (*Group, *health.Checker, error) {
+	var tlsCfg *tls.Config
+	if tc.Protocol == "https" {
+		tlsCfg = &tls.Config{ServerName: tc.TLS.ServerName, InsecureSkipVerify: tc.TLS.InsecureSkipVerify, NextProtos: []string{"http/1.1"}}
+		if tc.TLS.CAFile != "" {
+			pem, err := os.ReadFile(tc.TLS.CAFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("read tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, nil, fmt.Errorf("tls.ca_file %s holds no PEM certificate", tc.TLS.CAFile)
+			}
+			tlsCfg.RootCAs = pool
+		}
+	}
+	hc := tc.HealthCheck
+	ts := make([]*target.Target, 0, len(tc.Targets))
+	for _, t := range tc.Targets {
+		ts = append(ts, target.New(tc.Name, t.Address, t.Weight, health.Initial(hc.Enabled, now)))
+	}
+	policy, err := balancer.New(tc.Algorithm, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	g := &Group{
+		Name:        tc.Name,
+		Targets:     target.NewGroup(tc.Name, ts),
+		Policy:      policy,
+		MaxAttempts: tc.Retries.MaxAttempts,
+		Transport: &Transport{
+			Dialer:           &target.Dialer{Timeout: tc.ConnectTimeout.D(), TLS: tlsCfg},
+			MaxIdlePerTarget: tc.MaxIdlePerTarget,
+			IdleTimeout:      tc.KeepaliveIdleTimeout.D(),
+		},
+	}
+	g.budget.percent = int64(tc.Retries.BudgetPercent)
+	if !hc.Enabled {
+		return g, nil, nil
+	}
+	proto := hc.Protocol
+	if proto == "" {
+		proto = tc.Protocol
+	}
+	var checkTLS *tls.Config
+	if proto == "https" {
+		checkTLS = tlsCfg
+		if checkTLS == nil { // https checks of an http group verify nothing, as ALB
+			checkTLS = &tls.Config{InsecureSkipVerify: true}
+		}
+	}
+	checker := &health.Checker{
+		Group: g.Targets,
+		Prober: &health.HTTPProber{
+			Dialer:  &target.Dialer{Timeout: hc.Timeout.D(), TLS: checkTLS},
+			TCP:     proto == "tcp",
+			Port:    int(hc.Port),
+			Path:    hc.Path,
+			Timeout: hc.Timeout.D(),
+			Matcher: hc.Matcher,
+		},
+		Interval:           hc.Interval.D(),
+		HealthyThreshold:   hc.HealthyThreshold,
+		UnhealthyThreshold: hc.UnhealthyThreshold,
+		Logger:             logger,
+	}
+	return g, checker, nil
+}
+
+// Group returns the named target group, or nil.
+func (s *Server) Group(name string) *Group { return s.groups[name] }
+
+// Listen binds every listener. On any failure it closes what it bound and
+// returns an error naming the listener.
+func (s *Server) Listen() error {
+	for _, l := range s.listeners {
+		ln, err := net.Listen("tcp", l.cfg.Address)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+		}
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		l.handler.Port = port
+		l.ln = &trackedListener{Listener: ln, h: l.handler}
+		l.srv = &http.Server{
+			Handler:           l.handler,
+			ReadHeaderTimeout: l.cfg.IdleTimeout.D(),
+			IdleTimeout:       l.cfg.IdleTimeout.D(),
+			MaxHeaderBytes:    maxRequestHeader,
+			ConnContext:       connContext,
+			ConnState:         connState,
+			ErrorLog:          log.New(slogWriter{s.logger}, "", 0),
+		}
+		if l.cfg.Protocol == "https" {
+			cert, err := tls.LoadX509KeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+			}
+			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+			l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
+		}
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		if l.ln != nil {
+			l.ln.Close()
+		}
+	}
+}
+
+// Addrs returns each listener's bound address by name, after Listen.
+func (s *Server) Addrs() map[string]string {
+	m := map[string]string{}
+	for _, l := range s.listeners {
+		if l.ln != nil {
+			m[l.cfg.Name] = l.ln.Addr().String()
+		}
+	}
+	return m
+}
+
+// Serve runs the listeners, health checks and access log until ctx is
+// done, then shuts down gracefully: it stops accepting, lets in-flight
+// requests finish for up to grace, then closes what is left. It returns nil
+// after a clean shutdown.
+func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	var bgWG sync.WaitGroup
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	var logWG sync.WaitGroup
+	if s.access != nil {
+		logWG.Go(func() { s.access.Run(logCtx) })
+	}
+	for _, c := range s.checkers {
+		bgWG.Go(func() { c.Run(bg) })
+	}
+	bgWG.Go(func() { s.reap(bg) })
+
+	errs := make(chan error, len(s.listeners))
+	var srvWG sync.WaitGroup
+	for _, l := range s.listeners {
+		s.logger.Info("listener started", "listener", l.cfg.Name, "address", l.ln.Addr().String(), "protocol", l.cfg.Protocol)
+		srvWG.Go(func() {
+			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+			}
+		})
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errs:
+	}
+	s.logger.Info("shutting down", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	var shutWG sync.WaitGroup
+	for _, l := range s.listeners {
+		shutWG.Go(func() {
+			if err := l.srv.Shutdown(sctx); err != nil {
+				s.logger.Warn("grace period over, closing connections", "listener", l.cfg.Name)
+				l.srv.Close()
+			}
+		})
+	}
+	shutWG.Wait()
+	srvWG.Wait()
+	stopBg()
+	bgWG.Wait()
+	for _, g := range s.groups {
+		g.Transport.CloseIdle()
+	}
+	stopLog()
+	logWG.Wait()
+	if s.access != nil {
+		s.access.Close()
+	}
+	s.logger.Info("stopped")
+	return serveErr
+}
+
+// reap closes expired idle target connections every few seconds.
+func (s *Server) reap(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, g := range s.groups {
+				g.Transport.Reap(now)
+			}
+		}
+	}
+}
+
+// slogWriter routes net/http's own error log (TLS handshake failures and
+// the like) to slog at debug level.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug("http server", "msg", string(p))
+	return len(p), nil
+}

@@ -1,0 +1,247 @@
+// Package proxy is Fulcrum's request path: listeners, routing, the attempt
+// loop with retries, and a transport that owns its HTTP/1.1 connections to
+// targets, so it knows for every failure the phase, whether the connection
+// was reused and for how long it had idled, and whether any request byte
+// was written. Failures are classified once by internal/failure.
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+var (
+	errLimit = errors.New("read limit reached")
+	// errClientBody marks a failure to read the client's request body: the
+	// client's fault, answered 400 and never retried.
+	errClientBody = errors.New("reading the client's request body")
+)
+
+// Transport sends requests to targets over pooled keep-alive HTTP/1.1
+// connections that many client connections share, as ALB does. It never
+// pipelines. Safe for concurrent use.
+type Transport struct {
+	// Dialer opens new connections.
+	Dialer *target.Dialer
+	// MaxIdlePerTarget caps each target's idle connections.
+	MaxIdlePerTarget int
+	// IdleTimeout closes pooled connections idle for longer.
+	IdleTimeout time.Duration
+
+	pools sync.Map // *target.Target -> *pool
+	// stale counts pooled connections found closed by the target before
+	// reuse and dropped without sending a request.
+	stale atomic.Int64
+}
+
+func (t *Transport) pool(tg *target.Target) *pool {
+	if p, ok := t.pools.Load(tg); ok {
+		return p.(*pool)
+	}
+	p, _ := t.pools.LoadOrStore(tg, &pool{max: t.MaxIdlePerTarget, idleTimeout: t.IdleTimeout})
+	return p.(*pool)
+}
+
+// Reap closes idle connections past the idle timeout, on every target.
+func (t *Transport) Reap(now time.Time) {
+	t.pools.Range(func(_, p any) bool { p.(*pool).reap(now); return true })
+}
+
+// StaleClosed returns how many pooled connections were found closed by
+// their target and dropped before a request was written to them.
+func (t *Transport) StaleClosed() int64 { return t.stale.Load() }
+
+// CloseIdle closes every idle connection, for shutdown.
+func (t *Transport) CloseIdle() {
+	t.pools.Range(func(_, p any) bool { p.(*pool).close(); return true })
+}
+
+// outRequest is the request as it is sent to a target.
+type outRequest struct {
+	method, uri, host string
+	header            http.Header
+	// body is nil for no body. contentLength < 0 sends it chunked.
+	body          io.Reader
+	contentLength int64
+	// close asks the target to close the connection after the response.
+	close bool
+}
+
+// exchange is one attempt in progress: the connection and the response
+// whose body is still to be read.
+type exchange struct {
+	t      *Transport
+	p      *pool
+	c      *backendConn
+	resp   *http.Response
+	stop   func() bool
+	idle   time.Duration
+	reused bool
+
+	timeout time.Duration
+	eof     bool
+	keep    bool
+}
+
+// roundTrip sends req to tg and reads the response header. fresh forbids a
+// pooled connection. timeout bounds each wait for target bytes (the
+// listener's idle timeout). Errors are *failure.AttemptError.
+func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
+	p := t.pool(tg)
+	x := &exchange{t: t, p: p, timeout: timeout}
+	now := time.Now()
+	if !fresh {
+		x.c = p.get(now, &t.stale)
+	}
+	if x.c != nil {
+		x.reused, x.idle = true, now.Sub(x.c.lastUsed)
+	} else {
+		conn, err := t.Dialer.Dial(ctx, tg.Address)
+		if err != nil {
+			return nil, err
+		}
+		x.c = newBackendConn(conn)
+	}
+	c := x.c
+	fail := func(phase failure.Phase, err error) error {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
+		}
+		c.Close()
+		x.stop()
+		return &failure.AttemptError{Phase: phase, Target: tg.Address, Reused: x.reused, Idle: x.idle, Written: c.wrote > 0, Err: err}
+	}
+	x.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	c.wrote = 0
+	c.SetDeadline(now.Add(timeout))
+	if err := writeRequest(c.bw, req); err != nil {
+		if errors.Is(err, errClientBody) {
+			c.Close()
+			x.stop()
+			return nil, err
+		}
+		return nil, fail(failure.PhaseWrite, err)
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, fail(failure.PhaseWrite, err)
+	}
+	c.SetReadDeadline(time.Now().Add(timeout))
+	c.lim.n, c.lim.exceeded = headerLimit, false
+	for {
+		resp, err := http.ReadResponse(c.br, in)
+		if err != nil {
+			if c.lim.exceeded {
+				err = fmt.Errorf("%w: %w", failure.ErrHeaderTooLarge, err)
+			}
+			return nil, fail(failure.PhaseAwaitHeaders, err)
+		}
+		// 1xx interim responses are skipped; 101 ends the exchange.
+		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			continue
+		}
+		c.lim.n = -1
+		x.resp = resp
+		x.keep = !resp.Close && !req.close && resp.StatusCode != http.StatusSwitchingProtocols
+		return x, nil
+	}
+}
+
+// Read reads the response body, refreshing the idle deadline per read.
+func (x *exchange) Read(p []byte) (int, error) {
+	x.c.SetReadDeadline(time.Now().Add(x.timeout))
+	n, err := x.resp.Body.Read(p)
+	if err == io.EOF {
+		x.eof = true
+	}
+	return n, err
+}
+
+// release ends the exchange: a fully read keep-alive response returns the
+// connection to the pool, anything else closes it.
+func (x *exchange) release() {
+	stopped := x.stop()
+	if x.eof && x.keep && stopped {
+		x.c.SetDeadline(time.Time{})
+		x.p.put(x.c, time.Now())
+		return
+	}
+	x.c.Close()
+}
+
+// writeRequest writes the request line, headers and body. Body read
+// errors are wrapped in errClientBody.
+func writeRequest(w *bufio.Writer, r *outRequest) error {
+	w.WriteString(r.method)
+	w.WriteByte(' ')
+	w.WriteString(r.uri)
+	w.WriteString(" HTTP/1.1\r\nHost: ")
+	w.WriteString(r.host)
+	w.WriteString("\r\n")
+	for k, vs := range r.header {
+		for _, v := range vs {
+			w.WriteString(k)
+			w.WriteString(": ")
+			w.WriteString(v)
+			w.WriteString("\r\n")
+		}
+	}
+	switch {
+	case r.body == nil:
+	case r.contentLength >= 0:
+		var num [20]byte
+		w.WriteString("Content-Length: ")
+		w.Write(strconv.AppendInt(num[:0], r.contentLength, 10))
+		w.WriteString("\r\n")
+	default:
+		w.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if r.close {
+		w.WriteString("Connection: close\r\n")
+	}
+	if _, err := w.WriteString("\r\n"); err != nil {
+		return err
+	}
+	if r.body == nil {
+		return nil
+	}
+	src := &clientBody{r: r.body}
+	if r.contentLength >= 0 {
+		n, err := io.Copy(w, io.LimitReader(src, r.contentLength))
+		if err == nil && n < r.contentLength {
+			err = fmt.Errorf("%w: %w", errClientBody, io.ErrUnexpectedEOF)
+		}
+		return err
+	}
+	cw := httputil.NewChunkedWriter(w)
+	if _, err := io.Copy(cw, src); err != nil {
+		return err
+	}
+	if err := cw.Close(); err != nil {
+		return err
+	}
+	_, err := w.WriteString("\r\n")
+	return err
+}
+
+// clientBody marks read errors as the client's.
+type clientBody struct{ r io.Reader }
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", errClientBody, err)
+	}
+	return n, err
+}

@@ -1,0 +1,66 @@
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// upgrade completes a 101 Switching Protocols answer (WebSocket): it hands
+// the 101 to the client, then copies bytes both ways until either side
+// closes. ALB logs a WebSocket when it closes, with the bytes of the whole
+// connection.
+func (h *Handler) upgrade(q *request, x *exchange) {
+	defer x.c.Close()
+	x.stop()
+	rec, resp := q.rec, x.resp
+	rc := http.NewResponseController(q.w)
+	cc, brw, err := rc.Hijack()
+	if err != nil {
+		h.answer(q, failure.ProxyInternalError, 500, "cannot take over the client connection: "+err.Error())
+		return
+	}
+	defer cc.Close()
+	x.c.SetDeadline(time.Time{})
+	cc.SetDeadline(time.Time{})
+
+	removeHopHeaders(resp.Header)
+	resp.Header["Connection"] = []string{"Upgrade"}
+	resp.Header["Upgrade"] = []string{x.resp.Header.Get("Upgrade")}
+	if resp.Header["Upgrade"][0] == "" {
+		resp.Header["Upgrade"] = []string{q.r.Header.Get("Upgrade")}
+	}
+	resp.Header["X-Request-Id"] = []string{q.id}
+	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	resp.Header.Write(brw)
+	brw.WriteString("\r\n")
+	if err := brw.Flush(); err != nil {
+		rec.Error, rec.ELBStatus, rec.TargetStatus = failure.ClientClosed, 460, 101
+		return
+	}
+	rec.ELBStatus, rec.TargetStatus = 101, 101
+	rec.TargetProcessing = time.Since(q.start) - max(rec.RequestProcessing, 0)
+	rec.ResponseProcessing = 0
+
+	var wg sync.WaitGroup
+	var up, down int64
+	wg.Go(func() { up = pipe(x.c.Conn, brw.Reader, cc) })
+	wg.Go(func() { down = pipe(cc, x.c.br, x.c.Conn) })
+	wg.Wait()
+	rec.ReceivedBytes += up
+	rec.SentBytes = responseHeaderSize(resp) + down
+}
+
+// pipe copies src (with its buffered bytes) to dst until either ends, then
+// closes both so the other direction ends too. It returns bytes copied.
+func pipe(dst net.Conn, src *bufio.Reader, srcConn net.Conn) int64 {
+	n, _ := io.Copy(dst, src)
+	dst.Close()
+	srcConn.Close()
+	return n
+}
