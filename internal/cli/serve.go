@@ -68,4 +68,6 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 
 type errUnknownFormat string
 
-func (e errUnknownFormat) Error() string { return "--log-format: " + string(e) + " is not text or json" }
+func (e errUnknownFormat) Error() string {
+	return "--log-format: " + string(e) + " is not text or json"
+}

@@ -9,26 +9,26 @@ import (
 // Defaults follow ALB where ALB has one (alb-semantics.md §4.3, §5.1, §5.3,
 // §5.4); the rest are documented in docs/configuration.md.
 const (
-	DefaultAdminAddress          = "127.0.0.1:9901"
-	DefaultShutdownGrace         = 30 * time.Second
-	DefaultIdleTimeout           = 60 * time.Second
-	DefaultConnectTimeout        = 10 * time.Second
-	DefaultDeregistrationDelay   = 300 * time.Second
-	DefaultKeepaliveIdleTimeout  = 60 * time.Second
-	DefaultMaxIdlePerTarget      = 256
-	DefaultMaxAttempts           = 3
-	DefaultRetryBudgetPercent    = 20
-	DefaultHealthInterval        = 30 * time.Second
-	DefaultHealthTimeout         = 5 * time.Second
-	DefaultHealthyThreshold      = 5
-	DefaultUnhealthyThreshold    = 2
-	DefaultAccessLogBufferLines  = 8192
-	DefaultAccessLogFormat       = "alb"
-	DefaultProtocol              = "http"
-	DefaultAlgorithm             = "round_robin"
-	DefaultHealthPath            = "/"
-	DefaultMatcher               = "200"
-	DefaultTargetWeight          = 1
+	DefaultAdminAddress         = "127.0.0.1:9901"
+	DefaultShutdownGrace        = 30 * time.Second
+	DefaultIdleTimeout          = 60 * time.Second
+	DefaultConnectTimeout       = 10 * time.Second
+	DefaultDeregistrationDelay  = 300 * time.Second
+	DefaultKeepaliveIdleTimeout = 60 * time.Second
+	DefaultMaxIdlePerTarget     = 256
+	DefaultMaxAttempts          = 3
+	DefaultRetryBudgetPercent   = 20
+	DefaultHealthInterval       = 30 * time.Second
+	DefaultHealthTimeout        = 5 * time.Second
+	DefaultHealthyThreshold     = 5
+	DefaultUnhealthyThreshold   = 2
+	DefaultAccessLogBufferLines = 8192
+	DefaultAccessLogFormat      = "alb"
+	DefaultProtocol             = "http"
+	DefaultAlgorithm            = "round_robin"
+	DefaultHealthPath           = "/"
+	DefaultMatcher              = "200"
+	DefaultTargetWeight         = 1
 )
 
 // Default returns a Config with every top-level default set. Defaults of

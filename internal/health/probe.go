@@ -116,7 +116,10 @@ func (p *HTTPProber) fail(res Result, start time.Time, err error) Result {
 	case failure.ConnectionTimeout, failure.HTTPResponseTimeout, failure.DNSTimeout:
 		res.Reason = target.ReasonTimeout
 		res.Description = fmt.Sprintf("Request timed out after %s: %s on %s", p.Timeout, what, res.Address)
-	default:
+	case failure.ConnectionRefused, failure.DestinationIPUnroutable, failure.ConnectionTerminated:
+		res.Reason = target.ReasonFailedHealthChecks
+		res.Description = fmt.Sprintf("%s on %s", what, res.Address)
+	default: // the error text is the evidence: a TLS alert, a malformed header
 		res.Reason = target.ReasonFailedHealthChecks
 		res.Description = fmt.Sprintf("%s on %s: %v", what, res.Address, unwrapAttempt(err))
 	}

@@ -1,0 +1,64 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestNginxBalancingAndBackendLoss is the issue's headline: 400 GETs split
+// evenly over two nginx targets, and all still 200 after one is killed.
+func TestNginxBalancingAndBackendLoss(t *testing.T) {
+	one, two := startNginx(t, "one"), startNginx(t, "two")
+	f := startFulcrum(t, fmt.Sprintf(`
+access_log: {path: "-"}
+listeners:
+  - {name: web, address: "127.0.0.1:0", default_target_group: app}
+target_groups:
+  - name: app
+    health_check: {interval: 1s, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 1}
+    targets: [{address: %q}, {address: %q}]
+`, one.addr, two.addr))
+	f.healthIs(one.addr, "healthy")
+	f.healthIs(two.addr, "healthy")
+
+	client := &http.Client{}
+	counts := map[string]int{}
+	for i := range 400 {
+		resp, body := get(t, client, "http://"+f.addr+"/", fmt.Sprintf("split-%d", i))
+		if resp.StatusCode != 200 {
+			t.Fatalf("request %d: status %d body %q", i, resp.StatusCode, body)
+		}
+		counts[strings.TrimSpace(body)]++
+	}
+	if counts["one"] != 200 || counts["two"] != 200 {
+		t.Errorf("split = %v, want 200 each", counts)
+	}
+
+	two.kill()
+	for i := range 200 {
+		id := fmt.Sprintf("after-kill-%d", i)
+		resp, body := get(t, client, "http://"+f.addr+"/", id)
+		if resp.StatusCode != 200 || strings.TrimSpace(body) != "one" {
+			t.Fatalf("after kill, request %d: %d %q; log: %v", i, resp.StatusCode, body, f.accessLine(id))
+		}
+	}
+	ev := f.healthIs(two.addr, "unhealthy")
+	if ev["reason"] != "Target.FailedHealthChecks" || ev["description"] != "connection refused on "+two.addr {
+		t.Errorf("unhealthy event = %v", ev)
+	}
+	// At least one request hit the dead target before its health check
+	// did, and was retried: its log lists both attempts.
+	retried := 0
+	for _, l := range f.accessLines() {
+		fs := splitALB(l)
+		if strings.HasPrefix(fs[fTraceID], "after-kill-") && fs[fTargetList] == two.addr+" "+one.addr {
+			retried++
+			if fs[fStatusList] != "- 200" || fs[fELBStatus] != "200" {
+				t.Errorf("retried request logged as %v", fs)
+			}
+		}
+	}
+	t.Logf("requests retried after the kill: %d", retried)
+}
