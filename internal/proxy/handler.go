@@ -250,6 +250,9 @@ func (h *Handler) forward(q *request, x *exchange) {
 			last := &rec.Attempts[len(rec.Attempts)-1]
 			last.Class, last.Detail = c, rec.ErrorDetail
 			h.finish(q)
+			if flusher != nil {
+				flusher.Flush() // the client gets what the target sent
+			}
 			// Abort the client connection so the client sees the response
 			// is incomplete rather than a short body that looks whole. The
 			// deferred release closes the target connection.
