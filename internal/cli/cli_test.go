@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("listeners: [{name: web, address: \":8080\", default_target_group: app}]\ntarget_groups: [{name: app}]\n"), 0o644)
+	os.WriteFile(bad, []byte("listeners:\n  - name: web\n    address: \":8080\"\n    default_target_group: app\ntarget_groups:\n  - name: app\n    health_check:\n      interval: banana\n    colour: blue\n"), 0o644)
+
+	code, out, _ := run(t, "validate", "-c", good)
+	if code != 0 || out != good+": ok\n" {
+		t.Errorf("good config: code %d, stdout %q", code, out)
+	}
+	code, out, errOut := run(t, "validate", "-c", bad)
+	want := []string{
+		"2 configuration problem(s):",
+		`target_groups[0].health_check.interval (line 8): "banana" is not a duration`,
+		`target_groups[0].colour (line 9): unknown key`,
+	}
+	if code != 1 || out != "" {
+		t.Errorf("bad config: code %d, stdout %q", code, out)
+	}
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(errOut), "\n")); diff != "" {
+		t.Errorf("stderr mismatch (-want +got):\n%s", diff)
+	}
+	if code, _, errOut := run(t, "validate", "-c", filepath.Join(dir, "missing.yaml")); code != 1 || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing file: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	if code, out, _ := run(t, "version"); code != 0 || !strings.HasPrefix(out, "fulcrum "+Version) {
+		t.Errorf("version: %d %q", code, out)
+	}
+	if code, _, errOut := run(t, "serve", "--log-format", "xml", "-c", "x"); code != 2 || !strings.Contains(errOut, "xml") {
+		t.Errorf("bad flag value: %d %q", code, errOut)
+	}
+	if code, _, _ := run(t, "no-such-command"); code != 2 {
+		t.Errorf("unknown command exit %d, want 2", code)
+	}
+}
