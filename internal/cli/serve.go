@@ -64,11 +64,5 @@ func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, &exitError{code: 2, err: errUnknownFormat(format)}
-}
-
-type errUnknownFormat string
-
-func (e errUnknownFormat) Error() string {
-	return "--log-format: " + string(e) + " is not text or json"
+	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
