@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -378,8 +379,8 @@ func requestURL(r *http.Request, tls bool, port string) string {
 		scheme = "https://"
 	}
 	host := r.Host
-	if hostOnly(host) == host || len(host) > 0 && host[len(host)-1] == ']' {
-		host += ":" + port
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host += ":" + port // no port in Host: the listener's
 	}
 	return scheme + host + r.URL.RequestURI()
 }

@@ -319,3 +319,19 @@ func writePEM(t *testing.T, certFile, keyFile string, cert tls.Certificate) {
 		t.Fatal(err)
 	}
 }
+
+func TestRequestURLAddsListenerPortOnce(t *testing.T) {
+	tests := []struct{ host, want string }{
+		{"Shop.Example.com", "http://Shop.Example.com:8080/a?b=1"},
+		{"shop.example.com:9000", "http://shop.example.com:9000/a?b=1"},
+		{"[2001:db8::1]", "http://[2001:db8::1]:8080/a?b=1"},
+		{"[2001:db8::1]:81", "http://[2001:db8::1]:81/a?b=1"},
+	}
+	for _, tc := range tests {
+		r := httptest.NewRequest("GET", "/a?b=1", nil)
+		r.Host = tc.host
+		if got := requestURL(r, false, "8080"); got != tc.want {
+			t.Errorf("requestURL(Host %q) = %q, want %q", tc.host, got, tc.want)
+		}
+	}
+}
