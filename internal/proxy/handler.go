@@ -186,11 +186,17 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
 			break
 		}
-		if !g.budget.acquire() {
-			detail += " (retry budget exhausted)"
-			break
+		// The budget guards targets against retry storms, so it only
+		// counts retries of requests that may have reached a target. A
+		// retry after a refused connect or a dead pooled connection adds
+		// no work anywhere and is always allowed.
+		if class.Written {
+			if !g.budget.acquire() {
+				detail += " (retry budget exhausted)"
+				break
+			}
+			retrying = true
 		}
-		retrying = true
 		// A reused connection failed: take a fresh one if the retry lands
 		// on the same target, since its other idle connections may be
 		// just as stale.
