@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -56,9 +57,8 @@ func readRequest(br *bufio.Reader) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = req.Body.Read(make([]byte, 1<<16))
-	_ = err
-	return req, nil
+	_, err = io.Copy(io.Discard, req.Body)
+	return req, err
 }
 
 // respondOnce reads one request and writes raw, then returns.
