@@ -73,29 +73,28 @@ func AppendALB(b []byte, r *Record) []byte {
 	b = append(b, ` "-" "`...) // redirect_url
 	b = append(b, r.Error.String()...)
 	b = append(b, `" "`...)
-	if len(r.Attempts) == 0 {
-		b = append(b, '-')
-	}
-	for i, a := range r.Attempts {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = appendEscaped(b, a.Target)
-	}
+	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendEscaped(b, a.Target) })
 	b = append(b, `" "`...)
-	if len(r.Attempts) == 0 {
-		b = append(b, '-')
-	}
-	for i, a := range r.Attempts {
-		if i > 0 {
-			b = append(b, ' ')
-		}
-		b = appendStatus(b, a.Status)
-	}
+	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendStatus(b, a.Status) })
 	b = append(b, `" "-" "-" `...) // classification, classification_reason
 	b = appendBare(b, r.ConnID)
 	b = append(b, ` "-" "-" "-"`...) // transformed_host, transformed_uri, request_transform_status
 	return append(b, '\n')
+}
+
+// appendAttempts writes one value per attempt, space-separated, or "-"
+// when there was none (ALB's target:port_list and target_status_code_list).
+func appendAttempts(b []byte, as []Attempt, value func([]byte, *Attempt) []byte) []byte {
+	if len(as) == 0 {
+		return append(b, '-')
+	}
+	for i := range as {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = value(b, &as[i])
+	}
+	return b
 }
 
 // appendTime writes ISO 8601 UTC with microseconds, as ALB does.

@@ -294,7 +294,7 @@ func (h *Handler) answer(q *request, et failure.ErrorType, status int, detail st
 	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
 	q.w.WriteHeader(status)
 	io.WriteString(q.w, body)
-	rec.SentBytes = int64(len(body)) + 200
+	rec.SentBytes = int64(len(body)) + 200 // body plus about the size of the header lines above
 }
 
 // proxyStatus formats an RFC 9209 Proxy-Status field value. details is an

@@ -43,8 +43,9 @@ func (w countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// limitReader returns at most n more bytes, then errHeaderTooLarge-style
-// exhaustion; n < 0 means unlimited. Reads stop exactly at the limit so a
+// limitReader returns at most n more bytes, then errLimit with exceeded
+// set, which the transport reports as failure.ErrHeaderTooLarge; n < 0
+// means unlimited. Reads stop exactly at the limit so a
 // header section that ends before it is never refused.
 type limitReader struct {
 	r        net.Conn
