@@ -69,6 +69,15 @@ func TestLoadReportsEveryProblemWithPathAndLine(t *testing.T) {
 	}
 }
 
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{"127.0.0.1:9901": true, "[::1]:1": true, "localhost:1": true,
+		"0.0.0.0:9901": false, ":9901": false, "10.0.0.1:80": false, "example.com:1": false} {
+		if got := Loopback(addr); got != want {
+			t.Errorf("Loopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
 func TestLoadStructuralProblems(t *testing.T) {
 	tests := []struct {
 		name, yaml string
@@ -91,6 +100,15 @@ func TestLoadStructuralProblems(t *testing.T) {
 				`target_groups[0].retries.max_attempts (line 4): "many" is not an integer`,
 				`target_groups[0].health_check.enabled (line 5): "sometimes" is not true or false`,
 				`target_groups[0].health_check.port (line 5): "70000" is not "traffic-port" or a port number 1..65535`,
+			},
+		},
+		{
+			name: "non-loopback admin without a token",
+			yaml: "admin: {address: '0.0.0.0:9901', request_history: 0}\nhealth_check_log: {}\nlisteners:\n  - name: a\n    address: :0\n    default_target_group: g\ntarget_groups:\n  - name: g\n",
+			want: []string{
+				`admin.token_file (line 1): is required because admin.address "0.0.0.0:9901" is not a loopback address`,
+				`admin.request_history (line 1): 0 is out of range 1..1000000`,
+				`health_check_log.path (line 2): is required ("-" for standard output)`,
 			},
 		},
 		{

@@ -10,6 +10,7 @@ import (
 // §5.4); the rest are documented in docs/configuration.md.
 const (
 	DefaultAdminAddress         = "127.0.0.1:9901"
+	DefaultRequestHistory       = 10000
 	DefaultShutdownGrace        = 30 * time.Second
 	DefaultIdleTimeout          = 60 * time.Second
 	DefaultConnectTimeout       = 10 * time.Second
@@ -36,7 +37,7 @@ const (
 // is decoded.
 func Default() Config {
 	return Config{
-		Admin:         Admin{Address: DefaultAdminAddress},
+		Admin:         Admin{Address: DefaultAdminAddress, RequestHistory: DefaultRequestHistory},
 		ShutdownGrace: Duration(DefaultShutdownGrace),
 	}
 }

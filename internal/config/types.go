@@ -13,6 +13,8 @@ type Config struct {
 	AccessLog *AccessLog `yaml:"access_log"`
 	// Admin configures the admin server.
 	Admin Admin `yaml:"admin"`
+	// HealthCheckLog configures the per-check log. Nil means off.
+	HealthCheckLog *HealthCheckLog `yaml:"health_check_log"`
 	// Listeners are the front-end sockets. At least one is required.
 	Listeners []Listener `yaml:"listeners"`
 	// TargetGroups are the pools of targets that rules forward to.
@@ -33,12 +35,30 @@ type AccessLog struct {
 	BufferLines int `yaml:"buffer_lines"`
 }
 
-// Admin configures the admin server used by later features.
+// Admin configures the admin server: metrics, the JSON API, HAProxy-style
+// stats and the runtime socket (docs/observability.md).
 type Admin struct {
-	// Address is host:port. Default 127.0.0.1:9901.
+	// Address is host:port. Default 127.0.0.1:9901; port 0 picks a free
+	// port (tests).
 	Address string `yaml:"address"`
-	// TokenFile holds the bearer token required on non-loopback addresses.
+	// TokenFile holds the bearer token every admin request must carry
+	// ("Authorization: Bearer TOKEN"). Required when Address is not a
+	// loopback address.
 	TokenFile string `yaml:"token_file"`
+	// Socket, when set, is the path of a Unix socket that speaks HAProxy's
+	// runtime API text commands.
+	Socket string `yaml:"socket"`
+	// RequestHistory is how many recent successful requests, and
+	// separately failed ones, /api/v1/requests keeps. Default 10000, range
+	// 1..1000000.
+	RequestHistory int `yaml:"request_history"`
+}
+
+// HealthCheckLog configures the health-check log: one line per check, in
+// ALB's health check log layout.
+type HealthCheckLog struct {
+	// Path is the file to append to; "-" means standard output. Required.
+	Path string `yaml:"path"`
 }
 
 // Listener is one front-end socket with its rules.

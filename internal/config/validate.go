@@ -20,7 +20,13 @@ func (s *schema) validate(c *Config) {
 		s.oneOf("access_log.format", a.Format, "alb", "json")
 		s.intRange("access_log.buffer_lines", a.BufferLines, 1, 1<<20)
 	}
-	s.hostPort("admin.address", c.Admin.Address, false)
+	if s.hostPort("admin.address", c.Admin.Address, true) && c.Admin.TokenFile == "" && !Loopback(c.Admin.Address) {
+		s.add("admin.token_file", "is required because admin.address %q is not a loopback address", c.Admin.Address)
+	}
+	s.intRange("admin.request_history", c.Admin.RequestHistory, 1, 1000000)
+	if c.HealthCheckLog != nil && c.HealthCheckLog.Path == "" {
+		s.add("health_check_log.path", `is required ("-" for standard output)`)
+	}
 	s.durRange("shutdown_grace", c.ShutdownGrace, 0, time.Hour)
 
 	groups := map[string]bool{}
@@ -206,4 +212,18 @@ func (s *schema) hostPort(path, v string, listen bool) bool {
 		return false
 	}
 	return true
+}
+
+// Loopback reports whether a host:port's host is a loopback address or
+// "localhost". An empty host (all interfaces) is not loopback.
+func Loopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -53,6 +53,10 @@ const (
 	numTypes
 )
 
+// NumTypes is the number of ErrorType values, None included, for arrays
+// indexed by error type.
+const NumTypes = int(numTypes)
+
 var typeNames = [numTypes]string{
 	None:                          "-",
 	DestinationUnavailable:        "destination_unavailable",

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
@@ -200,5 +202,29 @@ func TestHTTPProberAgainstRealSockets(t *testing.T) {
 	}
 	if r := probe("/", silent.Addr().String(), false); r.OK || r.Reason != target.ReasonTimeout || r.Class.Type != failure.HTTPResponseTimeout {
 		t.Errorf("silent: %+v", r)
+	}
+}
+
+func TestCheckLogLine(t *testing.T) {
+	var buf bytes.Buffer
+	l, err := OpenCheckLog("-", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end := time.Date(2026, 11, 22, 10, 0, 1, 500000000, time.UTC)
+	l.Log("http", "web", "10.0.0.5:8080", Result{Address: "10.0.0.5:8081", Latency: 20 * time.Millisecond,
+		Class: failure.Class{Type: failure.ConnectionRefused}, Reason: target.ReasonFailedHealthChecks,
+		Description: "connection refused on 10.0.0.5:8081"}, end)
+	l.Log("http", "web", "10.0.0.6:8080", Result{OK: true, Address: "10.0.0.6:8080", Status: 200, Latency: 1500 * time.Microsecond}, end)
+	l.Log("http", "web", "10.0.0.7:8080", Result{Address: "10.0.0.7:8080", Status: 503}, end)
+	want := `http 2026-11-22T10:00:01.480000Z 0.020000 10.0.0.5:8080 web FAIL - ConnectionReset fulcrum - 10.0.0.5:8081 "connection refused on 10.0.0.5:8081"
+http 2026-11-22T10:00:01.498500Z 0.001500 10.0.0.6:8080 web PASS 200 - fulcrum - 10.0.0.6:8080 ""
+http 2026-11-22T10:00:01.500000Z 0.000000 10.0.0.7:8080 web FAIL 503 TargetError fulcrum - 10.0.0.7:8080 ""
+`
+	if d := cmp.Diff(want, buf.String()); d != "" {
+		t.Errorf("check log (-want +got):\n%s", d)
+	}
+	if CheckReason(Result{Class: failure.Class{Type: failure.ConnectionTimeout}}) != "TimedOut" {
+		t.Error("timeout should be TimedOut")
 	}
 }

@@ -43,20 +43,21 @@ func NewGroup(name string, ts []*Target) *Group {
 // Routes returns the current route set. It never returns nil.
 func (g *Group) Routes() *RouteSet { return g.routes.Load() }
 
-// Refresh recomputes the route set from the targets' health. Call it after
-// any health change.
+// Refresh recomputes the route set from the targets' health and admin
+// state: targets an operator drained or put in maintenance take no new
+// requests, even when the group fails open. Call it after any change.
 func (g *Group) Refresh() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	rs := &RouteSet{}
 	for _, t := range g.Targets {
-		if t.Health().Routable() {
+		if t.Health().Routable() && t.AdminState() == AdminReady {
 			rs.Targets = append(rs.Targets, t)
 		}
 	}
 	if len(rs.Targets) == 0 {
 		for _, t := range g.Targets {
-			if t.Health().Registered() {
+			if t.Health().Registered() && t.AdminState() == AdminReady {
 				rs.Targets = append(rs.Targets, t)
 			}
 		}
@@ -72,4 +73,14 @@ func (g *Group) Refresh() {
 		}
 	}
 	g.routes.Store(rs)
+}
+
+// Find returns the target with the given address, or nil.
+func (g *Group) Find(address string) *Target {
+	for _, t := range g.Targets {
+		if t.Address == address {
+			return t
+		}
+	}
+	return nil
 }

@@ -1,0 +1,272 @@
+package target
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// Sizes of the per-target history kept for the admin API.
+const (
+	// MaxTransitions is how many health transitions a target remembers.
+	MaxTransitions = 20
+	// windowMinutes is the longest error-count window, in minutes.
+	windowMinutes = 15
+	// latencySamples is how many recent response times feed p50 and p99.
+	latencySamples = 512
+)
+
+// Transition is one change of a target's health state.
+type Transition struct {
+	Time        time.Time
+	From, To    State
+	Reason      string
+	Description string
+}
+
+// LastError is a target's most recent failed attempt.
+type LastError struct {
+	Time   time.Time
+	Type   failure.ErrorType
+	Reused bool
+	Detail string
+}
+
+// Window holds counts over the last 1, 5 and 15 minutes.
+type Window struct {
+	M1, M5, M15 int64
+}
+
+// minute is one minute's counts, keyed by Unix minute.
+type minute struct {
+	at        int64
+	responses int64
+	status5xx int64
+	errors    [failure.NumTypes]int64
+}
+
+// Stats are a target's traffic and health-check counters, for the admin
+// API, HAProxy-style stats and `fulcrum status`. Counters are cumulative
+// since the target was registered (HAProxy's econ, eresp, wretr, wredis,
+// chkfail, chkdown, downtime, hrsp_*); windows are 1/5/15-minute sliding
+// sums in 1-minute buckets. All methods are safe for concurrent use and
+// take the current time from the caller, so tests drive the clock.
+type Stats struct {
+	mu sync.Mutex
+
+	transitions [MaxTransitions]Transition
+	nTrans      int
+
+	minutes [windowMinutes]minute
+	lastErr LastError
+
+	latency  [latencySamples]time.Duration
+	nLatency int
+
+	responses    int64
+	hrsp         [6]int64 // 1xx..5xx, other
+	connErrors   int64
+	respErrors   int64
+	retries      int64
+	redispatches int64
+	checkFails   int64
+	checkDowns   int64
+	downSince    time.Time
+	downtime     time.Duration
+	lastChange   time.Time
+	lastCheck    CheckOutcome
+}
+
+// CheckOutcome is the last health check's result, for HAProxy's
+// check_status column.
+type CheckOutcome struct {
+	Done    bool
+	OK      bool
+	Class   failure.Class
+	Status  int
+	Latency time.Duration
+	Detail  string
+}
+
+// StatsSnapshot is a consistent copy of Stats.
+type StatsSnapshot struct {
+	// Transitions are the most recent health changes, newest first.
+	Transitions []Transition
+	// Responses counts attempts that got a response header; Status5xx of
+	// them had a 5xx status; both over 1/5/15 minutes.
+	Responses, Status5xx Window
+	// Errors counts failed attempts per error type over 1/5/15 minutes;
+	// types with no failure are absent.
+	Errors map[failure.ErrorType]Window
+	// LastError is the most recent failed attempt; zero Time if none.
+	LastError LastError
+	// P50 and P99 are over the last 512 response times (time to response
+	// header); zero when there are none.
+	P50, P99 time.Duration
+
+	// Cumulative counters, named after HAProxy's show stat columns.
+	TotalResponses int64
+	HRSP           [6]int64 // hrsp_1xx .. hrsp_5xx, hrsp_other
+	ConnErrors     int64    // econ: failures in dns, connect or tls
+	RespErrors     int64    // eresp: failures after the request was sent
+	Retries        int64    // wretr: retries after a failure on this target
+	Redispatches   int64    // wredis: retries that moved to another target
+	CheckFails     int64    // chkfail: failed checks while healthy
+	CheckDowns     int64    // chkdown: transitions into unhealthy
+	Downtime       time.Duration
+	LastChange     time.Time
+	LastCheck      CheckOutcome
+}
+
+func (s *Stats) bucket(now time.Time) *minute {
+	at := now.Unix() / 60
+	b := &s.minutes[at%windowMinutes]
+	if b.at != at {
+		*b = minute{at: at}
+	}
+	return b
+}
+
+// ObserveResponse counts an attempt that got a response header with the
+// given status after d.
+func (s *Stats) ObserveResponse(now time.Time, status int, d time.Duration) {
+	s.mu.Lock()
+	b := s.bucket(now)
+	b.responses++
+	class := status/100 - 1
+	if class < 0 || class > 4 {
+		class = 5
+	}
+	s.hrsp[class]++
+	if class == 4 {
+		b.status5xx++
+	}
+	s.responses++
+	s.latency[s.nLatency%latencySamples] = d
+	s.nLatency++
+	s.mu.Unlock()
+}
+
+// ObserveError counts a failed attempt. A client that went away is not the
+// target's failure and is not counted.
+func (s *Stats) ObserveError(now time.Time, c failure.Class, detail string) {
+	if c.Type == failure.ClientClosed || c.Type == failure.None {
+		return
+	}
+	s.mu.Lock()
+	s.bucket(now).errors[c.Type]++
+	if c.Phase != failure.PhaseNone && c.Phase <= failure.PhaseTLS {
+		s.connErrors++
+	} else {
+		s.respErrors++
+	}
+	if !now.Before(s.lastErr.Time) {
+		s.lastErr = LastError{Time: now, Type: c.Type, Reused: c.Reused, Detail: detail}
+	}
+	s.mu.Unlock()
+}
+
+// ObserveRetry counts a retry after a failure on this target; moved is
+// true when the retry went to another target (a redispatch).
+func (s *Stats) ObserveRetry(moved bool) {
+	s.mu.Lock()
+	s.retries++
+	if moved {
+		s.redispatches++
+	}
+	s.mu.Unlock()
+}
+
+// ObserveCheck records a health check's outcome. A failed check counts in
+// chkfail only while the target is healthy, as HAProxy counts it.
+func (s *Stats) ObserveCheck(o CheckOutcome, healthy bool) {
+	o.Done = true
+	s.mu.Lock()
+	if !o.OK && healthy {
+		s.checkFails++
+	}
+	s.lastCheck = o
+	s.mu.Unlock()
+}
+
+// observeTransition records a change of state from one health to the next.
+func (s *Stats) observeTransition(from, to Health) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.transitions[s.nTrans%MaxTransitions] = Transition{Time: to.Since, From: from.State, To: to.State, Reason: to.Reason, Description: to.Description}
+	s.nTrans++
+	s.lastChange = to.Since
+	if to.State == StateUnhealthy {
+		s.checkDowns++
+		s.downSince = to.Since
+	} else if from.State == StateUnhealthy && !s.downSince.IsZero() {
+		s.downtime += to.Since.Sub(s.downSince)
+		s.downSince = time.Time{}
+	}
+}
+
+// Snapshot returns a copy of the stats as of now.
+func (s *Stats) Snapshot(now time.Time) StatsSnapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := StatsSnapshot{
+		LastError:      s.lastErr,
+		TotalResponses: s.responses,
+		HRSP:           s.hrsp,
+		ConnErrors:     s.connErrors,
+		RespErrors:     s.respErrors,
+		Retries:        s.retries,
+		Redispatches:   s.redispatches,
+		CheckFails:     s.checkFails,
+		CheckDowns:     s.checkDowns,
+		Downtime:       s.downtime,
+		LastChange:     s.lastChange,
+		LastCheck:      s.lastCheck,
+	}
+	if !s.downSince.IsZero() {
+		snap.Downtime += now.Sub(s.downSince)
+	}
+	for i := s.nTrans - 1; i >= 0 && i >= s.nTrans-MaxTransitions; i-- {
+		snap.Transitions = append(snap.Transitions, s.transitions[i%MaxTransitions])
+	}
+	cur := now.Unix() / 60
+	for i := range s.minutes {
+		b := &s.minutes[i]
+		age := cur - b.at
+		if age < 0 || age >= windowMinutes {
+			continue
+		}
+		add := func(w *Window, n int64) {
+			w.M15 += n
+			if age < 5 {
+				w.M5 += n
+			}
+			if age < 1 {
+				w.M1 += n
+			}
+		}
+		add(&snap.Responses, b.responses)
+		add(&snap.Status5xx, b.status5xx)
+		for t, n := range b.errors {
+			if n == 0 {
+				continue
+			}
+			if snap.Errors == nil {
+				snap.Errors = map[failure.ErrorType]Window{}
+			}
+			w := snap.Errors[failure.ErrorType(t)]
+			add(&w, n)
+			snap.Errors[failure.ErrorType(t)] = w
+		}
+	}
+	n := min(s.nLatency, latencySamples)
+	if n > 0 {
+		lat := slices.Clone(s.latency[:n])
+		slices.Sort(lat)
+		snap.P50 = lat[(n-1)*50/100]
+		snap.P99 = lat[(n-1)*99/100]
+	}
+	return snap
+}
