@@ -46,9 +46,10 @@ const waitTimeout = 20 * time.Second
 // fulcrum is a running `fulcrum serve` with its access log on stdout and
 // JSON operational logs on stderr.
 type fulcrum struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	addr string
+	t     *testing.T
+	cmd   *exec.Cmd
+	addr  string
+	admin string // the admin server's URL
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -59,9 +60,13 @@ type fulcrum struct {
 }
 
 // startFulcrum writes cfg to a file and runs fulcrum serve on it. It
-// returns once the listener named web is bound.
+// returns once the listener named web is bound. A cfg without an admin
+// section gets one on 127.0.0.1:0, so parallel tests never collide.
 func startFulcrum(t *testing.T, cfg string) *fulcrum {
 	t.Helper()
+	if !strings.Contains(cfg, "\nadmin:") && !strings.HasPrefix(cfg, "admin:") {
+		cfg = "admin: {address: \"127.0.0.1:0\"}\n" + cfg
+	}
 	path := filepath.Join(t.TempDir(), "fulcrum.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -94,7 +99,9 @@ func startFulcrum(t *testing.T, cfg string) *fulcrum {
 			f.cmd.Process.Kill()
 		}
 	})
-	ev := f.waitEvent("listener started", func(e map[string]any) bool { return e["listener"] == "web" })
+	ev := f.waitEvent("admin started", nil)
+	f.admin = "http://" + ev["address"].(string)
+	ev = f.waitEvent("listener started", func(e map[string]any) bool { return e["listener"] == "web" })
 	f.addr = ev["address"].(string)
 	return f
 }
@@ -141,7 +148,7 @@ func (f *fulcrum) waitEvent(msg string, match func(map[string]any) bool) map[str
 	var found map[string]any
 	f.waitFor("log "+msg, func() bool {
 		for _, e := range f.events {
-			if e["msg"] == msg && match(e) {
+			if e["msg"] == msg && (match == nil || match(e)) {
 				found = e
 				return true
 			}

@@ -1,15 +1,21 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os/signal"
+	"sync"
 	"syscall"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/proxy"
 )
 
@@ -31,25 +37,67 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return configFailure(err)
 			}
-			srv, err := proxy.New(cfg, logger, stdout)
-			if err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			if err := srv.Listen(); err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			if err := srv.Serve(ctx, cfg.ShutdownGrace.D()); err != nil {
-				return &exitError{code: 1, err: err}
-			}
-			return nil
+			return serve(cmd.Context(), cfg, logger, stdout)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "fulcrum.yaml", "configuration file")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "operational log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
+}
+
+// serve runs the load balancer and its admin server until SIGTERM or
+// SIGINT. The admin server keeps answering while the listeners drain.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+	token := ""
+	if cfg.Admin.TokenFile != "" {
+		t, err := admin.ReadToken(cfg.Admin.TokenFile)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		token = t
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	history := accesslog.NewHistory(cfg.Admin.RequestHistory)
+	srv, err := proxy.New(cfg, proxy.Options{Logger: logger, Stdout: stdout, Metrics: m, History: history})
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
+		Groups: srv.TargetGroups, History: history, Logger: logger}
+	if err := adm.Listen(); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if err := srv.Listen(); err != nil {
+		adm.Serve(canceled(ctx))
+		return &exitError{code: 1, err: err}
+	}
+	logger.Info("admin started", "address", adm.Addr(), "socket", cfg.Admin.Socket, "token", token != "")
+	admCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := adm.Serve(admCtx); err != nil {
+			logger.Error("admin server failed", "error", err)
+		}
+	})
+	defer func() {
+		stopAdmin()
+		wg.Wait()
+	}()
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := srv.Serve(sigCtx, cfg.ShutdownGrace.D()); err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	return nil
+}
+
+// canceled returns a context that is already done.
+func canceled(ctx context.Context) context.Context {
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	return c
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {

@@ -40,13 +40,23 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.h.Metrics.ConnOpened(l.h.Listener)
 	return &trackedConn{Conn: c, h: l.h, info: &connInfo{id: "TID_" + newID()}}, nil
 }
 
 type trackedConn struct {
 	net.Conn
-	h    *Handler
-	info *connInfo
+	h      *Handler
+	info   *connInfo
+	closed atomic.Bool
+}
+
+// Close closes the connection and counts it closed once.
+func (c *trackedConn) Close() error {
+	if c.closed.CompareAndSwap(false, true) {
+		c.h.Metrics.ConnClosed(c.h.Listener)
+	}
+	return c.Conn.Close()
 }
 
 // Write sees every byte the server sends. A response written while a
@@ -84,6 +94,7 @@ func connState(c net.Conn, s http.ConnState) {
 // logRejected logs a request net/http refused before routing.
 func (h *Handler) logRejected(client, connID string, code int) {
 	if h.AccessLog == nil {
+		h.Metrics.Request(h.Listener, "", code, true)
 		return
 	}
 	now := time.Now()
@@ -91,4 +102,5 @@ func (h *Handler) logRejected(client, connID string, code int) {
 		RequestProcessing: -1, TargetProcessing: -1, ResponseProcessing: -1, ELBStatus: code, RulePriority: -1,
 		Error: failure.HTTPRequestError, ConnID: connID}
 	h.AccessLog.Log(rec)
+	h.Metrics.Request(h.Listener, "", code, true)
 }

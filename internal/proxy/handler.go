@@ -14,6 +14,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -37,6 +38,10 @@ type Handler struct {
 	Default *Group
 	// AccessLog, when set, gets one record per request.
 	AccessLog *accesslog.Logger
+	// History, when set, keeps recent records for the admin API.
+	History *accesslog.History
+	// Metrics counts requests and attempts; nil means none.
+	Metrics *metrics.Metrics
 	// Logger receives operational messages.
 	Logger *slog.Logger
 
@@ -68,6 +73,8 @@ type request struct {
 	id    string
 	start time.Time
 	group *Group
+	// target is the target of the attempt being forwarded.
+	target *target.Target
 }
 
 // ServeHTTP proxies one request.
@@ -145,6 +152,14 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
 			break
 		}
+		if attempt == 1 && rs.FailOpen {
+			h.Metrics.UnhealthyRouting(g.Name)
+		}
+		if attempt > 1 {
+			prev := tried[len(tried)-1]
+			prev.Stats.ObserveRetry(prev != t)
+			h.Metrics.Retry(g.Name, class.Type)
+		}
 		tried = append(tried, t)
 		if attempt > 1 && replay != nil {
 			out.body = bytes.NewReader(replay)
@@ -161,9 +176,13 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			retrying = false
 		}
 		if err == nil {
-			rec.TargetProcessing = time.Since(sent)
+			now := time.Now()
+			rec.TargetProcessing = now.Sub(sent)
 			rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Status: x.resp.StatusCode, Duration: rec.TargetProcessing,
 				Class: failure.Class{Reused: x.reused, Idle: x.idle}})
+			t.Stats.ObserveResponse(now, x.resp.StatusCode, rec.TargetProcessing)
+			h.Metrics.ResponseTime(g.Name, t.Address, rec.TargetProcessing)
+			q.target = t
 			if upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
 				h.upgrade(q, x)
 			} else {
@@ -178,7 +197,10 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			return
 		}
 		class, detail = failure.Classify(err), err.Error()
-		rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Class: class, Detail: detail, Duration: time.Since(sent)})
+		now := time.Now()
+		rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Class: class, Detail: detail, Duration: now.Sub(sent)})
+		t.Stats.ObserveError(now, class, detail)
+		h.Metrics.AttemptFailed(g.Name, t.Address, class)
 		if class.Type == failure.ClientClosed {
 			break
 		}
@@ -192,6 +214,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		// no work anywhere and is always allowed.
 		if class.Written {
 			if !g.budget.acquire() {
+				h.Metrics.RetryBudgetExhausted(g.Name)
 				detail += " (retry budget exhausted)"
 				break
 			}
@@ -254,6 +277,10 @@ func (h *Handler) forward(q *request, x *exchange) {
 				c.Type = failure.HTTPResponseIncomplete
 			}
 			rec.Error, rec.ErrorDetail = c.Type, ae.Error()
+			if q.target != nil {
+				q.target.Stats.ObserveError(time.Now(), c, rec.ErrorDetail)
+				h.Metrics.AttemptFailed(q.group.Name, q.target.Address, c)
+			}
 			last := &rec.Attempts[len(rec.Attempts)-1]
 			last.Class, last.Detail = c, rec.ErrorDetail
 			h.finish(q)
@@ -373,6 +400,8 @@ func (h *Handler) finish(q *request) {
 	if h.AccessLog != nil {
 		h.AccessLog.Log(rec)
 	}
+	h.Metrics.Request(h.Listener, rec.TargetGroup, rec.ELBStatus, rec.TargetStatus == 0)
+	h.History.Add(rec)
 	rec.Reset()
 	h.records.Put(rec)
 	q.rec = nil

@@ -28,11 +28,17 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // returns the web listener's address.
 func startServer(t *testing.T, cfg string) (*Server, string) {
 	t.Helper()
+	return startServerOpts(t, cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+}
+
+// startServerOpts is startServer with the server's collaborators.
+func startServerOpts(t *testing.T, cfg string, opts Options) (*Server, string) {
+	t.Helper()
 	c, err := config.Load([]byte(cfg))
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	s, err := New(c, slog.New(slog.DiscardHandler), io.Discard)
+	s, err := New(c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

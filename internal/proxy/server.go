@@ -19,6 +19,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/balancer"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/health"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -29,13 +30,30 @@ const maxRequestHeader = 64 << 10
 // Server is a running load balancer built from one configuration: its
 // listeners, target groups, health checkers and access log.
 type Server struct {
-	cfg    *config.Config
-	logger *slog.Logger
-	access *accesslog.Logger
+	cfg      *config.Config
+	logger   *slog.Logger
+	access   *accesslog.Logger
+	checkLog *health.CheckLog
+	metrics  *metrics.Metrics
 
-	groups    map[string]*Group
-	checkers  []*health.Checker
-	listeners []*listener
+	groups     map[string]*Group
+	groupOrder []*target.Group
+	checkers   []*health.Checker
+	listeners  []*listener
+}
+
+// Options are a Server's collaborators. Every field may be left zero.
+type Options struct {
+	// Logger receives operational logs; nil discards them.
+	Logger *slog.Logger
+	// Stdout receives the access log and health-check log when their path
+	// is "-".
+	Stdout io.Writer
+	// Metrics, when set, gets every request, attempt and check; the
+	// server registers its health gauges on it.
+	Metrics *metrics.Metrics
+	// History, when set, keeps recent requests for the admin API.
+	History *accesslog.History
 }
 
 type listener struct {
@@ -46,28 +64,49 @@ type listener struct {
 }
 
 // New builds a server from a validated configuration. It opens the access
-// log but binds nothing. stdout receives the access log when its path is
-// "-".
-func New(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (*Server, error) {
-	s := &Server{cfg: cfg, logger: logger, groups: map[string]*Group{}}
+// and health-check logs but binds nothing.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	stdout := opts.Stdout
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	s := &Server{cfg: cfg, logger: logger, metrics: opts.Metrics, groups: map[string]*Group{}}
+	if c := cfg.HealthCheckLog; c != nil {
+		l, err := health.OpenCheckLog(c.Path, stdout)
+		if err != nil {
+			return nil, err
+		}
+		s.checkLog = l
+	}
 	now := time.Now()
 	for _, tc := range cfg.TargetGroups {
 		g, checker, err := buildGroup(tc, now, logger)
 		if err != nil {
+			s.checkLog.Close()
 			return nil, fmt.Errorf("target group %s: %w", tc.Name, err)
 		}
 		s.groups[tc.Name] = g
+		s.groupOrder = append(s.groupOrder, g.Targets)
+		s.metrics.AddTargetGroup(tc.Name)
 		if checker != nil {
+			checker.OnResult = s.onCheck(checkKind(tc))
 			s.checkers = append(s.checkers, checker)
 		}
 	}
 	if a := cfg.AccessLog; a != nil {
 		l, err := accesslog.Open(a.Path, a.Format, a.BufferLines, stdout)
 		if err != nil {
+			s.checkLog.Close()
 			return nil, err
 		}
 		s.access = l
+		s.metrics.WatchAccessLog(l.Dropped)
 	}
+	s.metrics.WatchTargetGroups(s.TargetGroups)
 	for _, lc := range cfg.Listeners {
 		h := &Handler{
 			Listener:    lc.Name,
@@ -75,13 +114,41 @@ func New(cfg *config.Config, logger *slog.Logger, stdout io.Writer) (*Server, er
 			IdleTimeout: lc.IdleTimeout.D(),
 			Default:     s.groups[lc.DefaultTargetGroup],
 			AccessLog:   s.access,
+			History:     opts.History,
+			Metrics:     opts.Metrics,
 			Logger:      logger,
 			rules:       compileRules(lc.Rules, s.groups),
 		}
 		s.listeners = append(s.listeners, &listener{cfg: lc, handler: h})
+		s.metrics.AddListener(lc.Name)
 	}
 	return s, nil
 }
+
+// checkKind is a group's health check type for the check log: http,
+// https or tcp.
+func checkKind(tc config.TargetGroup) string {
+	if tc.HealthCheck.Protocol != "" {
+		return tc.HealthCheck.Protocol
+	}
+	return tc.Protocol
+}
+
+// onCheck returns the hook that feeds each check result to the target's
+// stats, the metrics and the health-check log.
+func (s *Server) onCheck(kind string) func(*target.Target, health.Result) {
+	return func(t *target.Target, r health.Result) {
+		t.Stats.ObserveCheck(target.CheckOutcome{OK: r.OK, Class: r.Class, Status: r.Status, Latency: r.Latency, Detail: r.Description},
+			t.Health().State == target.StateHealthy)
+		s.metrics.HealthCheck(t.Group, t.Address, r.OK, r.Reason)
+		if err := s.checkLog.Log(kind, t.Group, t.Address, r, time.Now()); err != nil {
+			s.logger.Warn("health check log write failed", "error", err)
+		}
+	}
+}
+
+// TargetGroups returns the target groups in configuration order.
+func (s *Server) TargetGroups() []*target.Group { return s.groupOrder }
 
 func buildGroup(tc config.TargetGroup, now time.Time, logger *slog.Logger) (*Group, *health.Checker, error) {
 	var tlsCfg *tls.Config
@@ -264,6 +331,7 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	if s.access != nil {
 		s.access.Close()
 	}
+	s.checkLog.Close()
 	s.logger.Info("stopped")
 	return serveErr
 }

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -34,7 +35,9 @@ type LastError struct {
 	Detail string
 }
 
-// Window holds counts over the last 1, 5 and 15 minutes.
+// Window holds counts over the last 1, 5 and 15 minutes, as sliding
+// windows estimated from 1-minute buckets (the oldest bucket is weighted
+// by how much of it lies inside the window).
 type Window struct {
 	M1, M5, M15 int64
 }
@@ -59,7 +62,7 @@ type Stats struct {
 	transitions [MaxTransitions]Transition
 	nTrans      int
 
-	minutes [windowMinutes]minute
+	minutes [windowMinutes + 1]minute
 	lastErr LastError
 
 	latency  [latencySamples]time.Duration
@@ -122,7 +125,7 @@ type StatsSnapshot struct {
 
 func (s *Stats) bucket(now time.Time) *minute {
 	at := now.Unix() / 60
-	b := &s.minutes[at%windowMinutes]
+	b := &s.minutes[at%int64(len(s.minutes))]
 	if b.at != at {
 		*b = minute{at: at}
 	}
@@ -231,33 +234,46 @@ func (s *Stats) Snapshot(now time.Time) StatsSnapshot {
 	for i := s.nTrans - 1; i >= 0 && i >= s.nTrans-MaxTransitions; i-- {
 		snap.Transitions = append(snap.Transitions, s.transitions[i%MaxTransitions])
 	}
+	// Sliding windows from 1-minute buckets: a window of n minutes sums
+	// the current bucket, the n-1 before it, and the share of the bucket
+	// before those that still lies inside the window.
 	cur := now.Unix() / 60
+	elapsed := float64(now.UnixNano()%int64(time.Minute)) / float64(time.Minute)
+	var acc struct {
+		responses, status5xx [3]float64
+		errors               [failure.NumTypes][3]float64
+	}
+	spans := [3]int64{1, 5, 15}
 	for i := range s.minutes {
 		b := &s.minutes[i]
 		age := cur - b.at
-		if age < 0 || age >= windowMinutes {
-			continue
-		}
-		add := func(w *Window, n int64) {
-			w.M15 += n
-			if age < 5 {
-				w.M5 += n
+		for w, span := range spans {
+			f := 0.0
+			switch {
+			case age >= 0 && age < span:
+				f = 1
+			case age == span:
+				f = 1 - elapsed
 			}
-			if age < 1 {
-				w.M1 += n
-			}
-		}
-		add(&snap.Responses, b.responses)
-		add(&snap.Status5xx, b.status5xx)
-		for t, n := range b.errors {
-			if n == 0 {
+			if f == 0 {
 				continue
 			}
+			acc.responses[w] += f * float64(b.responses)
+			acc.status5xx[w] += f * float64(b.status5xx)
+			for t, n := range b.errors {
+				acc.errors[t][w] += f * float64(n)
+			}
+		}
+	}
+	round := func(v [3]float64) Window {
+		return Window{int64(math.Round(v[0])), int64(math.Round(v[1])), int64(math.Round(v[2]))}
+	}
+	snap.Responses, snap.Status5xx = round(acc.responses), round(acc.status5xx)
+	for t, v := range acc.errors {
+		if w := round(v); w != (Window{}) {
 			if snap.Errors == nil {
 				snap.Errors = map[failure.ErrorType]Window{}
 			}
-			w := snap.Errors[failure.ErrorType(t)]
-			add(&w, n)
 			snap.Errors[failure.ErrorType(t)] = w
 		}
 	}

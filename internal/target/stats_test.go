@@ -22,6 +22,12 @@ func TestStatsWindows(t *testing.T) {
 	s.ObserveError(t0.Add(-20*time.Minute), refused, "too old")
 	s.ObserveResponse(t0, 200, 2*time.Millisecond)
 	s.ObserveResponse(t0, 503, 4*time.Millisecond)
+	// A window's oldest minute counts by the share inside the window: at
+	// 10:15:30 the 15-minute window holds half of 10:00, where the two
+	// responses were.
+	if w := s.Snapshot(t0.Add(15 * time.Minute)).Responses; w != (Window{0, 0, 1}) {
+		t.Errorf("15 minutes on, responses %+v, want half of 2 in the 15m window", w)
+	}
 
 	snap := s.Snapshot(t0)
 	want := map[failure.ErrorType]Window{
@@ -46,8 +52,8 @@ func TestStatsWindows(t *testing.T) {
 	if snap.P50 != 2*time.Millisecond || snap.P99 != 2*time.Millisecond {
 		t.Errorf("p50 %v p99 %v", snap.P50, snap.P99)
 	}
-	// Fifteen minutes on, everything has left the window.
-	if later := s.Snapshot(t0.Add(15 * time.Minute)); later.Errors != nil || later.Responses != (Window{}) {
+	// Sixteen minutes on, everything has left the window.
+	if later := s.Snapshot(t0.Add(16 * time.Minute)); later.Errors != nil || later.Responses != (Window{}) {
 		t.Errorf("stale buckets counted: %+v %+v", later.Errors, later.Responses)
 	}
 }

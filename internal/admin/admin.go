@@ -1,0 +1,195 @@
+// Package admin serves Fulcrum's admin interface: Prometheus metrics, the
+// JSON API (/api/v1/...), HAProxy-style stats (/stats?format=csv), and
+// HAProxy's runtime API text commands on a Unix socket. It reads the
+// running target groups and the request history; it never changes
+// routing except through the runtime API's server state commands.
+//
+// On a non-loopback address every HTTP request needs "Authorization:
+// Bearer TOKEN" (the config refuses to start without admin.token_file).
+// Errors are JSON: {"error": "...", "detail": "..."}.
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+// Server is the admin server. Set the fields, then Listen and Serve.
+type Server struct {
+	// Address is the TCP host:port to listen on.
+	Address string
+	// Token, when not empty, is required as a bearer token on every HTTP
+	// request.
+	Token string
+	// Socket, when not empty, is the Unix socket path for the runtime API.
+	Socket string
+	// Gatherer serves /metrics; nil means no /metrics.
+	Gatherer prometheus.Gatherer
+	// Groups returns the running target groups, in configuration order.
+	Groups func() []*target.Group
+	// History holds recent requests; nil answers 404 for every id.
+	History *accesslog.History
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	ln     net.Listener
+	sockLn net.Listener
+}
+
+// ReadToken reads a bearer token file: its content without surrounding
+// white space, which must not be empty.
+func ReadToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("admin.token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("admin.token_file: %s is empty", path)
+	}
+	return tok, nil
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) logger() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// Listen binds the TCP address and, when set, the Unix socket (a stale
+// socket file is replaced).
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.Address)
+	if err != nil {
+		return fmt.Errorf("admin.address: %w", err)
+	}
+	s.ln = ln
+	if s.Socket != "" {
+		os.Remove(s.Socket)
+		sl, err := net.Listen("unix", s.Socket)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin.socket: %w", err)
+		}
+		s.sockLn = sl
+	}
+	return nil
+}
+
+// Addr returns the bound TCP address, after Listen.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve answers until ctx is done, then closes both listeners, waits for
+// the handlers and removes the socket file. It returns nil then.
+func (s *Server) Serve(ctx context.Context) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	wg.Go(func() {
+		if err := srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("admin: %w", err)
+		}
+	})
+	if s.sockLn != nil {
+		wg.Go(func() { s.serveRuntime(ctx, s.sockLn) })
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if s.sockLn != nil {
+		s.sockLn.Close()
+	}
+	wg.Wait()
+	if s.Socket != "" {
+		os.Remove(s.Socket)
+	}
+	return err
+}
+
+// Handler returns the HTTP handler with every route, behind the bearer
+// token check when a token is set.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	if s.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
+	}
+	mux.HandleFunc("GET /api/v1/target-groups", s.listTargetGroups)
+	mux.HandleFunc("GET /api/v1/target-groups/{name}", s.getTargetGroup)
+	mux.HandleFunc("GET /api/v1/requests", s.listRequests)
+	mux.HandleFunc("GET /api/v1/requests/{id}", s.getRequest)
+	mux.HandleFunc("GET /stats", s.stats)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found", r.Method+" "+r.URL.Path+" is not an admin endpoint")
+	})
+	if s.Token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + s.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fulcrum"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token from admin.token_file>")
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Error  string `json:"error"`
+	Detail string `json:"detail,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg, detail string) {
+	writeJSON(w, status, apiError{Error: msg, Detail: detail})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func (s *Server) group(name string) *target.Group {
+	for _, g := range s.Groups() {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// maxRequestList bounds ?limit= on /api/v1/requests.
+const maxRequestList = 1000
+
+// RequestView is one request's whole story: where it came in, how it was
+// routed, and every attempt.
+type RequestView struct {
+	RequestID string    `json:"request_id"`
+	Received  time.Time `json:"received"`
+	Time      time.Time `json:"time"`
+	Listener  string    `json:"listener"`
+	Client    string    `json:"client"`
+	Method    string    `json:"method"`
+	URL       string    `json:"url"`
+	// RulePriority is the matched rule's priority, 0 for the default
+	// action, -1 when the request was not routed.
+	RulePriority int    `json:"rule_priority"`
+	TargetGroup  string `json:"target_group"`
+	// Status is what the client got; TargetStatus the target's, 0 when
+	// Fulcrum answered itself.
+	Status       int `json:"status"`
+	TargetStatus int `json:"target_status"`
+	// ErrorType is the final outcome's RFC 9209 error type, "" on success.
+	ErrorType string           `json:"error_type,omitempty"`
+	Detail    string           `json:"detail,omitempty"`
+	Failed    bool             `json:"failed"`
+	Attempts  []AttemptView    `json:"attempts"`
+	Timings   RequestTimesView `json:"timings"`
+}
+
+// AttemptView is one attempt against a target.
+type AttemptView struct {
+	Target string `json:"target"`
+	// Connection is "fresh" or "reused"; IdleSeconds is how long a reused
+	// connection had been idle.
+	Connection  string  `json:"connection"`
+	IdleSeconds float64 `json:"idle_seconds"`
+	Status      int     `json:"status,omitempty"`
+	Phase       string  `json:"phase,omitempty"`
+	ErrorType   string  `json:"error_type,omitempty"`
+	Detail      string  `json:"detail,omitempty"`
+	// DurationSeconds runs from sending to the response header or failure.
+	DurationSeconds float64 `json:"duration_seconds"`
+}
+
+// RequestTimesView is ALB's three processing times in seconds, -1 when
+// not applicable.
+type RequestTimesView struct {
+	RequestProcessing  float64 `json:"request_processing_seconds"`
+	TargetProcessing   float64 `json:"target_processing_seconds"`
+	ResponseProcessing float64 `json:"response_processing_seconds"`
+}
+
+func seconds(d time.Duration) float64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Seconds()
+}
+
+func requestView(r *accesslog.Record) RequestView {
+	v := RequestView{
+		RequestID: r.TraceID, Received: r.RequestCreation, Time: r.Time, Listener: r.Listener, Client: r.Client,
+		Method: r.Method, URL: r.URL, RulePriority: r.RulePriority, TargetGroup: r.TargetGroup,
+		Status: r.ELBStatus, TargetStatus: r.TargetStatus, Detail: r.ErrorDetail, Failed: accesslog.Failed(r),
+		Attempts: []AttemptView{},
+		Timings:  RequestTimesView{seconds(r.RequestProcessing), seconds(r.TargetProcessing), seconds(r.ResponseProcessing)},
+	}
+	if r.Error != failure.None {
+		v.ErrorType = r.Error.String()
+		if r.Error == failure.ClientClosed {
+			v.ErrorType = "client_closed"
+		}
+	}
+	for _, a := range r.Attempts {
+		av := AttemptView{Target: a.Target, Connection: "fresh", Status: a.Status, Detail: a.Detail, DurationSeconds: a.Duration.Seconds()}
+		if a.Class.Reused {
+			av.Connection, av.IdleSeconds = "reused", a.Class.Idle.Seconds()
+		}
+		if a.Class.Type != failure.None {
+			av.ErrorType, av.Phase = a.Class.Type.String(), a.Class.Phase.String()
+			if a.Class.Type == failure.ClientClosed {
+				av.ErrorType = "client_closed"
+			}
+		}
+		v.Attempts = append(v.Attempts, av)
+	}
+	return v
+}
+
+// getRequest answers GET /api/v1/requests/{id} with a RequestView, or 404
+// when the id is unknown or has left the history.
+func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if s.History != nil {
+		if rec, ok := s.History.Get(id); ok {
+			writeJSON(w, http.StatusOK, requestView(&rec))
+			return
+		}
+	}
+	writeError(w, http.StatusNotFound, "request not found", "no recent request has X-Request-Id "+strconv.Quote(id)+"; the history keeps admin.request_history successes and as many failures")
+}
+
+// listRequests answers GET /api/v1/requests?failed=true&limit=N with
+// {"requests": [RequestView...]}, newest first. limit defaults to 100,
+// at most 1000.
+func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if l := r.URL.Query().Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > maxRequestList {
+			writeError(w, http.StatusBadRequest, "bad limit", "limit must be an integer in 1..1000, got "+strconv.Quote(l))
+			return
+		}
+		limit = n
+	}
+	failedOnly := false
+	if f := r.URL.Query().Get("failed"); f != "" {
+		b, err := strconv.ParseBool(f)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad failed", "failed must be true or false, got "+strconv.Quote(f))
+			return
+		}
+		failedOnly = b
+	}
+	out := struct {
+		Requests []RequestView `json:"requests"`
+	}{Requests: []RequestView{}}
+	if s.History != nil {
+		for _, rec := range s.History.Recent(limit, failedOnly) {
+			out.Requests = append(out.Requests, requestView(&rec))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

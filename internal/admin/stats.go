@@ -1,0 +1,259 @@
+package admin
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+// statHeader is HAProxy's `show stat` CSV header up to need_conn_est
+// (management.txt §9.1, peers.md §1.3). Fulcrum fills the columns it can
+// honestly fill and leaves the rest empty.
+const statHeader = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis," +
+	"status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type," +
+	"rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx," +
+	"hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp," +
+	"lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc," +
+	"agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo," +
+	"conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits," +
+	"srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur," +
+	"used_conn_cur,need_conn_est"
+
+// statRow is one CSV row being filled by column name.
+type statRow struct {
+	index  map[string]int
+	values []string
+}
+
+func newStatRow(index map[string]int) *statRow {
+	return &statRow{index: index, values: make([]string, len(index))}
+}
+
+func (r *statRow) set(col, v string)       { r.values[r.index[col]] = v }
+func (r *statRow) int(col string, n int64) { r.set(col, strconv.FormatInt(n, 10)) }
+
+// csvField quotes nothing: HAProxy's CSV never quotes, so commas and
+// newlines in free text are replaced.
+func csvField(s string) string {
+	return strings.NewReplacer(",", ";", "\n", " ", "\r", " ").Replace(s)
+}
+
+// WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, one row
+// per target, then a BACKEND row per target group. Rows end with a comma,
+// as HAProxy's do.
+func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
+	cols := strings.Split(statHeader, ",")
+	index := make(map[string]int, len(cols))
+	for i, c := range cols {
+		index[c] = i
+	}
+	buf.WriteString("# " + statHeader + ",\n")
+	write := func(r *statRow) {
+		for _, v := range r.values {
+			buf.WriteString(v)
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('\n')
+	}
+	for _, g := range groups {
+		be := newStatRow(index)
+		var sum struct {
+			scur, stot, econ, eresp, wretr, wredis, chkfail, chkdown int64
+			hrsp                                                     [6]int64
+			up, weight                                               int
+		}
+		for _, t := range g.Targets {
+			r := newStatRow(index)
+			h, snap := t.Health(), t.Stats.Snapshot(now)
+			r.set("pxname", csvField(g.Name))
+			r.set("svname", csvField(t.Address))
+			r.set("qcur", "0")
+			r.int("scur", t.InFlight())
+			failed := snap.ConnErrors + snap.RespErrors
+			r.int("stot", snap.TotalResponses+snap.ConnErrors)
+			r.int("econ", snap.ConnErrors)
+			r.int("eresp", snap.RespErrors)
+			r.int("wretr", snap.Retries)
+			r.int("wredis", snap.Redispatches)
+			status := serverStatus(t, h)
+			r.set("status", status)
+			r.int("weight", int64(t.Weight))
+			if status == "UP" || status == "no check" {
+				r.set("act", "1")
+				sum.up++
+				sum.weight += t.Weight
+			} else {
+				r.set("act", "0")
+			}
+			r.set("bck", "0")
+			r.int("chkfail", snap.CheckFails)
+			r.int("chkdown", snap.CheckDowns)
+			r.int("lastchg", int64(now.Sub(snap.LastChange).Seconds()))
+			r.int("downtime", int64(snap.Downtime.Seconds()))
+			r.set("type", "2")
+			if c := snap.LastCheck; c.Done {
+				r.set("check_status", checkStatus(c))
+				if c.Status > 0 {
+					r.int("check_code", int64(c.Status))
+				}
+				r.int("check_duration", c.Latency.Milliseconds())
+				r.set("last_chk", csvField(c.Detail))
+				r.set("check_desc", checkDesc(c))
+			} else if h.State != target.StateUnavailable {
+				r.set("check_status", "INI")
+			}
+			for i, n := range snap.HRSP {
+				r.int([...]string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"}[i], n)
+			}
+			r.int("req_tot", snap.TotalResponses+failed)
+			r.int("rtime", snap.P50.Milliseconds())
+			r.set("addr", csvField(t.Address))
+			r.set("mode", "http")
+			write(r)
+
+			sum.scur += t.InFlight()
+			sum.stot += snap.TotalResponses + snap.ConnErrors
+			sum.econ += snap.ConnErrors
+			sum.eresp += snap.RespErrors
+			sum.wretr += snap.Retries
+			sum.wredis += snap.Redispatches
+			sum.chkfail += snap.CheckFails
+			sum.chkdown += snap.CheckDowns
+			for i := range sum.hrsp {
+				sum.hrsp[i] += snap.HRSP[i]
+			}
+		}
+		be.set("pxname", csvField(g.Name))
+		be.set("svname", "BACKEND")
+		be.set("qcur", "0")
+		be.int("scur", sum.scur)
+		be.int("stot", sum.stot)
+		be.int("econ", sum.econ)
+		be.int("eresp", sum.eresp)
+		be.int("wretr", sum.wretr)
+		be.int("wredis", sum.wredis)
+		if sum.up > 0 {
+			be.set("status", "UP")
+		} else {
+			be.set("status", "DOWN")
+		}
+		be.int("weight", int64(sum.weight))
+		be.int("act", int64(sum.up))
+		be.set("bck", "0")
+		be.int("chkfail", sum.chkfail)
+		be.int("chkdown", sum.chkdown)
+		be.set("type", "1")
+		for i, n := range sum.hrsp {
+			be.int([...]string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"}[i], n)
+		}
+		be.set("mode", "http")
+		write(be)
+	}
+}
+
+// serverStatus maps a target to HAProxy's status column: the admin state
+// first (MAINT, DRAIN), then health: healthy UP, unhealthy and initial
+// DOWN, unavailable (checks off) "no check", draining DRAIN, unused MAINT.
+func serverStatus(t *target.Target, h target.Health) string {
+	switch t.AdminState() {
+	case target.AdminMaint:
+		return "MAINT"
+	case target.AdminDrain:
+		return "DRAIN"
+	}
+	switch h.State {
+	case target.StateHealthy:
+		return "UP"
+	case target.StateUnavailable:
+		return "no check"
+	case target.StateDraining:
+		return "DRAIN"
+	case target.StateUnused:
+		return "MAINT"
+	}
+	return "DOWN"
+}
+
+// checkStatus maps a check outcome to HAProxy's check_status
+// (src/check.c check_statuses[]): L4 for connect, L6 for TLS, L7 for HTTP.
+func checkStatus(c target.CheckOutcome) string {
+	if c.OK {
+		if c.Status > 0 {
+			return "L7OK"
+		}
+		return "L4OK"
+	}
+	if c.Status > 0 {
+		return "L7STS"
+	}
+	switch c.Class.Type {
+	case failure.ConnectionTimeout, failure.DNSTimeout:
+		if c.Class.Phase == failure.PhaseTLS {
+			return "L6TOUT"
+		}
+		return "L4TOUT"
+	case failure.ConnectionRefused, failure.DestinationIPUnroutable, failure.DNSError:
+		return "L4CON"
+	case failure.TLSProtocolError, failure.TLSCertificateError:
+		return "L6RSP"
+	case failure.HTTPResponseTimeout:
+		return "L7TOUT"
+	case failure.ConnectionTerminated, failure.HTTPProtocolError, failure.HTTPResponseHeaderSectionSize, failure.HTTPResponseIncomplete:
+		return "L7RSP"
+	}
+	return "UNK"
+}
+
+// checkDesc is HAProxy's human-readable check_desc for a status.
+func checkDesc(c target.CheckOutcome) string {
+	switch checkStatus(c) {
+	case "L4OK":
+		return "Layer4 check passed"
+	case "L7OK":
+		return "Layer7 check passed"
+	case "L7STS":
+		return "Layer7 wrong status"
+	case "L4TOUT":
+		return "Layer4 timeout"
+	case "L4CON":
+		return "Layer4 connection problem"
+	case "L6TOUT":
+		return "Layer6 timeout"
+	case "L6RSP":
+		return "Layer6 invalid response"
+	case "L7TOUT":
+		return "Layer7 timeout"
+	case "L7RSP":
+		return "Layer7 invalid response"
+	}
+	return "Unknown"
+}
+
+// stats answers GET /stats?format=csv (HAProxy's stats page CSV export).
+// Other formats are not offered.
+func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
+	if f := r.URL.Query().Get("format"); f != "csv" {
+		writeError(w, http.StatusBadRequest, "unsupported format", "only /stats?format=csv is served; for JSON use /api/v1/target-groups")
+		return
+	}
+	var buf bytes.Buffer
+	WriteStatCSV(&buf, s.Groups(), s.now())
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Write(buf.Bytes())
+}
+
+// splitAddr splits host:port for show servers state; a bad address keeps
+// the whole string as host.
+func splitAddr(a string) (string, string) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return a, "0"
+	}
+	return host, port
+}
