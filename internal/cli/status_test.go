@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/target"
+)
+
+// statusAdmin serves the admin API over a group with one healthy target
+// and one refusing connections, behind a token.
+func statusAdmin(t *testing.T) (*httptest.Server, string) {
+	t.Helper()
+	now := time.Now()
+	up := target.New("web", "127.0.0.1:8080", 1, target.Health{State: target.StateHealthy, Since: now})
+	down := target.New("web", "127.0.0.1:8081", 1, target.Health{State: target.StateUnhealthy,
+		Reason: target.ReasonFailedHealthChecks, Description: "connection refused on 127.0.0.1:8081", Since: now})
+	for range 7 {
+		down.Stats.ObserveError(now, failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}, "connection refused")
+	}
+	for range 120 {
+		up.Stats.ObserveResponse(now, 200, time.Millisecond)
+	}
+	g := target.NewGroup("web", []*target.Target{up, down})
+	s := &admin.Server{Token: "tok", Groups: func() []*target.Group { return []*target.Group{g} }}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	tokFile := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(tokFile, []byte("tok\n"), 0o600)
+	return srv, tokFile
+}
+
+func TestStatusTable(t *testing.T) {
+	srv, tok := statusAdmin(t)
+	code, out, errOut := run(t, "status", "--admin", srv.URL, "--token-file", tok)
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	for _, l := range lines {
+		if n := utf8.RuneCountInString(l); n > statusWidth {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+		if strings.Contains(l, "\x1b[") {
+			t.Errorf("colour codes written to a non-terminal: %q", l)
+		}
+	}
+	if !strings.HasPrefix(lines[0], "web  1/2 healthy") {
+		t.Errorf("group line %q", lines[0])
+	}
+	var downRow, evidence string
+	for i, l := range lines {
+		if strings.Contains(l, "127.0.0.1:8081") && strings.Contains(l, "unhealthy") {
+			downRow, evidence = l, lines[i+1]
+		}
+	}
+	if !strings.Contains(downRow, "FailedHealthChecks") {
+		t.Errorf("down row %q", downRow)
+	}
+	if !strings.Contains(evidence, "connection_refused ×7 in 5m") || !strings.Contains(evidence, "connection refused on 127.0.0.1:8081") {
+		t.Errorf("evidence line %q", evidence)
+	}
+	if !strings.Contains(out, "   0    2.0    0.0") { // 120 responses in the current minute
+		t.Errorf("request rate missing:\n%s", out)
+	}
+}
+
+func TestStatusOutputs(t *testing.T) {
+	srv, tok := statusAdmin(t)
+	code, out, _ := run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "json")
+	var v struct {
+		TargetGroups []admin.TargetGroupView `json:"target_groups"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v.TargetGroups[0].Targets[1].State != "unhealthy" {
+		t.Errorf("json: code %d %s", code, out)
+	}
+	code, out, _ = run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "csv")
+	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7\n") {
+		t.Errorf("csv: code %d\n%s", code, out)
+	}
+	// Without the token the admin API's own error is shown.
+	code, _, errOut := run(t, "status", "--admin", srv.URL)
+	if code != 1 || !strings.Contains(errOut, "401") || !strings.Contains(errOut, "unauthorized") {
+		t.Errorf("no token: code %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = run(t, "status", "--admin", "http://127.0.0.1:1")
+	if code != 1 || !strings.Contains(errOut, "cannot reach the admin API at http://127.0.0.1:1") {
+		t.Errorf("unreachable: code %d, stderr %q", code, errOut)
+	}
+	if code, _, _ := run(t, "status", "-o", "yaml"); code != 2 {
+		t.Errorf("-o yaml: code %d, want 2", code)
+	}
+}
