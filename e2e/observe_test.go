@@ -97,8 +97,10 @@ target_groups:
 			Healthy, Unhealthy int
 			Targets            []struct {
 				Address, State, Reason, Description string
-				Errors                              map[string]struct{ M5 int64 `json:"5m"` }
-				Transitions                         []struct{ From, To, Reason, Description string }
+				Errors                              map[string]struct {
+					M5 int64 `json:"5m"`
+				}
+				Transitions []struct{ From, To, Reason, Description string }
 			}
 		}
 		json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/target-groups/web", 200)), &g)
@@ -116,7 +118,9 @@ target_groups:
 		var d struct {
 			Targets []struct {
 				Address string
-				Errors  map[string]struct{ M5 int64 `json:"5m"` }
+				Errors  map[string]struct {
+					M5 int64 `json:"5m"`
+				}
 			}
 		}
 		json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/target-groups/direct", 200)), &d)
