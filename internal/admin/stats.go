@@ -76,7 +76,7 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			r.set("qcur", "0")
 			r.int("scur", t.InFlight())
 			failed := snap.ConnErrors + snap.RespErrors
-			r.int("stot", snap.TotalResponses+snap.ConnErrors)
+			r.int("stot", snap.TotalResponses+failed)
 			r.int("econ", snap.ConnErrors)
 			r.int("eresp", snap.RespErrors)
 			r.int("wretr", snap.Retries)
@@ -118,7 +118,7 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			write(r)
 
 			sum.scur += t.InFlight()
-			sum.stot += snap.TotalResponses + snap.ConnErrors
+			sum.stot += snap.TotalResponses + failed
 			sum.econ += snap.ConnErrors
 			sum.eresp += snap.RespErrors
 			sum.wretr += snap.Retries
