@@ -102,6 +102,17 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// Close releases what Listen bound, for when Serve will not run.
+func (s *Server) Close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.sockLn != nil {
+		s.sockLn.Close()
+		os.Remove(s.Socket)
+	}
+}
+
 // Addr returns the bound TCP address, after Listen.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 

@@ -70,7 +70,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 		return &exitError{code: 1, err: err}
 	}
 	if err := srv.Listen(); err != nil {
-		adm.Serve(canceled(ctx))
+		adm.Close()
 		return &exitError{code: 1, err: err}
 	}
 	logger.Info("admin started", "address", adm.Addr(), "socket", cfg.Admin.Socket, "token", token != "")
@@ -91,13 +91,6 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 		return &exitError{code: 1, err: err}
 	}
 	return nil
-}
-
-// canceled returns a context that is already done.
-func canceled(ctx context.Context) context.Context {
-	c, cancel := context.WithCancel(ctx)
-	cancel()
-	return c
 }
 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
