@@ -1,5 +1,6 @@
 // Package admin serves Fulcrum's admin interface: Prometheus metrics, the
-// JSON API (/api/v1/...), HAProxy-style stats (/stats?format=csv), and
+// JSON API (/api/v1/...), HAProxy-style stats (/stats?format=csv), Go
+// profiles (/debug/pprof/), and
 // HAProxy's runtime API text commands on a Unix socket. It reads the
 // running target groups and the request history; it never changes
 // routing except through the runtime API's server state commands.
@@ -18,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -160,6 +162,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/requests", s.listRequests)
 	mux.HandleFunc("GET /api/v1/requests/{id}", s.getRequest)
 	mux.HandleFunc("GET /stats", s.stats)
+	// Go profiles, for docs/performance.md and for operators chasing CPU.
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found", r.Method+" "+r.URL.Path+" is not an admin endpoint")
 	})

@@ -158,6 +158,13 @@ func TestBearerToken(t *testing.T) {
 	if code, _ := get(t, h, "/api/v1/target-groups", "s3cret"); code != 200 {
 		t.Errorf("right token: %d", code)
 	}
+	// Profiles are behind the token too.
+	if code, _ := get(t, h, "/debug/pprof/goroutine?debug=1", ""); code != 401 {
+		t.Errorf("pprof without token: %d", code)
+	}
+	if code, body := get(t, h, "/debug/pprof/goroutine?debug=1", "s3cret"); code != 200 || !bytes.Contains(body, []byte("goroutine profile")) {
+		t.Errorf("pprof with token: %d", code)
+	}
 }
 
 // statRows parses show stat CSV into rows keyed by column name.

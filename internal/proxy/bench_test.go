@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
+)
+
+// BenchmarkRuleMatch routes a request through ten host and path rules,
+// matching the last one.
+func BenchmarkRuleMatch(b *testing.B) {
+	groups := map[string]*Group{"app": {Name: "app"}, "api": {Name: "api"}}
+	var rules []config.Rule
+	for i := range 9 {
+		rules = append(rules, config.Rule{Priority: i + 1, Host: fmt.Sprintf("svc%d.example.com", i), Path: "/v1/*", TargetGroup: "app"})
+	}
+	rules = append(rules, config.Rule{Priority: 100, Host: "*.example.com", Path: "/api/*", TargetGroup: "api"})
+	h := &Handler{Default: groups["app"], rules: compileRules(rules, groups)}
+	r := httptest.NewRequest("GET", "http://shop.example.com/api/cart?id=1", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if g, _ := h.route(r); g.Name != "api" {
+			b.Fatal(g.Name)
+		}
+	}
+}
+
+// BenchmarkRewriteHeaders removes hop-by-hop headers from a typical browser
+// request and adds the X-Forwarded-* and X-Request-Id headers.
+func BenchmarkRewriteHeaders(b *testing.B) {
+	base := http.Header{
+		"Accept":          {"text/html,application/xhtml+xml"},
+		"Accept-Encoding": {"gzip, deflate, br"},
+		"Accept-Language": {"en-GB,en;q=0.9"},
+		"Connection":      {"keep-alive"},
+		"Cookie":          {"session=abc123"},
+		"User-Agent":      {"Mozilla/5.0"},
+		"X-Forwarded-For": {"203.0.113.7"},
+	}
+	h := make(http.Header, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(h)
+		for k, v := range base {
+			h[k] = v
+		}
+		removeHopHeaders(h)
+		forwardHeaders(h, "198.51.100.2:51234", "http", "80", "0123456789abcdef0123456789abcdef", "")
+	}
+}
+
+// BenchmarkProxyGET sends small GETs over keep-alive connections through
+// a whole Server (listener, handler, pool, target) on loopback, with
+// metrics and request history on as in `fulcrum serve`. The target is a
+// minimal net/http server, so most of the time is Fulcrum's and the
+// client's.
+func BenchmarkProxyGET(b *testing.B) {
+	for _, logOn := range []bool{false, true} {
+		name := "no-access-log"
+		if logOn {
+			name = "alb-access-log"
+		}
+		b.Run(name, func(b *testing.B) { benchProxyGET(b, logOn) })
+	}
+}
+
+func benchProxyGET(b *testing.B, logOn bool) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "hello\n")
+	}))
+	defer backend.Close()
+	accessLog := ""
+	if logOn {
+		accessLog = fmt.Sprintf("access_log: {path: %q}\n", b.TempDir()+"/access.log")
+	}
+	cfg, err := config.Load([]byte(accessLog + fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, backend.Listener.Addr().String())))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(prometheus.NewRegistry()),
+		History: accesslog.NewHistory(accesslog.DefaultHistory)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, 0) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	url := "http://" + s.Addrs()["web"] + "/"
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{}).DialContext}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
