@@ -341,3 +341,72 @@ func TestRequestURLAddsListenerPortOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestFramingSentOnce: the client's Content-Length is replaced by
+// the framing Fulcrum writes, never repeated. nginx answers 400 to a
+// request with two Content-Length fields, even equal ones.
+func TestRequestFramingSentOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	heads := make(chan string, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					var head strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" {
+							break
+						}
+					}
+					req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head.String())))
+					if err != nil {
+						return
+					}
+					io.CopyN(io.Discard, br, req.ContentLength)
+					heads <- head.String()
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				}
+			}()
+		}
+	}()
+	_, addr := startServer(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, ln.Addr().String()))
+	for _, tc := range []struct {
+		method, body, want string
+	}{
+		{"POST", strings.Repeat("x", 16384), "Content-Length: 16384\r\n"},
+		{"POST", "", "Content-Length: 0\r\n"},
+		{"GET", "", ""},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://"+addr+"/", strings.NewReader(tc.body))
+		if tc.body == "" {
+			req.Body, req.ContentLength = http.NoBody, 0
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		head := <-heads
+		if n := strings.Count(head, "Content-Length:"); (tc.want == "" && n != 0) || (tc.want != "" && (n != 1 || !strings.Contains(head, tc.want))) {
+			t.Errorf("%s with %d body bytes sent:\n%s", tc.method, len(tc.body), head)
+		}
+	}
+}

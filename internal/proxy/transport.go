@@ -190,6 +190,9 @@ func writeRequest(w *bufio.Writer, r *outRequest) error {
 	w.WriteString(r.host)
 	w.WriteString("\r\n")
 	for k, vs := range r.header {
+		if k == "Content-Length" {
+			continue // the framing below is the only one sent (RFC 9112 §6.3)
+		}
 		for _, v := range vs {
 			w.WriteString(k)
 			w.WriteString(": ")
@@ -199,6 +202,11 @@ func writeRequest(w *bufio.Writer, r *outRequest) error {
 	}
 	switch {
 	case r.body == nil:
+		if r.method == "POST" || r.method == "PUT" || r.method == "PATCH" {
+			// An empty body is still a body to targets that answer
+			// 411 Length Required without one.
+			w.WriteString("Content-Length: 0\r\n")
+		}
 	case r.contentLength >= 0:
 		var num [20]byte
 		w.WriteString("Content-Length: ")
