@@ -2,7 +2,7 @@
 # `make test` runs vet, the race-enabled unit tests and the end-to-end suite.
 GO ?= go
 
-.PHONY: build demo test bench clean
+.PHONY: build demo test bench compare clean
 
 build:
 	$(GO) build -o bin/fulcrum ./cmd/fulcrum
@@ -14,8 +14,14 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 
+# Go benchmarks of the hot path (docs/performance.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Fulcrum against HAProxy, nginx, Caddy and plain httputil, interleaved
+# (installs them from Debian when missing; takes about 25 minutes).
+compare:
+	bash bench/compare.sh
 
 clean:
 	rm -rf bin

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Benchmarks Fulcrum against HAProxy, nginx, Caddy and a plain
+# httputil.ReverseProxy in one interleaved run (issue 7, docs/performance.md).
+#
+#   bash bench/compare.sh                        # full run: 8 scenarios, 3 reps, 10 s each
+#   REPS=3 DURATION=5s SCENARIOS=get-c50,get-c200 bash bench/compare.sh
+#
+# Installs haproxy, nginx, caddy, wrk and gnuplot from Debian when missing
+# (needs root), builds bin/fulcrum and bin/goproxy, then runs
+# bench/compare (Go) which writes bench/results/<date>/{summary.md,
+# results.json,chart.png}. Extra arguments go to bench/compare.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v haproxy >/dev/null 2>&1 || need+=(haproxy)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v gnuplot >/dev/null 2>&1 || need+=(gnuplot-nox)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# Debian starts packaged daemons on install where it can; the benchmark
+# runs its own instances on its own ports, so nothing needs stopping.
+
+mkdir -p bin
+go build -o bin/fulcrum ./cmd/fulcrum
+go build -o bin/goproxy ./bench/goproxy
+go build -o bin/bench-compare ./bench/compare
+
+out="${OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}"
+ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+exec bin/bench-compare \
+  -out "$out" \
+  -reps "${REPS:-3}" \
+  -duration "${DURATION:-10s}" \
+  -warmup "${WARMUP:-2s}" \
+  ${SCENARIOS:+-scenarios "$SCENARIOS"} \
+  ${SYSTEMS:+-systems "$SYSTEMS"} \
+  "$@"

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const wrkOutput = `Running 5s test @ http://127.0.0.1:8091/
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     2.85ms    1.01ms  24.09ms   90.53%
+    Req/Sec    17.80k     1.05k   19.43k    80.00%
+  Latency Distribution
+     50%  812.00us
+     75%    3.08ms
+     90%    3.57ms
+     99%    1.02s
+  88593 requests in 5.00s, 13.18MB read
+  Socket errors: connect 0, read 3, write 0, timeout 2
+  Non-2xx or 3xx responses: 12
+Requests/sec:  17716.30
+Transfer/sec:      2.64MB
+`
+
+func TestParseWrk(t *testing.T) {
+	var r result
+	if err := parseWrk(wrkOutput, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := result{RPS: 17716.30, Requests: 88593, P50ms: 0.812, P99ms: 1020, Errors: 17}
+	if d := cmp.Diff(want, r); d != "" {
+		t.Errorf("parse (-want +got):\n%s", d)
+	}
+	if err := parseWrk("unable to connect to 127.0.0.1:8091 Connection refused\n", &r); err == nil {
+		t.Error("output without Requests/sec must be an error")
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	rows := summarize([]result{
+		{Scenario: "get-c50", System: "direct", RPS: 80000},
+		{Scenario: "get-c50", System: "haproxy", RPS: 30000, CPUus: 25, RSSMB: 19},
+		{Scenario: "get-c50", System: "haproxy", RPS: 32000, CPUus: 27, RSSMB: 18},
+		{Scenario: "get-c50", System: "haproxy", RPS: 10000, CPUus: 26, RSSMB: 17, Errors: 1},
+		{Scenario: "get-c50", System: "fulcrum", RPS: 18000},
+		{Scenario: "get-c50", System: "fulcrum", Failed: "exited"},
+	})
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	hap := rows[1]
+	if hap.RPSMedian != 30000 || hap.RPSMin != 10000 || hap.RPSMax != 32000 || hap.CPUus != 26 || hap.RSSMB != 19 || hap.Errors != 1 {
+		t.Errorf("haproxy row %+v", hap)
+	}
+	if f := rows[2]; f.VsHAProxy != 0.6 || f.VsDirect != 0.225 || f.Runs != 1 || f.FailedRuns != 1 {
+		t.Errorf("fulcrum row %+v", f)
+	}
+}

@@ -1,0 +1,157 @@
+// Command compare benchmarks Fulcrum against HAProxy, nginx, Caddy and a
+// plain httputil.ReverseProxy in one interleaved run, with wrk as the
+// client and nginx as the backends. bench/compare.sh installs the tools
+// and builds the binaries, then runs it.
+//
+// For every repetition, scenario and system it starts the system fresh,
+// warms it up, runs wrk, and records req/s, p50/p99 latency, the system's
+// CPU time per request (user+sys from /proc, all its processes), its peak
+// RSS (summed over its processes, sampled) and errors. Systems are
+// interleaved (A B C D A B C D ...) so machine drift hits all alike. The
+// results go to OUT/results.json, OUT/summary.md and OUT/chart.png.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command-line settings of one run.
+type options struct {
+	out        string
+	fulcrum    string
+	goproxy    string
+	reps       int
+	duration   time.Duration
+	warmup     time.Duration
+	systems    []string
+	scenarios  []string
+	logVariant []string
+	profile    bool
+	from       string
+}
+
+func main() {
+	var o options
+	var systems, scenarios, logVariant string
+	flag.StringVar(&o.out, "out", "bench/results/latest", "directory for results")
+	flag.StringVar(&o.fulcrum, "fulcrum", "bin/fulcrum", "fulcrum binary")
+	flag.StringVar(&o.goproxy, "goproxy", "bin/goproxy", "plain httputil proxy binary")
+	flag.IntVar(&o.reps, "reps", 3, "repetitions of every measurement")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per measurement")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measurement")
+	flag.StringVar(&systems, "systems", "direct,fulcrum,haproxy,nginx,caddy,goproxy", "systems to measure")
+	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "scenarios to run")
+	flag.StringVar(&logVariant, "log-scenarios", "get-c50,get-c200", "scenarios also run with the access log on (fulcrum, haproxy, nginx, caddy)")
+	flag.BoolVar(&o.profile, "profile", false, "take a 5 s CPU profile of fulcrum during its first get-c50 run")
+	flag.StringVar(&o.from, "from", "", "re-render the report of an earlier results.json into -out instead of measuring")
+	flag.Parse()
+	o.systems = split(systems)
+	o.scenarios = split(scenarios)
+	o.logVariant = split(logVariant)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+func split(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, o options) error {
+	if o.from != "" {
+		return rerender(o)
+	}
+	if err := os.MkdirAll(filepath.Join(o.out, "tmp"), 0o755); err != nil {
+		return err
+	}
+	env, err := newEnv(o)
+	if err != nil {
+		return err
+	}
+	defer env.close()
+	if err := env.startBackends(ctx); err != nil {
+		return err
+	}
+	info := machineInfo(o)
+	fmt.Fprintf(os.Stderr, "%s\n", info.summary())
+
+	var results []result
+	for rep := 1; rep <= o.reps; rep++ {
+		for _, name := range o.scenarios {
+			sc, ok := scenarioByName(name)
+			if !ok {
+				return fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(scenarioNames(), ", "))
+			}
+			runs := variants(o, sc)
+			for _, v := range runs {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r, err := env.measure(ctx, v.system, sc, v.log, rep)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "rep %d %-10s %-14s error: %v\n", rep, sc.name, v.label(), err)
+					r = result{Scenario: sc.name, System: v.label(), Rep: rep, Failed: err.Error()}
+				} else {
+					fmt.Fprintf(os.Stderr, "rep %d %-10s %-14s %9.0f req/s  p50 %6.2f ms  p99 %6.2f ms  %6.1f us/req  %5.1f MB  errors %d\n",
+						rep, sc.name, v.label(), r.RPS, r.P50ms, r.P99ms, r.CPUus, r.RSSMB, r.Errors)
+				}
+				results = append(results, r)
+			}
+		}
+	}
+	return writeReport(o, info, results)
+}
+
+// variant is one system, with or without its access log.
+type variant struct {
+	system string
+	log    bool
+}
+
+func (v variant) label() string {
+	if v.log {
+		return v.system + "+log"
+	}
+	return v.system
+}
+
+// variants lists what runs in one scenario: every system, then the
+// access-log variants of the four load balancers where asked.
+func variants(o options, sc scenario) []variant {
+	var vs []variant
+	for _, s := range o.systems {
+		if s == "direct" && sc.https {
+			continue // the backends speak plain HTTP; there is no direct TLS row
+		}
+		vs = append(vs, variant{system: s})
+	}
+	for _, l := range o.logVariant {
+		if l != sc.name {
+			continue
+		}
+		for _, s := range o.systems {
+			if s == "fulcrum" || s == "haproxy" || s == "nginx" || s == "caddy" {
+				vs = append(vs, variant{system: s, log: true})
+			}
+		}
+	}
+	return vs
+}
