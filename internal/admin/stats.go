@@ -44,6 +44,52 @@ func csvField(s string) string {
 	return strings.NewReplacer(",", ";", "\n", " ", "\r", " ").Replace(s)
 }
 
+// statCounters are the columns a target row and its BACKEND row share;
+// the BACKEND row holds the sums over its targets.
+type statCounters struct {
+	scur, attempts, econ, eresp, wretr, wredis, chkfail, chkdown int64
+	hrsp                                                         [6]int64
+	act, weight                                                  int64
+}
+
+func (c *statCounters) add(o statCounters) {
+	c.scur += o.scur
+	c.attempts += o.attempts
+	c.econ += o.econ
+	c.eresp += o.eresp
+	c.wretr += o.wretr
+	c.wredis += o.wredis
+	c.chkfail += o.chkfail
+	c.chkdown += o.chkdown
+	for i := range c.hrsp {
+		c.hrsp[i] += o.hrsp[i]
+	}
+	c.act += o.act
+	c.weight += o.weight
+}
+
+// fill writes the shared columns. stot and req_tot both count attempts,
+// answered or failed.
+func (c statCounters) fill(r *statRow) {
+	r.set("qcur", "0")
+	r.int("scur", c.scur)
+	r.int("stot", c.attempts)
+	r.int("req_tot", c.attempts)
+	r.int("econ", c.econ)
+	r.int("eresp", c.eresp)
+	r.int("wretr", c.wretr)
+	r.int("wredis", c.wredis)
+	r.int("weight", c.weight)
+	r.int("act", c.act)
+	r.set("bck", "0")
+	r.int("chkfail", c.chkfail)
+	r.int("chkdown", c.chkdown)
+	for i, n := range c.hrsp {
+		r.int([...]string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"}[i], n)
+	}
+	r.set("mode", "http")
+}
+
 // WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, one row
 // per target, then a BACKEND row per target group. Rows end with a comma,
 // as HAProxy's do.
@@ -62,97 +108,54 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 		buf.WriteByte('\n')
 	}
 	for _, g := range groups {
-		be := newStatRow(index)
-		var sum struct {
-			scur, stot, econ, eresp, wretr, wredis, chkfail, chkdown int64
-			hrsp                                                     [6]int64
-			up, weight                                               int
-		}
+		var sum statCounters
 		for _, t := range g.Targets {
-			r := newStatRow(index)
 			h, snap := t.Health(), t.Stats.Snapshot(now)
+			status := serverStatus(t, h)
+			c := statCounters{
+				scur: t.InFlight(), attempts: snap.TotalResponses + snap.ConnErrors + snap.RespErrors,
+				econ: snap.ConnErrors, eresp: snap.RespErrors, wretr: snap.Retries, wredis: snap.Redispatches,
+				chkfail: snap.CheckFails, chkdown: snap.CheckDowns, hrsp: snap.HRSP, weight: int64(t.Weight),
+			}
+			if status == "UP" || status == "no check" {
+				c.act = 1
+			}
+			r := newStatRow(index)
 			r.set("pxname", csvField(g.Name))
 			r.set("svname", csvField(t.Address))
-			r.set("qcur", "0")
-			r.int("scur", t.InFlight())
-			failed := snap.ConnErrors + snap.RespErrors
-			r.int("stot", snap.TotalResponses+failed)
-			r.int("econ", snap.ConnErrors)
-			r.int("eresp", snap.RespErrors)
-			r.int("wretr", snap.Retries)
-			r.int("wredis", snap.Redispatches)
-			status := serverStatus(t, h)
+			r.set("type", "2")
 			r.set("status", status)
-			r.int("weight", int64(t.Weight))
-			if status == "UP" || status == "no check" {
-				r.set("act", "1")
-				sum.up++
-				sum.weight += t.Weight
-			} else {
-				r.set("act", "0")
-			}
-			r.set("bck", "0")
-			r.int("chkfail", snap.CheckFails)
-			r.int("chkdown", snap.CheckDowns)
+			c.fill(r)
 			r.int("lastchg", int64(now.Sub(snap.LastChange).Seconds()))
 			r.int("downtime", int64(snap.Downtime.Seconds()))
-			r.set("type", "2")
-			if c := snap.LastCheck; c.Done {
-				r.set("check_status", checkStatus(c))
-				if c.Status > 0 {
-					r.int("check_code", int64(c.Status))
+			if ck := snap.LastCheck; ck.Done {
+				r.set("check_status", checkStatus(ck))
+				if ck.Status > 0 {
+					r.int("check_code", int64(ck.Status))
 				}
-				r.int("check_duration", c.Latency.Milliseconds())
-				r.set("last_chk", csvField(c.Detail))
-				r.set("check_desc", checkDesc(c))
+				r.int("check_duration", ck.Latency.Milliseconds())
+				r.set("last_chk", csvField(ck.Detail))
+				r.set("check_desc", checkDesc(ck))
 			} else if h.State != target.StateUnavailable {
 				r.set("check_status", "INI")
 			}
-			for i, n := range snap.HRSP {
-				r.int([...]string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"}[i], n)
-			}
-			r.int("req_tot", snap.TotalResponses+failed)
 			r.int("rtime", snap.P50.Milliseconds())
 			r.set("addr", csvField(t.Address))
-			r.set("mode", "http")
 			write(r)
-
-			sum.scur += t.InFlight()
-			sum.stot += snap.TotalResponses + failed
-			sum.econ += snap.ConnErrors
-			sum.eresp += snap.RespErrors
-			sum.wretr += snap.Retries
-			sum.wredis += snap.Redispatches
-			sum.chkfail += snap.CheckFails
-			sum.chkdown += snap.CheckDowns
-			for i := range sum.hrsp {
-				sum.hrsp[i] += snap.HRSP[i]
+			if c.act == 0 {
+				c.weight = 0 // a BACKEND's weight sums its active servers
 			}
+			sum.add(c)
 		}
+		be := newStatRow(index)
 		be.set("pxname", csvField(g.Name))
 		be.set("svname", "BACKEND")
-		be.set("qcur", "0")
-		be.int("scur", sum.scur)
-		be.int("stot", sum.stot)
-		be.int("econ", sum.econ)
-		be.int("eresp", sum.eresp)
-		be.int("wretr", sum.wretr)
-		be.int("wredis", sum.wredis)
-		if sum.up > 0 {
-			be.set("status", "UP")
-		} else {
-			be.set("status", "DOWN")
-		}
-		be.int("weight", int64(sum.weight))
-		be.int("act", int64(sum.up))
-		be.set("bck", "0")
-		be.int("chkfail", sum.chkfail)
-		be.int("chkdown", sum.chkdown)
 		be.set("type", "1")
-		for i, n := range sum.hrsp {
-			be.int([...]string{"hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"}[i], n)
+		be.set("status", "DOWN")
+		if sum.act > 0 {
+			be.set("status", "UP")
 		}
-		be.set("mode", "http")
+		sum.fill(be)
 		write(be)
 	}
 }

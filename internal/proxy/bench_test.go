@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -84,29 +83,12 @@ func benchProxyGET(b *testing.B, logOn bool) {
 	if logOn {
 		accessLog = fmt.Sprintf("access_log: {path: %q}\n", b.TempDir()+"/access.log")
 	}
-	cfg, err := config.Load([]byte(accessLog + fmt.Sprintf(`
+	_, addr := startServerOpts(b, accessLog+fmt.Sprintf(`
 listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
 target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
-`, backend.Listener.Addr().String())))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(prometheus.NewRegistry()),
+`, backend.Listener.Addr().String()), Options{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(prometheus.NewRegistry()),
 		History: accesslog.NewHistory(accesslog.DefaultHistory)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := s.Listen(); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- s.Serve(ctx, 0) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
-	url := "http://" + s.Addrs()["web"] + "/"
+	url := "http://" + addr + "/"
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{}).DialContext}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}

@@ -31,8 +31,9 @@ func startServer(t *testing.T, cfg string) (*Server, string) {
 	return startServerOpts(t, cfg, Options{Logger: slog.New(slog.DiscardHandler)})
 }
 
-// startServerOpts is startServer with the server's collaborators.
-func startServerOpts(t *testing.T, cfg string, opts Options) (*Server, string) {
+// startServerOpts is startServer with the server's collaborators; the
+// benchmarks use it too.
+func startServerOpts(t testing.TB, cfg string, opts Options) (*Server, string) {
 	t.Helper()
 	c, err := config.Load([]byte(cfg))
 	if err != nil {
