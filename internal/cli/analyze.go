@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/fulcrumlb/fulcrum/internal/analyze"
+)
+
+// progressThreshold is the input size above which a terminal gets a
+// progress bar.
+const progressThreshold = 8 << 20
+
+func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
+	var format, since, until, group, output, out string
+	cmd := &cobra.Command{
+		Use:   "analyze [flags] PATH...",
+		Short: "Read load-balancer logs and say which side failed and why",
+		Long: "analyze reads ALB, Classic ELB, HAProxy, nginx (error and access), Envoy and\n" +
+			"Fulcrum logs and ranks the causes of failures, each with the log signature that\n" +
+			"identified it, example lines and the fix. PATH is a file, a directory (read\n" +
+			"recursively), a glob, or - for standard input; .gz files are read as they are.\n" +
+			"The format is detected per file unless --format says otherwise.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			if output != "text" && output != "json" && output != "html" {
+				return &exitError{code: 2, err: fmt.Errorf("-o: %q is not text, json or html", output)}
+			}
+			o := analyze.Options{Format: format, TargetGroup: group, Stdin: cmd.InOrStdin()}
+			var err error
+			if o.Since, err = parseWhen("--since", since); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			if o.Until, err = parseWhen("--until", until); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			var bar *mpb.Bar
+			var prog *mpb.Progress
+			if isTerminal(stderr) {
+				o.Progress = func(done, total int64) {
+					if total < progressThreshold {
+						return
+					}
+					if bar == nil {
+						prog = mpb.NewWithContext(cmd.Context(), mpb.WithOutput(stderr), mpb.WithWidth(40))
+						bar = prog.New(total, mpb.BarStyle(), mpb.PrependDecorators(decor.Name("reading ")),
+							mpb.AppendDecorators(decor.CountersKibiByte("% .1f / % .1f"), decor.Name(" "), decor.AverageSpeed(decor.SizeB1024(0), "% .1f")))
+					}
+					bar.SetCurrent(done)
+				}
+			}
+			rep, err := analyze.Run(cmd.Context(), paths, o)
+			if bar != nil {
+				bar.SetTotal(-1, true)
+				prog.Wait()
+			}
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			var buf bytes.Buffer
+			switch output {
+			case "json":
+				err = rep.WriteJSON(&buf)
+			case "html":
+				err = rep.WriteHTML(&buf)
+			default:
+				err = rep.WriteText(&buf)
+			}
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			if out == "" || out == "-" {
+				_, err = stdout.Write(buf.Bytes())
+			} else {
+				err = os.WriteFile(out, buf.Bytes(), 0o644)
+			}
+			if err != nil {
+				return &exitError{code: 1, err: err}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "auto", "auto, or one of "+strings.Join(analyze.FormatNames(), ", "))
+	f.StringVar(&since, "since", "", "keep entries at or after this time (RFC 3339, or a duration ago such as 2h)")
+	f.StringVar(&until, "until", "", "keep entries before this time (RFC 3339, or a duration ago)")
+	f.StringVar(&group, "target-group", "", "keep entries of this target group (name, or ARN), backend or cluster")
+	f.StringVarP(&output, "output", "o", "text", "text, json or html")
+	f.StringVar(&out, "out", "", "write the report to this file instead of standard output")
+	return cmd
+}
+
+// parseWhen parses an RFC 3339 time or a duration before now.
+func parseWhen(flag, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%s: %q is neither an RFC 3339 time nor a duration", flag, v)
+}

@@ -1,0 +1,142 @@
+package failure
+
+// Cause is an entry of the findings catalogue shared by `fulcrum doctor`
+// (live probes) and `fulcrum analyze` (logs): a stable id, what it means
+// in one sentence, and what to do about it.
+type Cause struct {
+	// ID is stable: scripts and dashboards key on it.
+	ID string
+	// Side is "target" when the target (or the network to it) is at
+	// fault, "lb" for the load balancer itself, "client" for the client.
+	Side string
+	// Summary says in plain words what happened.
+	Summary string
+	// Fix says what to do, with a command to run where one helps.
+	Fix string
+}
+
+// Catalogue ids. The doctor ids come from the doctor issue's catalogue;
+// the log-only ones name what only a log can show.
+const (
+	CauseListenerUnreachable     = "listener-unreachable"
+	CauseTargetNotListening      = "target-not-listening"
+	CauseTargetPortFiltered      = "target-port-filtered"
+	CauseTargetUnreachable       = "target-unreachable"
+	CauseDNSResolutionFailed     = "dns-resolution-failed"
+	CauseHealthCheckPortMismatch = "health-check-port-mismatch"
+	CauseHealthCheckStatus       = "health-check-status-mismatch"
+	CauseHealthCheckTimeout      = "health-check-timeout-too-short"
+	CauseKeepaliveRace           = "keepalive-timeout-shorter-than-idle-timeout"
+	CauseTLSHandshakeFailed      = "tls-handshake-failed"
+	CauseTLSCertificateInvalid   = "tls-certificate-invalid"
+	CauseInvalidResponse         = "invalid-response"
+	CauseTargetOverloaded        = "target-overloaded"
+	CauseTarget5xx               = "target-5xx"
+	CauseNoHealthyTargets        = "no-healthy-targets"
+	CauseAllTargetsFailAlike     = "all-targets-fail-alike"
+	// Log-only causes.
+	CauseTargetResponseTimeout = "target-response-timeout"
+	CauseTargetClosed          = "target-closed-connection"
+	CauseResponseIncomplete    = "response-incomplete"
+	CauseClientClosed          = "client-closed"
+	CauseDrainingTarget        = "draining-target-got-traffic"
+	CauseLBError               = "lb-error-unclassified"
+)
+
+// Catalogue returns every cause, in the order reports list ties.
+func Catalogue() []Cause {
+	return []Cause{
+		{CauseListenerUnreachable, "lb", "The load balancer's listener does not accept connections.",
+			"Check that fulcrum serve runs and binds the address: ss -ltnp | grep :PORT"},
+		{CauseTargetNotListening, "target", "The target refused the connection: its process is down or listens on another port.",
+			"On the target: ss -ltnp | grep :PORT; start the service or fix the registered port."},
+		{CauseTargetPortFiltered, "target", "Connecting to the target timed out: a firewall, security group or route drops the packets.",
+			"Allow the load balancer to reach the target port: iptables -L -n | grep PORT; check security groups and NACLs (return traffic on 1024-65535 too)."},
+		{CauseTargetUnreachable, "target", "The network reports the target unreachable (ICMP host or network unreachable, no route).",
+			"Check routes and subnets between the load balancer and the target: ip route get TARGET_IP."},
+		{CauseDNSResolutionFailed, "target", "The target's host name did not resolve.",
+			"Check the name and the resolver: dig +short NAME; register the target by IP if DNS is not needed."},
+		{CauseHealthCheckPortMismatch, "target", "Health checks pass on one port while traffic goes to another that fails.",
+			"Point the health check at the traffic port (health_check.port: traffic-port) or fix the service on the traffic port."},
+		{CauseHealthCheckStatus, "target", "The health check gets a status the matcher does not accept.",
+			"curl -i http://TARGET/HEALTH_PATH on the target; fix the endpoint or health_check.matcher."},
+		{CauseHealthCheckTimeout, "target", "The health check answers close to or beyond its timeout.",
+			"Raise health_check.timeout or make the health endpoint cheaper."},
+		{CauseKeepaliveRace, "target", "The target closed a kept-alive connection just as a request was sent on it: its keep-alive timeout is shorter than the load balancer's idle timeout.",
+			"Make the target's keep-alive timeout longer than the load balancer's idle timeout (nginx keepalive_timeout, Node server.keepAliveTimeout, gunicorn --keep-alive)."},
+		{CauseTLSHandshakeFailed, "target", "The TLS handshake with the target failed.",
+			"openssl s_client -connect TARGET -servername NAME; check protocols, ciphers, SNI and client certificates."},
+		{CauseTLSCertificateInvalid, "target", "The target's certificate did not verify (expired, self-signed, wrong name).",
+			"openssl s_client -connect TARGET -servername NAME -showcerts; renew or fix the certificate, or set tls.ca_file."},
+		{CauseInvalidResponse, "target", "The target sent a response the load balancer could not parse (bad status line or headers, headers too large).",
+			"curl -v --raw http://TARGET/PATH on the target and fix the offending header."},
+		{CauseTargetOverloaded, "target", "Errors rise with the request rate: the target runs out of capacity under load.",
+			"Add targets or capacity, check the target's connection and worker limits, and set max_connections with a queue."},
+		{CauseTarget5xx, "target", "The target itself answered 5xx.",
+			"Read the target's application logs for the failing requests."},
+		{CauseNoHealthyTargets, "lb", "No target could take the request: none registered, or none healthy.",
+			"Check target health (fulcrum status) and registrations."},
+		{CauseAllTargetsFailAlike, "target", "Every target fails the same way: one shared cause (security group, network, bad deploy) rather than many.",
+			"Look for what all targets share: the security group or firewall, the subnet, the image or release."},
+		{CauseTargetResponseTimeout, "target", "The target accepted the request but did not answer in time.",
+			"Profile the slow endpoint on the target, or raise the idle timeout if long requests are expected."},
+		{CauseTargetClosed, "target", "The target closed or reset the connection before a complete response.",
+			"Check the target for crashes or restarts (journalctl, dmesg for OOM kills) and its keep-alive settings."},
+		{CauseResponseIncomplete, "target", "The target's response body was cut short.",
+			"Check the target for crashes mid-response and for a Content-Length larger than the body."},
+		{CauseClientClosed, "client", "The client closed the connection before the response.",
+			"Usually client timeouts; compare them with the target's response time."},
+		{CauseDrainingTarget, "lb", "A draining or deregistered target still got traffic.",
+			"Give in-flight requests time to finish (deregistration_delay) and stop new ones reaching the target."},
+		{CauseLBError, "lb", "The load balancer produced an error the log does not explain further.",
+			"Correlate with the load balancer's error log and metrics for the same minute."},
+	}
+}
+
+// LookupCause returns the catalogue entry with the given id.
+func LookupCause(id string) (Cause, bool) {
+	for _, c := range Catalogue() {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return Cause{}, false
+}
+
+// CauseOf maps an RFC 9209 error type to its catalogue cause, for logs
+// and requests that carry Fulcrum's classification. reused marks a
+// connection_terminated on a reused connection, the keep-alive race.
+func CauseOf(t ErrorType, reused bool) string {
+	switch t {
+	case ConnectionRefused:
+		return CauseTargetNotListening
+	case ConnectionTimeout:
+		return CauseTargetPortFiltered
+	case DestinationIPUnroutable:
+		return CauseTargetUnreachable
+	case DNSError, DNSTimeout:
+		return CauseDNSResolutionFailed
+	case TLSProtocolError:
+		return CauseTLSHandshakeFailed
+	case TLSCertificateError:
+		return CauseTLSCertificateInvalid
+	case ConnectionTerminated:
+		if reused {
+			return CauseKeepaliveRace
+		}
+		return CauseTargetClosed
+	case HTTPProtocolError, HTTPResponseHeaderSectionSize:
+		return CauseInvalidResponse
+	case HTTPResponseTimeout:
+		return CauseTargetResponseTimeout
+	case HTTPResponseIncomplete:
+		return CauseResponseIncomplete
+	case DestinationUnavailable:
+		return CauseNoHealthyTargets
+	case ClientClosed:
+		return CauseClientClosed
+	case None:
+		return ""
+	}
+	return CauseLBError
+}

@@ -1,0 +1,201 @@
+// Package envoy parses Envoy access logs (usage.rst, logs-and-diagnosis
+// §3.5): the default text format, old and new, and JSON logs with the
+// conventional keys (Istio's too). %RESPONSE_FLAGS% names the cause, with
+// %RESPONSE_CODE_DETAILS% and %UPSTREAM_TRANSPORT_FAILURE_REASON% as
+// evidence (logs-and-diagnosis §1.2).
+package envoy
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/logparse"
+)
+
+// SniffText reports whether line starts "[<RFC 3339 time>] \"".
+func SniffText(line []byte) bool {
+	return len(line) > 26 && line[0] == '[' && line[5] == '-' && line[11] == 'T' && bytes.Contains(line[:40], []byte("] \""))
+}
+
+// ParseText parses one default-format line.
+func ParseText(line []byte, e *logparse.Entry) error {
+	*e = logparse.Entry{Kind: logparse.Request, TargetTime: -1}
+	end := bytes.IndexByte(line, ']')
+	if len(line) == 0 || line[0] != '[' || end < 0 {
+		return fmt.Errorf("envoy: no [start time]")
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(line[1:end]))
+	if err != nil {
+		return fmt.Errorf("envoy: start time %q: %w", line[1:end], err)
+	}
+	e.Time = t
+	s := logparse.NewScanner(line[end+1:])
+	req, ok := s.Next()
+	if !ok {
+		return fmt.Errorf("envoy: no request")
+	}
+	e.Method, e.URL = logparse.SplitRequest(req)
+	code, ok := s.Next()
+	if !ok {
+		return fmt.Errorf("envoy: no response code")
+	}
+	e.Status = logparse.Status(code)
+	flags, ok := s.Next()
+	if !ok {
+		return fmt.Errorf("envoy: no response flags")
+	}
+	// Then, in the newer default, details, termination details and the
+	// quoted transport failure reason; in both, the quoted XFF, user
+	// agent, request id, authority and upstream host.
+	var details, transport string
+	var quoted []string
+	rest := s.Rest()
+	for len(rest) > 0 {
+		isQuoted := rest[0] == '"'
+		v, ok := s.Next()
+		if !ok {
+			break
+		}
+		if isQuoted {
+			quoted = append(quoted, string(v))
+		} else if details == "" && (bytes.ContainsAny(v, "{_") || string(v) == "via_upstream") {
+			details = string(v)
+		}
+		rest = s.Rest()
+	}
+	for i := len(quoted) - 1; i >= 0; i-- {
+		if h := hostOf(quoted[i]); h != "" {
+			e.Target = h
+			break
+		}
+	}
+	if len(quoted) > 5 {
+		transport = logparse.Dash([]byte(quoted[0]))
+	}
+	attribute(string(flags), details, transport, e)
+	return nil
+}
+
+// hostOf returns host:port from "10.0.0.1:80", "tcp://10.0.0.1:80" or
+// "[::1]:80", or "" when v is not an address.
+func hostOf(v string) string {
+	if i := strings.Index(v, "://"); i >= 0 {
+		v = v[i+3:]
+	}
+	i := strings.LastIndexByte(v, ':')
+	if i <= 0 || i == len(v)-1 {
+		return ""
+	}
+	if _, err := strconv.Atoi(v[i+1:]); err != nil {
+		return ""
+	}
+	if strings.ContainsAny(v, " /") {
+		return ""
+	}
+	return v
+}
+
+// attribute names the cause from the response flags.
+func attribute(flags, details, transport string, e *logparse.Entry) {
+	fl := strings.Split(flags, ",")
+	has := func(f string) bool {
+		for _, x := range fl {
+			if x == f {
+				return true
+			}
+		}
+		return false
+	}
+	sig := "response flags " + flags
+	if details != "" {
+		sig += ", details " + details
+	}
+	if transport != "" {
+		sig += ", transport failure " + transport
+	}
+	set := func(c string) { e.Cause, e.Signature, e.LBError = c, sig, e.Status >= 500 }
+	tlsErr := strings.Contains(strings.ToUpper(transport), "TLS") || strings.Contains(transport, "SSL") || strings.Contains(transport, "CERTIFICATE")
+	switch {
+	case flags == "-" || flags == "":
+		if e.Status >= 500 {
+			e.TargetStatus = e.Status
+			e.Cause, e.Signature = failure.CauseTarget5xx, fmt.Sprintf("%d with no response flags (the upstream's own answer)", e.Status)
+		} else if e.Status > 0 {
+			e.TargetStatus = e.Status
+		}
+	case has("DC"):
+		set(failure.CauseClientClosed)
+		e.LBError = false
+	case has("NR") || has("NC"):
+		e.Excluded, e.Signature = true, sig+" (no route: not a backend failure)"
+	case has("UH"):
+		set(failure.CauseNoHealthyTargets)
+	case has("DF"):
+		set(failure.CauseDNSResolutionFailed)
+	case has("UF") && tlsErr && strings.Contains(strings.ToUpper(transport), "CERTIFICATE"):
+		set(failure.CauseTLSCertificateInvalid)
+	case has("UF") && tlsErr:
+		set(failure.CauseTLSHandshakeFailed)
+	case has("UF") && (strings.Contains(details, "_111") || strings.Contains(details, "connection_refused")):
+		set(failure.CauseTargetNotListening)
+	case has("UF"):
+		set(failure.CauseTargetPortFiltered)
+	case has("UO"):
+		set(failure.CauseTargetOverloaded)
+	case has("UT"):
+		set(failure.CauseTargetResponseTimeout)
+	case has("UC"):
+		set(failure.CauseKeepaliveRace)
+	case has("UR"):
+		set(failure.CauseTargetClosed)
+	case has("UPE"):
+		set(failure.CauseInvalidResponse)
+	default:
+		set(failure.CauseLBError)
+	}
+}
+
+// SniffJSON reports whether line is a JSON object with Envoy's keys.
+func SniffJSON(line []byte) bool {
+	return len(line) > 0 && line[0] == '{' && bytes.Contains(line, []byte(`"response_flags"`))
+}
+
+// jsonLine holds the keys Envoy JSON logs conventionally use.
+type jsonLine struct {
+	StartTime        string          `json:"start_time"`
+	Method           string          `json:"method"`
+	Path             string          `json:"path"`
+	ResponseCode     json.RawMessage `json:"response_code"`
+	ResponseFlags    string          `json:"response_flags"`
+	Details          string          `json:"response_code_details"`
+	TransportFailure string          `json:"upstream_transport_failure_reason"`
+	UpstreamHost     string          `json:"upstream_host"`
+	UpstreamCluster  string          `json:"upstream_cluster"`
+	Client           string          `json:"downstream_remote_address"`
+}
+
+// ParseJSON parses one JSON access log line.
+func ParseJSON(line []byte, e *logparse.Entry) error {
+	*e = logparse.Entry{Kind: logparse.Request, TargetTime: -1}
+	var j jsonLine
+	if err := json.Unmarshal(line, &j); err != nil {
+		return fmt.Errorf("envoy json: %w", err)
+	}
+	if j.StartTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, j.StartTime)
+		if err != nil {
+			return fmt.Errorf("envoy json: start_time %q: %w", j.StartTime, err)
+		}
+		e.Time = t
+	}
+	e.Method, e.URL, e.Client, e.Group = j.Method, j.Path, j.Client, logparse.Dash([]byte(j.UpstreamCluster))
+	e.Target = hostOf(j.UpstreamHost)
+	e.Status = logparse.Status(bytes.Trim(j.ResponseCode, `"`))
+	attribute(j.ResponseFlags, j.Details, logparse.Dash([]byte(j.TransportFailure)), e)
+	return nil
+}
