@@ -15,6 +15,9 @@ const maxExamples = 5
 type Example struct {
 	Path string `json:"path"`
 	Line int64  `json:"line"`
+	// target is the line's target, so examples follow a cause moved
+	// from one target to another.
+	target string
 }
 
 // causeAgg counts one cause and keeps its most common signature and a few
@@ -124,7 +127,7 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 			c.signatures[e.Signature]++
 		}
 		if len(c.examples) < maxExamples {
-			c.examples = append(c.examples, Example{Path: path, Line: line})
+			c.examples = append(c.examples, Example{Path: path, Line: line, target: e.Target})
 		}
 		if e.Target != "" {
 			a.target(e.Target).errors[e.Cause]++
@@ -230,7 +233,7 @@ func (a *agg) demoteKeepaliveRaces() {
 	if race == nil {
 		return
 	}
-	for _, t := range a.targets {
+	for name, t := range a.targets {
 		n := t.errors[failure.CauseKeepaliveRace]
 		if n == 0 || t.requests == 0 || t.answered > 0 {
 			continue
@@ -245,6 +248,17 @@ func (a *agg) demoteKeepaliveRaces() {
 		}
 		closed.count += n
 		closed.signatures["target closed connections under requests and never answered one"] += n
+		kept := race.examples[:0]
+		for _, ex := range race.examples {
+			if ex.target == name {
+				if len(closed.examples) < maxExamples {
+					closed.examples = append(closed.examples, ex)
+				}
+				continue
+			}
+			kept = append(kept, ex)
+		}
+		race.examples = kept
 	}
 	if race.count <= 0 {
 		delete(a.causes, failure.CauseKeepaliveRace)

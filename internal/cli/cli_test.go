@@ -57,3 +57,29 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("unknown command exit %d, want 2", code)
 	}
 }
+
+func TestAnalyze(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "alb.log")
+	os.WriteFile(log, []byte(`http 2026-11-22T10:00:00.000000Z app/lb/1 198.51.100.7:4000 10.0.0.1:80 -1 -1 -1 502 - 10 20 "GET http://x:80/ HTTP/1.1" "curl" - - arn:aws:elasticloadbalancing:r:1:targetgroup/web/abc "Root=1" "-" "-" 0 2026-11-22T10:00:00.000000Z "forward" "-" "-" "-" "-" "-" "-"`+"\n"), 0o644)
+	code, out, errOut := run(t, "analyze", log)
+	if code != 0 || !strings.Contains(out, "1. target-not-listening") || !strings.Contains(out, "fix: ") {
+		t.Errorf("text: code %d\n%s\n%s", code, out, errOut)
+	}
+	report := filepath.Join(dir, "r.html")
+	if code, _, errOut := run(t, "analyze", "-o", "html", "--out", report, log); code != 0 {
+		t.Fatalf("html: %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(report); !strings.Contains(string(b), "<svg") {
+		t.Error("html report lacks its chart")
+	}
+	if code, _, _ := run(t, "analyze", "-o", "yaml", log); code != 2 {
+		t.Errorf("-o yaml: code %d, want 2", code)
+	}
+	if code, _, _ := run(t, "analyze", "--since", "yesterday", log); code != 2 {
+		t.Errorf("--since yesterday: code %d, want 2", code)
+	}
+	if code, _, errOut := run(t, "analyze", filepath.Join(dir, "missing.log")); code != 2 || !strings.Contains(errOut, "missing.log") {
+		t.Errorf("missing file: code %d %q", code, errOut)
+	}
+}
