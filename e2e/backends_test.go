@@ -115,6 +115,19 @@ type nginx struct {
 // not installed, unless FULCRUM_E2E_REQUIRE_NGINX is set (CI).
 func startNginx(t *testing.T, name string) *nginx {
 	t.Helper()
+	return runNginx(t, fmt.Sprintf(`location / { return 200 "%s\n"; }`, name))
+}
+
+// startNginxProxy runs nginx as a load balancer in front of upstream
+// (host:port), logging upstream errors to n.dir/error.log.
+func startNginxProxy(t *testing.T, upstream string) *nginx {
+	t.Helper()
+	return runNginx(t, fmt.Sprintf(`location / { proxy_pass http://%s; proxy_next_upstream off; }`, upstream))
+}
+
+// runNginx runs nginx on a free port with the given server locations.
+func runNginx(t *testing.T, locations string) *nginx {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/nginx", "/usr/local/sbin/nginx"} {
@@ -144,10 +157,10 @@ http {
   keepalive_requests 100000;
   server {
     listen %[2]s;
-    location / { return 200 "%[3]s\n"; }
+    %[3]s
   }
 }
-`, dir, n.addr, name)
+`, dir, n.addr, locations)
 		if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
