@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,6 +149,33 @@ func TestEdgeCases(t *testing.T) {
 	}
 	if err := Parse([]byte(`tcp 2026-11-22T10:00:00Z a b c d e f g h i j "k"`), &e); err == nil {
 		t.Error("an unknown type must not parse")
+	}
+}
+
+// TestFieldCountEras cuts the documented example after 24, 25, 27 and 29
+// fields (the ALB format's eras) and adds unknown trailing fields: every
+// variant parses to the same request.
+func TestFieldCountEras(t *testing.T) {
+	full := lines(t, "aws-docs.log")[0]
+	s := logparse.NewScanner(full)
+	var raw []string
+	for {
+		start := len(full) - len(s.Rest())
+		if _, ok := s.Next(); !ok {
+			break
+		}
+		raw = append(raw, string(full[start:len(full)-len(s.Rest())]))
+	}
+	for _, n := range []int{24, 25, 27, 29} {
+		l := []byte(strings.TrimSpace(strings.Join(raw[:n], "")))
+		var e logparse.Entry
+		if err := Parse(l, &e); err != nil || e.Status != 200 || e.Target != "10.0.0.1:80" || e.URL != "http://www.example.com:80/" {
+			t.Errorf("%d fields: %v %+v", n, err, e)
+		}
+	}
+	var e logparse.Entry
+	if err := Parse(append(append([]byte{}, full...), ` TID_1 "-" "-" "-" 100.51.96.60 "-" "-" "future" field`...), &e); err != nil || e.Status != 200 {
+		t.Errorf("trailing fields: %v", err)
 	}
 }
 

@@ -40,6 +40,7 @@ func Sniff(line []byte) bool {
 		return ok && bytes.Count(line, []byte("/")) >= 6
 	}
 	return bytes.Contains(line, []byte("Server ")) && (bytes.Contains(line, []byte(" is DOWN")) || bytes.Contains(line, []byte(" is UP"))) ||
+		bytes.Contains(line, []byte("Health check for server ")) ||
 		bytes.Contains(line, []byte("has no server available!"))
 }
 
@@ -155,7 +156,7 @@ func attribute(who, phase byte, e *logparse.Entry) {
 // Event lines (src/check.c, src/server.c): server state changes with the
 // check's reason, and "no server available".
 func eventPatterns() (*regexp.Regexp, *regexp.Regexp) {
-	return regexp.MustCompile(`Server ([^/ ]+)/(\S+) is (DOWN|UP)[^,]*(?:, reason: ([^,]+))?(?:, code: \d+)?(?:, info: "([^"]*)")?`),
+	return regexp.MustCompile(`(?:Server|Health check for server) ([^/ ]+)/(\S+) (?:is )?(DOWN|UP|failed|succeeded)[^,]*(?:, reason: ([^,]+))?(?:, code: \d+)?(?:, info: "([^"]*)")?`),
 		regexp.MustCompile(`backend '?([^' ]+)'? has no server available!`)
 }
 
@@ -171,11 +172,11 @@ func parseEvent(state, none *regexp.Regexp, line []byte, e *logparse.Entry) erro
 		return fmt.Errorf("haproxy: no client date and no server event")
 	}
 	e.Group, e.Target = string(m[1]), string(m[2])
-	if string(m[3]) == "UP" {
+	if string(m[3]) == "UP" || string(m[3]) == "succeeded" {
 		return nil
 	}
 	reason, info := string(m[4]), string(m[5])
-	e.Signature = "server DOWN, reason: " + reason
+	e.Signature = "server " + string(m[3]) + ", reason: " + reason
 	if info != "" {
 		e.Signature += `, info: "` + info + `"`
 	}

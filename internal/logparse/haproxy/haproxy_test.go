@@ -47,6 +47,19 @@ func TestVendorExamples(t *testing.T) {
 	if err := parse(ls[2], &e); err != nil || e.Kind != logparse.Event || e.Cause != failure.CauseNoHealthyTargets {
 		t.Errorf("no server event: %v %+v", err, e)
 	}
+	// Health check lines (src/check.c) are events too.
+	for line, cause := range map[string]string{
+		`Health check for server be/s2 failed, reason: Layer7 wrong status, code: 503, info: "Service Unavailable", check duration: 1ms, status: 0/2 DOWN.`: failure.CauseHealthCheckStatus,
+		`Health check for server be/s2 failed, reason: Layer4 timeout, check duration: 2001ms, status: 0/2 DOWN.`:                                           failure.CauseTargetPortFiltered,
+		`Health check for server be/s2 succeeded, reason: Layer7 check passed, code: 200, check duration: 1ms, status: 3/3 UP.`:                             "",
+	} {
+		if !Sniff([]byte(line)) {
+			t.Errorf("not sniffed: %s", line)
+		}
+		if err := parse([]byte(line), &e); err != nil || e.Kind != logparse.Event || e.Cause != cause || e.Target != "s2" {
+			t.Errorf("%s: %v %+v, want cause %q", line, err, e, cause)
+		}
+	}
 }
 
 // TestCauses encodes configuration.txt §8.5's termination states, one row
