@@ -3,6 +3,7 @@ package health
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -143,4 +144,30 @@ func hostHeader(addr string) string {
 		return host
 	}
 	return addr
+}
+
+// ProberFor returns the prober a target group's health_check configures.
+// groupTLS is the group's client TLS (target.ClientTLS); https checks of
+// an http group verify nothing, as ALB's do.
+func ProberFor(tc config.TargetGroup, groupTLS *tls.Config) *HTTPProber {
+	hc := tc.HealthCheck
+	proto := hc.Protocol
+	if proto == "" {
+		proto = tc.Protocol
+	}
+	var checkTLS *tls.Config
+	if proto == "https" {
+		checkTLS = groupTLS
+		if checkTLS == nil {
+			checkTLS = &tls.Config{InsecureSkipVerify: true}
+		}
+	}
+	return &HTTPProber{
+		Dialer:  &target.Dialer{Timeout: hc.Timeout.D(), TLS: checkTLS},
+		TCP:     proto == "tcp",
+		Port:    int(hc.Port),
+		Path:    hc.Path,
+		Timeout: hc.Timeout.D(),
+		Matcher: hc.Matcher,
+	}
 }

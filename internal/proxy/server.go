@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -151,20 +149,9 @@ func (s *Server) onCheck(kind string) func(*target.Target, health.Result) {
 func (s *Server) TargetGroups() []*target.Group { return s.groupOrder }
 
 func buildGroup(tc config.TargetGroup, now time.Time, logger *slog.Logger) (*Group, *health.Checker, error) {
-	var tlsCfg *tls.Config
-	if tc.Protocol == "https" {
-		tlsCfg = &tls.Config{ServerName: tc.TLS.ServerName, InsecureSkipVerify: tc.TLS.InsecureSkipVerify, NextProtos: []string{"http/1.1"}}
-		if tc.TLS.CAFile != "" {
-			pem, err := os.ReadFile(tc.TLS.CAFile)
-			if err != nil {
-				return nil, nil, fmt.Errorf("read tls.ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, nil, fmt.Errorf("tls.ca_file %s holds no PEM certificate", tc.TLS.CAFile)
-			}
-			tlsCfg.RootCAs = pool
-		}
+	tlsCfg, err := target.ClientTLS(tc)
+	if err != nil {
+		return nil, nil, err
 	}
 	hc := tc.HealthCheck
 	ts := make([]*target.Target, 0, len(tc.Targets))
@@ -190,27 +177,9 @@ func buildGroup(tc config.TargetGroup, now time.Time, logger *slog.Logger) (*Gro
 	if !hc.Enabled {
 		return g, nil, nil
 	}
-	proto := hc.Protocol
-	if proto == "" {
-		proto = tc.Protocol
-	}
-	var checkTLS *tls.Config
-	if proto == "https" {
-		checkTLS = tlsCfg
-		if checkTLS == nil { // https checks of an http group verify nothing, as ALB
-			checkTLS = &tls.Config{InsecureSkipVerify: true}
-		}
-	}
 	checker := &health.Checker{
-		Group: g.Targets,
-		Prober: &health.HTTPProber{
-			Dialer:  &target.Dialer{Timeout: hc.Timeout.D(), TLS: checkTLS},
-			TCP:     proto == "tcp",
-			Port:    int(hc.Port),
-			Path:    hc.Path,
-			Timeout: hc.Timeout.D(),
-			Matcher: hc.Matcher,
-		},
+		Group:              g.Targets,
+		Prober:             health.ProberFor(tc, tlsCfg),
 		Interval:           hc.Interval.D(),
 		HealthyThreshold:   hc.HealthyThreshold,
 		UnhealthyThreshold: hc.UnhealthyThreshold,
