@@ -1,0 +1,147 @@
+// Package doctor probes a configuration's listeners and targets live and
+// explains what it finds: the troubleshooting operators do by hand with
+// telnet, curl -v, ss -ltnp, openssl s_client and tcpdump, done by
+// Fulcrum itself (logs-and-diagnosis §0-1, the doctor issue).
+//
+// Probes gather evidence (evidence.go, probe.go); pure rules turn
+// evidence into findings from the catalogue shared with analyze
+// (rules.go, failure.Catalogue), table-tested without a network.
+package doctor
+
+import (
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// Severity ranks findings.
+type Severity string
+
+// The severities, worst first.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+	SeverityInfo    Severity = "info"
+)
+
+// Finding is one thing doctor found, with its evidence and fix.
+type Finding struct {
+	ID          string   `json:"id"`
+	Severity    Severity `json:"severity"`
+	TargetGroup string   `json:"target_group,omitempty"`
+	Target      string   `json:"target,omitempty"`
+	Summary     string   `json:"summary"`
+	Evidence    string   `json:"evidence"`
+	Fix         string   `json:"fix"`
+}
+
+// Probe is one probe's outcome, for the report.
+type Probe struct {
+	Kind        string  `json:"kind"`
+	TargetGroup string  `json:"target_group,omitempty"`
+	Target      string  `json:"target,omitempty"`
+	Address     string  `json:"address"`
+	Outcome     string  `json:"outcome"`
+	Millis      float64 `json:"ms"`
+	Detail      string  `json:"detail,omitempty"`
+}
+
+// Connect is the outcome of a TCP connect: ok, refused, timeout,
+// unreachable, dns or error, with the failure class when it failed.
+type Connect struct {
+	Done     bool
+	Address  string
+	Outcome  string
+	Class    failure.Class
+	Duration time.Duration
+	Detail   string
+}
+
+// OK reports whether the connect succeeded.
+func (c Connect) OK() bool { return c.Done && c.Outcome == "ok" }
+
+// TLSInfo is the outcome of a TLS handshake and certificate check.
+type TLSInfo struct {
+	Done         bool
+	Version      string
+	Cipher       string
+	ALPN         string
+	Subject      string
+	NotAfter     time.Time
+	HandshakeErr string
+	// VerifyErr is set when the chain or name does not verify, even when
+	// the group skips verification.
+	VerifyErr  string
+	SkipVerify bool
+}
+
+// HealthCheck is the configured health check's outcome.
+type HealthCheck struct {
+	Done    bool
+	Address string
+	OK      bool
+	Status  int
+	Class   failure.Class
+	Latency time.Duration
+	Timeout time.Duration
+	Matcher string
+	Detail  string
+}
+
+// Conformance is what a byte-for-byte read of one response showed.
+type Conformance struct {
+	Done       bool
+	Path       string
+	Status     int
+	StatusLine string
+	// Problems are violations of RFC 9112 framing or header syntax, each
+	// with the offending bytes.
+	Problems []string
+	// Framing is content-length, chunked, close or none.
+	Framing string
+	Err     string
+}
+
+// KeepAlive is how long the target kept an idle connection open.
+type KeepAlive struct {
+	Done bool
+	// IdleClose is when the target closed the idle connection; zero when
+	// it was still open at Limit.
+	IdleClose time.Duration
+	Limit     time.Duration
+	Err       string
+}
+
+// Evidence is everything probed about one target, with the settings the
+// rules compare it against.
+type Evidence struct {
+	TargetGroup string
+	Target      string
+	HTTPS       bool
+	// HealthPort is true when health checks use another port than
+	// traffic.
+	HealthPort bool
+	// PoolIdle is the group's keepalive_idle_timeout; ListenerIdle the
+	// shortest idle timeout of the listeners routing to the group.
+	PoolIdle, ListenerIdle time.Duration
+
+	DNS         Connect // Outcome "ok" or "dns"; Detail lists answers
+	Traffic     Connect
+	Health      Connect // the health-check port, when it differs
+	TLS         TLSInfo
+	Check       HealthCheck
+	Conformance Conformance
+	KeepAlive   KeepAlive
+	// Live holds per error type counts of the last 5 minutes from the
+	// admin API, with 5xx and requests; nil without admin.
+	Live *Live
+}
+
+// Live is what a running Fulcrum reported about the target.
+type Live struct {
+	State      string
+	Reason     string
+	Requests5m int64
+	Status5xx  int64
+	Errors5m   map[string]int64
+}
