@@ -14,8 +14,8 @@ func ok(addr string) Connect { return Connect{Done: true, Address: addr, Outcome
 
 func base() Evidence {
 	return Evidence{TargetGroup: "web", Target: "10.0.0.5:8080", PoolIdle: 60 * time.Second, ListenerIdle: 60 * time.Second,
-		Traffic: ok("10.0.0.5:8080"),
-		Check:   HealthCheck{Done: true, Address: "10.0.0.5:8080", OK: true, Status: 200, Latency: 2 * time.Millisecond, Timeout: 5 * time.Second, Matcher: "200"},
+		Traffic:     ok("10.0.0.5:8080"),
+		Check:       HealthCheck{Done: true, Address: "10.0.0.5:8080", OK: true, Status: 200, Latency: 2 * time.Millisecond, Timeout: 5 * time.Second, Matcher: "200"},
 		Conformance: Conformance{Done: true, Path: "/", Status: 200, StatusLine: "HTTP/1.1 200 OK", Framing: "content-length"},
 		KeepAlive:   KeepAlive{Done: true, Limit: 75 * time.Second}}
 }
@@ -35,7 +35,9 @@ func TestDiagnose(t *testing.T) {
 			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "refused", Detail: "connection refused"}
 			e.Check = HealthCheck{Done: true, Address: e.Target, Class: failure.Class{Type: failure.ConnectionRefused}}
 		}, failure.CauseTargetNotListening, SeverityError, "refused"},
-		{"connect timeout", func(e *Evidence) { e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "timeout", Duration: time.Second} },
+		{"connect timeout", func(e *Evidence) {
+			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "timeout", Duration: time.Second}
+		},
 			failure.CauseTargetPortFiltered, SeverityError, "no answer within 1000.0 ms"},
 		{"unreachable", func(e *Evidence) {
 			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "unreachable", Detail: "no route to host"}
@@ -70,7 +72,9 @@ func TestDiagnose(t *testing.T) {
 			failure.CauseHealthCheckTimeout, SeverityWarning, "90% of its 5s timeout"},
 		{"invalid header", func(e *Evidence) { e.Conformance.Problems = []string{`invalid header name "Bad Header"`} },
 			failure.CauseInvalidResponse, SeverityError, "Bad Header"},
-		{"target 5xx", func(e *Evidence) { e.Conformance.Status, e.Conformance.StatusLine = 500, "HTTP/1.1 500 Internal Server Error" },
+		{"target 5xx", func(e *Evidence) {
+			e.Conformance.Status, e.Conformance.StatusLine = 500, "HTTP/1.1 500 Internal Server Error"
+		},
 			failure.CauseTarget5xx, SeverityError, "500 Internal Server Error"},
 		{"keep-alive shorter than the idle timeouts", func(e *Evidence) { e.KeepAlive.IdleClose = time.Second },
 			failure.CauseKeepaliveRace, SeverityWarning, "closes idle connections after 1.0s"},

@@ -312,12 +312,18 @@ func readLive(ctx context.Context, cfg *config.Config, o Options) map[string]*Li
 		TargetGroups []struct {
 			Name    string `json:"name"`
 			Targets []struct {
-				Address   string `json:"address"`
-				State     string `json:"state"`
-				Reason    string `json:"reason"`
-				Requests  struct{ M5 int64 `json:"5m"` } `json:"requests"`
-				Status5xx struct{ M5 int64 `json:"5m"` } `json:"status_5xx"`
-				Errors    map[string]struct{ M5 int64 `json:"5m"` } `json:"errors"`
+				Address  string `json:"address"`
+				State    string `json:"state"`
+				Reason   string `json:"reason"`
+				Requests struct {
+					M5 int64 `json:"5m"`
+				} `json:"requests"`
+				Status5xx struct {
+					M5 int64 `json:"5m"`
+				} `json:"status_5xx"`
+				Errors map[string]struct {
+					M5 int64 `json:"5m"`
+				} `json:"errors"`
 			} `json:"targets"`
 		} `json:"target_groups"`
 	}
