@@ -23,6 +23,8 @@ func TestFailureTable(t *testing.T) {
 	silent := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 	closer := rawServer(t, func(c net.Conn) { readRequest(bufio.NewReader(c)) })
 	malformed := rawServer(t, respondOnce("HTTP/1.1 200 OK\r\nThis is not a header\r\n\r\n"))
+	// net/http's reader accepts a name with a space; Fulcrum must not pass it on.
+	badName := rawServer(t, respondOnce("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Debug Info: broken\r\n\r\nok"))
 	huge := rawServer(t, respondOnce("HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 40<<10)+"\r\nContent-Length: 0\r\n\r\n"))
 	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	defer plain.Close()
@@ -43,6 +45,7 @@ func TestFailureTable(t *testing.T) {
 		{"cert", "https", strings.TrimPrefix(selfSigned.URL, "https://")},
 		{"terminated", "http", closer},
 		{"malformed", "http", malformed},
+		{"badname", "http", badName},
 		{"huge", "http", huge},
 		{"silent", "http", silent},
 		{"short", "http", slowBody},
@@ -75,6 +78,7 @@ func TestFailureTable(t *testing.T) {
 		{"/cert", 502, "tls_certificate_error", ""},
 		{"/terminated", 502, "connection_terminated", ""},
 		{"/malformed", 502, "http_protocol_error", ""},
+		{"/badname", 502, "http_protocol_error", ""},
 		{"/huge", 502, "http_response_header_section_size", ""},
 		{"/silent", 504, "http_response_timeout", ""},
 	}

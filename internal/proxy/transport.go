@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
@@ -147,6 +149,9 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 			}
 			return nil, fail(failure.PhaseAwaitHeaders, err)
 		}
+		if err := validHeader(resp.Header); err != nil {
+			return nil, fail(failure.PhaseAwaitHeaders, err)
+		}
 		// 1xx interim responses are skipped; 101 ends the exchange.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			continue
@@ -156,6 +161,25 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 		x.keep = !resp.Close && !req.close && resp.StatusCode != http.StatusSwitchingProtocols
 		return x, nil
 	}
+}
+
+// validHeader rejects a response header that net/http's lenient reader
+// accepts but no client should get: a field name that is not an RFC 9110
+// token ("X-Debug Info"), or a value with control bytes. ALB answers 502
+// to such a response (alb-semantics §2.2), and so does Fulcrum
+// (http_protocol_error).
+func validHeader(h http.Header) error {
+	for k, vs := range h {
+		if !httpguts.ValidHeaderFieldName(k) {
+			return fmt.Errorf("invalid response header name %q", k)
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				return fmt.Errorf("invalid value in response header %s: %q", k, v)
+			}
+		}
+	}
+	return nil
 }
 
 // Read reads the response body, refreshing the idle deadline per read.
