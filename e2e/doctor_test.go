@@ -119,6 +119,9 @@ target_groups:
   - {name: fivexx, health_check: {path: /health, interval: 5s, timeout: 2s}, targets: [{address: %q}]}
 `, ng.addr, refused, filtered, ngPort, mismatch, shortKeepalive, strings.TrimPrefix(tlsTarget.URL, "https://"), invalid, statusMismatch, slowCheck, fiveHundred)
 	fs, code := runDoctor(t, cfg)
+	for _, f := range fs {
+		t.Logf("%s %s %s/%s: %s | fix: %s", f.Severity, f.ID, f.TargetGroup, f.Target, f.Evidence, f.Fix)
+	}
 	if code != 1 {
 		t.Errorf("exit %d, want 1 (error findings)", code)
 	}
@@ -183,5 +186,19 @@ target_groups: [{name: app, health_check: {interval: 5s, timeout: 2s}, targets: 
 	os.WriteFile(path, []byte("listeners: nope\n"), 0o644)
 	if err := exec.Command(binary, "doctor", "-c", path).Run(); err == nil || err.(*exec.ExitError).ExitCode() != 2 {
 		t.Errorf("bad config: %v, want exit 2", err)
+	}
+}
+
+// TestDemo: `fulcrum demo --duration 20s` runs without setup, explains
+// its failing targets and exits 0.
+func TestDemo(t *testing.T) {
+	out, err := exec.Command(binary, "demo", "--duration", "20s", "--listen", "127.0.0.1:0").CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"$ fulcrum status", "$ fulcrum doctor", "target-not-listening", "invalid-response", "keepalive-timeout-shorter-than-idle-timeout"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
 	}
 }

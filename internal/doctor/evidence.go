@@ -79,6 +79,7 @@ type TLSInfo struct {
 type HealthCheck struct {
 	Done    bool
 	Address string
+	Path    string
 	OK      bool
 	Status  int
 	Class   failure.Class

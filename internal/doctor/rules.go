@@ -106,7 +106,7 @@ func Diagnose(ev Evidence, now time.Time) []Finding {
 		case c.Status > 0:
 			out = append(out, finding(failure.CauseHealthCheckStatus, SeverityError, &ev,
 				fmt.Sprintf("health check of %s answered %d; the matcher accepts %s", c.Address, c.Status, c.Matcher),
-				fmt.Sprintf("curl -i http://%s%s on the target; fix the endpoint, or health_check.matcher if %d is expected.", c.Address, "<path>", c.Status)))
+				fmt.Sprintf("curl -i http://%s%s on the target; fix the endpoint, or health_check.matcher if %d is expected.", c.Address, c.Path, c.Status)))
 		case c.Class.Type == failure.HTTPResponseTimeout || c.Class.Type == failure.ConnectionTimeout:
 			out = append(out, finding(failure.CauseHealthCheckTimeout, SeverityError, &ev,
 				fmt.Sprintf("health check of %s timed out after %s (timeout %s)", c.Address, ms(c.Latency), c.Timeout),
@@ -140,9 +140,13 @@ func Diagnose(ev Evidence, now time.Time) []Finding {
 			limit = ev.ListenerIdle
 		}
 		if k.IdleClose < limit {
+			clients := ""
+			if ev.ListenerIdle > 0 {
+				clients = fmt.Sprintf(" and clients up to %s (listener idle_timeout)", ev.ListenerIdle)
+			}
 			out = append(out, finding(failure.CauseKeepaliveRace, SeverityWarning, &ev,
-				fmt.Sprintf("%s closes idle connections after %.1fs; Fulcrum keeps pooled connections up to %s (keepalive_idle_timeout) and clients up to %s (listener idle_timeout)",
-					ev.Target, k.IdleClose.Seconds(), ev.PoolIdle, ev.ListenerIdle),
+				fmt.Sprintf("%s closes idle connections after %.1fs; Fulcrum keeps pooled connections up to %s (keepalive_idle_timeout)%s",
+					ev.Target, k.IdleClose.Seconds(), ev.PoolIdle, clients),
 				fmt.Sprintf("Raise the target's keep-alive timeout above %s (nginx keepalive_timeout, Node server.keepAliveTimeout, gunicorn --keep-alive), or set keepalive_idle_timeout below %.0fs.", limit, k.IdleClose.Seconds())))
 		}
 	}

@@ -185,7 +185,7 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 	}
 	if hc.Enabled {
 		r := health.ProberFor(tc, tlsCfg).Probe(ctx, addr)
-		ev.Check = HealthCheck{Done: true, Address: r.Address, OK: r.OK, Status: r.Status, Class: r.Class, Latency: r.Latency,
+		ev.Check = HealthCheck{Done: true, Address: r.Address, Path: hc.Path, OK: r.OK, Status: r.Status, Class: r.Class, Latency: r.Latency,
 			Timeout: hc.Timeout.D(), Matcher: hc.Matcher.String(), Detail: r.Description}
 		outcome := "pass"
 		if !r.OK {
