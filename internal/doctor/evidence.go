@@ -145,4 +145,9 @@ type Live struct {
 	Requests5m int64
 	Status5xx  int64
 	Errors5m   map[string]int64
+	// Requests and errors (all types) over the last 1 and 15 minutes, and
+	// the p99 response time, to see errors rise with load.
+	Requests1m, Requests15m int64
+	Errors1m, Errors15m     int64
+	P99                     time.Duration
 }

@@ -179,7 +179,36 @@ func liveFindings(ev Evidence) []Finding {
 		out = append(out, finding(failure.CauseTarget5xx, SeverityWarning, &ev,
 			fmt.Sprintf("live: the target answered %d requests with 5xx in the last 5 minutes (of %d)", l.Status5xx, l.Requests5m), ""))
 	}
+	if l.State == "draining" && l.Requests1m > 0 {
+		out = append(out, finding(failure.CauseDrainingTarget, SeverityWarning, &ev,
+			fmt.Sprintf("live: %d requests answered in the last minute while the target is draining (%s)", l.Requests1m, l.Reason), ""))
+	}
+	if overloaded(l) {
+		out = append(out, finding(failure.CauseTargetOverloaded, SeverityWarning, &ev,
+			fmt.Sprintf("live: last minute %d requests with %d errors (%.1f%%, p99 %s) against a 15-minute average of %.0f requests and %.1f%% errors per minute: errors rise with load",
+				l.Requests1m, l.Errors1m, pct(l.Errors1m, l.Requests1m+l.Errors1m), l.P99, float64(l.Requests15m)/15, pct(l.Errors15m, l.Requests15m+l.Errors15m)), ""))
+	}
 	return out
+}
+
+// overloaded reports errors rising with load: in the last minute, the
+// target got at least 1.5 times its 15-minute average of requests, and
+// its error rate at least doubled, with 5 errors or more.
+func overloaded(l *Live) bool {
+	if l.Errors1m < 5 || l.Requests15m == 0 {
+		return false
+	}
+	load1, load15 := float64(l.Requests1m+l.Errors1m), float64(l.Requests15m+l.Errors15m)/15
+	rate1 := pct(l.Errors1m, l.Requests1m+l.Errors1m)
+	rate15 := pct(l.Errors15m, l.Requests15m+l.Errors15m)
+	return load1 >= 1.5*load15 && rate1 >= 2*rate15
+}
+
+func pct(n, of int64) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
 }
 
 func hostOf(addr string) string {

@@ -82,6 +82,16 @@ func TestDiagnose(t *testing.T) {
 		{"live errors", func(e *Evidence) {
 			e.Live = &Live{Requests5m: 100, Errors5m: map[string]int64{"connection_terminated": 7}}
 		}, failure.CauseTargetClosed, SeverityWarning, "live: 7 connection_terminated"},
+		{"live: errors rise with load", func(e *Evidence) {
+			e.Live = &Live{Requests1m: 300, Errors1m: 60, Requests15m: 1500, Errors15m: 75, P99: 900 * time.Millisecond,
+				Requests5m: 600, Errors5m: map[string]int64{}}
+		}, failure.CauseTargetOverloaded, SeverityWarning, "errors rise with load"},
+		{"live: steady errors are not overload", func(e *Evidence) {
+			e.Live = &Live{Requests1m: 100, Errors1m: 5, Requests15m: 1500, Errors15m: 75, Errors5m: map[string]int64{}}
+		}, "", "", ""},
+		{"live: draining target still answering", func(e *Evidence) {
+			e.Live = &Live{State: "draining", Reason: "Target.DeregistrationInProgress", Requests1m: 12, Errors5m: map[string]int64{}}
+		}, failure.CauseDrainingTarget, SeverityWarning, "12 requests answered in the last minute while the target is draining"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/health"
@@ -309,23 +310,7 @@ func readLive(ctx context.Context, cfg *config.Config, o Options) map[string]*Li
 		return nil
 	}
 	var body struct {
-		TargetGroups []struct {
-			Name    string `json:"name"`
-			Targets []struct {
-				Address  string `json:"address"`
-				State    string `json:"state"`
-				Reason   string `json:"reason"`
-				Requests struct {
-					M5 int64 `json:"5m"`
-				} `json:"requests"`
-				Status5xx struct {
-					M5 int64 `json:"5m"`
-				} `json:"status_5xx"`
-				Errors map[string]struct {
-					M5 int64 `json:"5m"`
-				} `json:"errors"`
-			} `json:"targets"`
-		} `json:"target_groups"`
+		TargetGroups []admin.TargetGroupView `json:"target_groups"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&body) != nil {
 		return nil
@@ -333,9 +318,12 @@ func readLive(ctx context.Context, cfg *config.Config, o Options) map[string]*Li
 	out := map[string]*Live{}
 	for _, g := range body.TargetGroups {
 		for _, t := range g.Targets {
-			l := &Live{State: t.State, Reason: t.Reason, Requests5m: t.Requests.M5, Status5xx: t.Status5xx.M5, Errors5m: map[string]int64{}}
+			l := &Live{State: t.State, Reason: t.Reason, Requests5m: t.Requests.M5, Status5xx: t.Status5xx.M5, Errors5m: map[string]int64{},
+				Requests1m: t.Requests.M1, Requests15m: t.Requests.M15, P99: time.Duration(t.ResponseTime.P99 * float64(time.Second))}
 			for et, w := range t.Errors {
 				l.Errors5m[et] = w.M5
+				l.Errors1m += w.M1
+				l.Errors15m += w.M15
 			}
 			out[g.Name+"/"+t.Address] = l
 		}
