@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 			found = true
 		}
 	}
-	if !found {
+	if o.TargetGroup != "" && !found {
 		return nil, fmt.Errorf("--target-group %q is not in the configuration", o.TargetGroup)
 	}
 
