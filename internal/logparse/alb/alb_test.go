@@ -1,8 +1,6 @@
 package alb
 
 import (
-	"bufio"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,23 +10,8 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 )
-
-func lines(t testing.TB, name string) [][]byte {
-	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
 
 // TestVendorExamples parses every published example and checks the
 // fields that matter.
@@ -194,4 +177,9 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("inconsistent entry %+v", e)
 		}
 	})
+}
+
+func lines(t testing.TB, name string) [][]byte {
+	t.Helper()
+	return logparsetest.Lines(t, filepath.Join("testdata", name))
 }

@@ -1,27 +1,12 @@
 package elb
 
 import (
-	"bufio"
-	"os"
 	"testing"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 )
-
-func docLines(t testing.TB) [][]byte {
-	f, err := os.Open("testdata/aws-docs.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
 
 func TestVendorExamples(t *testing.T) {
 	ls := docLines(t)
@@ -86,4 +71,9 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("status %d", e.Status)
 		}
 	})
+}
+
+func docLines(t testing.TB) [][]byte {
+	t.Helper()
+	return logparsetest.Lines(t, "testdata/aws-docs.log")
 }

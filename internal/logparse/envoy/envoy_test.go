@@ -1,29 +1,14 @@
 package envoy
 
 import (
-	"bufio"
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 )
-
-func lines(t testing.TB, name string) [][]byte {
-	f, err := os.Open("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
 
 type row struct {
 	Status        int
@@ -98,4 +83,9 @@ func FuzzParseJSON(f *testing.F) {
 			t.Errorf("status %d", e.Status)
 		}
 	})
+}
+
+func lines(t testing.TB, name string) [][]byte {
+	t.Helper()
+	return logparsetest.Lines(t, "testdata/"+name)
 }

@@ -1,29 +1,14 @@
 package nginx
 
 import (
-	"bufio"
-	"os"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 )
-
-func lines(t testing.TB, name string) [][]byte {
-	f, err := os.Open("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out [][]byte
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		out = append(out, append([]byte(nil), sc.Bytes()...))
-	}
-	return out
-}
 
 // TestErrorCauses: each upstream message of peers.md §3.3 names its cause
 // (errno number and "while …" phase).
@@ -122,4 +107,9 @@ func FuzzParseAccess(f *testing.F) {
 			t.Errorf("status %d", e.Status)
 		}
 	})
+}
+
+func lines(t testing.TB, name string) [][]byte {
+	t.Helper()
+	return logparsetest.Lines(t, "testdata/"+name)
 }
