@@ -75,6 +75,10 @@ type Listener struct {
 	// IdleTimeout is the client idle limit and the longest wait for a
 	// target's response bytes (ALB idle_timeout). Default 60s, range 1s..4000s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ReusePort binds with SO_REUSEPORT, so a new fulcrum process can bind
+	// the same address before the old one drains (zero-downtime binary
+	// restart, docs/operations.md). Linux and the BSDs only. Default false.
+	ReusePort bool `yaml:"reuse_port"`
 	// DefaultTargetGroup receives requests that match no rule. Required.
 	DefaultTargetGroup string `yaml:"default_target_group"`
 	// Rules are matched lowest priority number first; the first match wins.

@@ -411,3 +411,66 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 		}
 	}
 }
+
+// TestReusePort: with reuse_port two servers bind one address (the old and
+// the new binary during a restart) and both answer; without it the second
+// bind fails as usual.
+func TestReusePort(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	defer backend.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg := func(reuse bool) *config.Config {
+		c, err := config.Load([]byte(fmt.Sprintf(`
+listeners: [{name: web, address: %q, reuse_port: %v, default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, addr, reuse, hostPort(backend.URL))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var servers []*Server
+	for range 2 {
+		s, err := New(cfg(true), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Listen(); err != nil {
+			t.Fatalf("second bind with reuse_port: %v", err)
+		}
+		servers = append(servers, s)
+	}
+	plain, err := New(cfg(false), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Listen(); err == nil {
+		t.Error("a bind without reuse_port succeeded on an address in use")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	for _, s := range servers {
+		go func() { done <- s.Serve(ctx, time.Second) }()
+	}
+	defer func() {
+		cancel()
+		for range servers {
+			<-done
+		}
+	}()
+	for range 20 {
+		resp, err := http.Get("http://" + addr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}

@@ -195,7 +195,11 @@ func (s *Server) Group(name string) *Group { return s.groups[name] }
 // returns an error naming the listener.
 func (s *Server) Listen() error {
 	for _, l := range s.listeners {
-		ln, err := net.Listen("tcp", l.cfg.Address)
+		lc := net.ListenConfig{}
+		if l.cfg.ReusePort {
+			lc.Control = reusePort
+		}
+		ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Address)
 		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
