@@ -74,7 +74,7 @@ func Run(ctx context.Context, paths []string, o Options) (*Report, error) {
 		o.Format = "auto"
 	}
 	if o.Format != "auto" {
-		if _, ok := lookup(o.Format, nil); !ok && o.Format != "fulcrum" && o.Format != "envoy" {
+		if _, ok := lookup(o.Format, nil); !ok {
 			return nil, fmt.Errorf("--format %q: want auto or one of %s", o.Format, strings.Join(FormatNames(), ", "))
 		}
 	}
@@ -159,7 +159,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 // analyzeFile streams one file into a.
 func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atomic.Int64) Input {
 	in := Input{Path: path, UnparsedExamples: []string{}}
-	r, closer, _, err := open(path, o.Stdin, done)
+	r, closer, err := open(path, o.Stdin, done)
 	if err != nil {
 		in.Error = err.Error()
 		return in

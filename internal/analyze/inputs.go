@@ -77,22 +77,18 @@ func statSize(path string) (int64, error) {
 // open returns a reader of the file's lines, gunzipping when the content
 // starts with the gzip magic (whatever the name). Raw bytes read are added
 // to done, for progress.
-func open(path string, stdin io.Reader, done *atomic.Int64) (io.Reader, io.Closer, int64, error) {
+func open(path string, stdin io.Reader, done *atomic.Int64) (io.Reader, io.Closer, error) {
 	var r io.Reader
 	var c io.Closer = nopCloser{}
-	var size int64
 	if path == "-" {
 		if stdin == nil {
-			return nil, nil, 0, fmt.Errorf("-: no standard input")
+			return nil, nil, fmt.Errorf("-: no standard input")
 		}
 		r = stdin
 	} else {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, nil, 0, err
-		}
-		if st, err := f.Stat(); err == nil {
-			size = st.Size()
+			return nil, nil, err
 		}
 		r, c = f, f
 	}
@@ -102,9 +98,9 @@ func open(path string, stdin io.Reader, done *atomic.Int64) (io.Reader, io.Close
 		zr, err := gzip.NewReader(br) // multistream by default, as S3 objects may be
 		if err != nil {
 			c.Close()
-			return nil, nil, 0, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
 		}
-		return zr, c, size, nil
+		return zr, c, nil
 	}
-	return br, c, size, nil
+	return br, c, nil
 }
