@@ -158,7 +158,7 @@ func (s *Server) showServersState(out *bytes.Buffer, only string) {
 		if only != "" && g.Name != only {
 			continue
 		}
-		for ti, t := range g.Targets {
+		for ti, t := range g.Targets() {
 			h := t.Health()
 			op := 0
 			switch h.State {
@@ -177,7 +177,7 @@ func (s *Server) showServersState(out *bytes.Buffer, only string) {
 			host, port := splitAddr(t.Address)
 			snap := t.Stats.Snapshot(now)
 			fmt.Fprintf(out, "%d %s %d %s %s %d %d %d %d %d 0 0 0 0 0 0 0 - %s - 0 0 - - 0\n",
-				gi+1, g.Name, ti+1, t.Address, host, op, adm, t.Weight, t.Weight,
+				gi+1, g.Name, ti+1, t.Address, host, op, adm, t.Weight(), t.Weight(),
 				int64(now.Sub(snap.LastChange).Seconds()), port)
 		}
 	}

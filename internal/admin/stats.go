@@ -109,13 +109,13 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 	}
 	for _, g := range groups {
 		var sum statCounters
-		for _, t := range g.Targets {
+		for _, t := range g.Targets() {
 			h, snap := t.Health(), t.Stats.Snapshot(now)
 			status := serverStatus(t, h)
 			c := statCounters{
 				scur: t.InFlight(), attempts: snap.TotalResponses + snap.ConnErrors + snap.RespErrors,
 				econ: snap.ConnErrors, eresp: snap.RespErrors, wretr: snap.Retries, wredis: snap.Redispatches,
-				chkfail: snap.CheckFails, chkdown: snap.CheckDowns, hrsp: snap.HRSP, weight: int64(t.Weight),
+				chkfail: snap.CheckFails, chkdown: snap.CheckDowns, hrsp: snap.HRSP, weight: int64(t.Weight()),
 			}
 			if status == "UP" || status == "no check" {
 				c.act = 1

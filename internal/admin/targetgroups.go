@@ -93,7 +93,7 @@ func window(w target.Window) WindowView { return WindowView{w.M1, w.M5, w.M15} }
 // groupView builds the view of g as of now.
 func groupView(g *target.Group, now time.Time) TargetGroupView {
 	v := TargetGroupView{Name: g.Name, FailOpen: g.Routes().FailOpen, Targets: []TargetView{}}
-	for _, t := range g.Targets {
+	for _, t := range g.Targets() {
 		h := t.Health()
 		if h.Routable() {
 			v.Healthy++
@@ -109,7 +109,7 @@ func groupView(g *target.Group, now time.Time) TargetGroupView {
 func targetView(t *target.Target, h target.Health, now time.Time) TargetView {
 	snap := t.Stats.Snapshot(now)
 	v := TargetView{
-		Address: t.Address, Weight: t.Weight,
+		Address: t.Address, Weight: t.Weight(),
 		State: h.State.String(), Reason: h.Reason, Description: h.Description, Since: h.Since,
 		AdminState: t.AdminState().String(), InFlight: t.InFlight(),
 		Requests: window(snap.Responses), Status5xx: window(snap.Status5xx),

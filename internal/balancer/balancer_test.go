@@ -53,11 +53,11 @@ func TestWeightedRandomFollowsWeights(t *testing.T) {
 
 func TestLeastOutstandingPrefersIdleTarget(t *testing.T) {
 	g := group(1, 1, 1)
-	g.Targets[0].Acquire()
-	g.Targets[2].Acquire()
+	g.Targets()[0].Acquire()
+	g.Targets()[2].Acquire()
 	p := &LeastOutstanding{}
 	for range 5 {
-		if got := p.Pick(g.Routes(), nil); got != g.Targets[1] {
+		if got := p.Pick(g.Routes(), nil); got != g.Targets()[1] {
 			t.Fatalf("Pick = %s, want b:80 (no requests in flight)", got.Address)
 		}
 	}
@@ -70,13 +70,13 @@ func TestPickSkipsTriedTargets(t *testing.T) {
 	for name, p := range policies {
 		t.Run(name, func(t *testing.T) {
 			g := group(1, 1, 1)
-			tried := []*target.Target{g.Targets[0], g.Targets[1]}
+			tried := []*target.Target{g.Targets()[0], g.Targets()[1]}
 			for range 6 {
-				if got := p.Pick(g.Routes(), tried); got != g.Targets[2] {
+				if got := p.Pick(g.Routes(), tried); got != g.Targets()[2] {
 					t.Fatalf("Pick = %s, want the only untried target c:80", got.Address)
 				}
 			}
-			all := []*target.Target{g.Targets[0], g.Targets[1], g.Targets[2]}
+			all := []*target.Target{g.Targets()[0], g.Targets()[1], g.Targets()[2]}
 			if p.Pick(g.Routes(), all) == nil {
 				t.Fatal("with every target tried, Pick must still return one")
 			}
@@ -89,19 +89,19 @@ func TestPickSkipsTriedTargets(t *testing.T) {
 
 func TestRouteSetFailsOpen(t *testing.T) {
 	g := group(1, 1)
-	for _, tg := range g.Targets {
+	for _, tg := range g.Targets() {
 		tg.SetHealth(target.Health{State: target.StateUnhealthy})
 	}
 	g.Refresh()
 	if rs := g.Routes(); !rs.FailOpen || len(rs.Targets) != 2 {
 		t.Fatalf("all unhealthy: routes = %+v, want fail-open to both", rs)
 	}
-	g.Targets[1].SetHealth(target.Health{State: target.StateHealthy})
+	g.Targets()[1].SetHealth(target.Health{State: target.StateHealthy})
 	g.Refresh()
-	if rs := g.Routes(); rs.FailOpen || len(rs.Targets) != 1 || rs.Targets[0] != g.Targets[1] {
+	if rs := g.Routes(); rs.FailOpen || len(rs.Targets) != 1 || rs.Targets[0] != g.Targets()[1] {
 		t.Fatalf("one healthy: routes = %+v, want only b:80", rs)
 	}
-	for _, tg := range g.Targets {
+	for _, tg := range g.Targets() {
 		tg.SetHealth(target.Health{State: target.StateDraining})
 	}
 	g.Refresh()

@@ -30,6 +30,12 @@ const (
 	DefaultHealthPath           = "/"
 	DefaultMatcher              = "200"
 	DefaultTargetWeight         = 1
+	DefaultQueueSize            = 1024
+	DefaultQueueTimeout         = 10 * time.Second
+	DefaultConsecutiveConnErrs  = 5
+	DefaultBaseEjectionTime     = 30 * time.Second
+	DefaultMaxEjectionTime      = 300 * time.Second
+	DefaultMaxEjectionPercent   = 50
 )
 
 // Default returns a Config with every top-level default set. Defaults of
@@ -53,6 +59,14 @@ func DefaultTargetGroup() TargetGroup {
 		KeepaliveIdleTimeout: Duration(DefaultKeepaliveIdleTimeout),
 		MaxIdlePerTarget:     DefaultMaxIdlePerTarget,
 		Retries:              Retries{MaxAttempts: DefaultMaxAttempts, BudgetPercent: DefaultRetryBudgetPercent},
+		QueueSize:            DefaultQueueSize,
+		QueueTimeout:         Duration(DefaultQueueTimeout),
+		OutlierDetection: OutlierDetection{
+			ConsecutiveConnectionErrors: DefaultConsecutiveConnErrs,
+			BaseEjectionTime:            Duration(DefaultBaseEjectionTime),
+			MaxEjectionTime:             Duration(DefaultMaxEjectionTime),
+			MaxEjectionPercent:          DefaultMaxEjectionPercent,
+		},
 		HealthCheck: HealthCheck{
 			Enabled:            true,
 			Port:               TrafficPort,
@@ -74,6 +88,11 @@ func (tg *TargetGroup) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	*tg = TargetGroup(v)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "keepalive_idle_timeout" {
+			tg.KeepaliveIdleTimeoutSet = true
+		}
+	}
 	return nil
 }
 

@@ -79,6 +79,11 @@ type Listener struct {
 	// the same address before the old one drains (zero-downtime binary
 	// restart, docs/operations.md). Linux and the BSDs only. Default false.
 	ReusePort bool `yaml:"reuse_port"`
+	// MaxConnections caps the client connections open at once; beyond it
+	// new connections are closed as soon as they are accepted and counted
+	// in fulcrum_rejected_connections_total (ALB RejectedConnectionCount).
+	// Default 0: unlimited.
+	MaxConnections int `yaml:"max_connections"`
 	// DefaultTargetGroup receives requests that match no rule. Required.
 	DefaultTargetGroup string `yaml:"default_target_group"`
 	// Rules are matched lowest priority number first; the first match wins.
@@ -122,16 +127,60 @@ type TargetGroup struct {
 	// requests. Default 300s, range 0s..3600s.
 	DeregistrationDelay Duration `yaml:"deregistration_delay"`
 	// KeepaliveIdleTimeout is how long an idle pooled connection to a target
-	// is kept. Default 60s (the ALB idle timeout), range 1s..4000s.
+	// is kept. Default 60s (the ALB idle timeout), range 1s..4000s. When it
+	// is not set, Fulcrum also keeps it below 3/4 of each target's learned
+	// keep-alive idle-close time; setting it turns that learning off.
 	KeepaliveIdleTimeout Duration `yaml:"keepalive_idle_timeout"`
+	// KeepaliveIdleTimeoutSet is true when the file sets
+	// keepalive_idle_timeout.
+	KeepaliveIdleTimeoutSet bool `yaml:"-"`
 	// MaxIdlePerTarget caps idle pooled connections per target. Default 256.
 	MaxIdlePerTarget int `yaml:"max_idle_per_target"`
 	// Retries bounds retries.
 	Retries Retries `yaml:"retries"`
+	// SlowStart ramps a newly healthy target's share of requests up
+	// linearly over this duration (ALB slow_start). 0 (default) is off,
+	// otherwise 30s..900s; round_robin only.
+	SlowStart Duration `yaml:"slow_start"`
+	// QueueSize is how many requests may wait when every routable target is
+	// at its max_connections (HAProxy's queue, CLB's surge queue). Beyond
+	// it requests are answered 503 connection_limit_reached. Default 1024,
+	// range 0..1048576.
+	QueueSize int `yaml:"queue_size"`
+	// QueueTimeout is the longest a request waits in the queue before it is
+	// answered 503 connection_limit_reached. Default 10s, range 1ms..600s.
+	QueueTimeout Duration `yaml:"queue_timeout"`
+	// OutlierDetection ejects targets whose real traffic fails (passive
+	// health).
+	OutlierDetection OutlierDetection `yaml:"outlier_detection"`
 	// HealthCheck configures active health checks.
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// Targets are the registered targets.
 	Targets []Target `yaml:"targets"`
+}
+
+// OutlierDetection configures passive health: targets whose traffic fails
+// repeatedly are ejected for a while (Envoy's outlier detection, HAProxy's
+// observe/on-error).
+type OutlierDetection struct {
+	// ConsecutiveConnectionErrors ejects a target after this many
+	// connection-level failures in a row on fresh connections (refused,
+	// timed out, reset before any response byte). Keep-alive races never
+	// count. Default 5; 0 turns it off.
+	ConsecutiveConnectionErrors int `yaml:"consecutive_connection_errors"`
+	// Consecutive5xx ejects a target after this many 5xx responses in a
+	// row. Default 0: off.
+	Consecutive5xx int `yaml:"consecutive_5xx"`
+	// BaseEjectionTime is the first ejection's length; each further
+	// ejection of the same target lasts one more base. Default 30s, range
+	// 1s..3600s.
+	BaseEjectionTime Duration `yaml:"base_ejection_time"`
+	// MaxEjectionTime caps an ejection's length. Default 300s, range
+	// 1s..3600s.
+	MaxEjectionTime Duration `yaml:"max_ejection_time"`
+	// MaxEjectionPercent is the largest share of the group's registered
+	// targets that may be ejected at once. Default 50, range 0..100.
+	MaxEjectionPercent int `yaml:"max_ejection_percent"`
 }
 
 // TargetTLS configures TLS from Fulcrum to the targets.
@@ -187,6 +236,10 @@ type Target struct {
 	// Weight is used by weighted_random and weighted round robin. Default 1,
 	// range 1..1000.
 	Weight int `yaml:"weight"`
+	// MaxConnections caps the requests in flight to the target (HAProxy's
+	// server maxconn); requests beyond it wait in the group's queue.
+	// Default 0: unlimited.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // TrafficPort is the HealthPort value meaning "the target's own port".

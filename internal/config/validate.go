@@ -85,6 +85,7 @@ func (s *schema) listener(p string, l *Listener, groups map[string]bool) {
 		}
 	}
 	s.durRange(p+".idle_timeout", l.IdleTimeout, time.Second, 4000*time.Second)
+	s.intRange(p+".max_connections", l.MaxConnections, 0, 10000000)
 	switch {
 	case l.DefaultTargetGroup == "":
 		s.add(p+".default_target_group", "is required")
@@ -135,6 +136,21 @@ func (s *schema) targetGroup(p string, tg *TargetGroup) {
 	s.intRange(p+".max_idle_per_target", tg.MaxIdlePerTarget, 0, 65536)
 	s.intRange(p+".retries.max_attempts", tg.Retries.MaxAttempts, 1, 10)
 	s.intRange(p+".retries.budget_percent", tg.Retries.BudgetPercent, 0, 100)
+	if ss := tg.SlowStart.D(); ss != 0 {
+		if ss < 30*time.Second || ss > 900*time.Second {
+			s.add(p+".slow_start", "%s is out of range: 0s (off) or 30s..15m0s", tg.SlowStart)
+		} else if tg.Algorithm != "round_robin" {
+			s.add(p+".slow_start", "works with round_robin only, not %s (as on ALB)", tg.Algorithm)
+		}
+	}
+	s.intRange(p+".queue_size", tg.QueueSize, 0, 1<<20)
+	s.durRange(p+".queue_timeout", tg.QueueTimeout, time.Millisecond, 600*time.Second)
+	od, op := &tg.OutlierDetection, p+".outlier_detection"
+	s.intRange(op+".consecutive_connection_errors", od.ConsecutiveConnectionErrors, 0, 1000)
+	s.intRange(op+".consecutive_5xx", od.Consecutive5xx, 0, 1000)
+	s.durRange(op+".base_ejection_time", od.BaseEjectionTime, time.Second, time.Hour)
+	s.durRange(op+".max_ejection_time", od.MaxEjectionTime, time.Second, time.Hour)
+	s.intRange(op+".max_ejection_percent", od.MaxEjectionPercent, 0, 100)
 
 	hc, hp := &tg.HealthCheck, p+".health_check"
 	if hc.Protocol != "" {
@@ -162,6 +178,7 @@ func (s *schema) targetGroup(p string, tg *TargetGroup) {
 			seen[t.Address] = true
 		}
 		s.intRange(tp+".weight", t.Weight, 1, 1000)
+		s.intRange(tp+".max_connections", t.MaxConnections, 0, 1000000)
 	}
 }
 

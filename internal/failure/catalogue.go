@@ -41,6 +41,7 @@ const (
 	CauseClientClosed          = "client-closed"
 	CauseDrainingTarget        = "draining-target-got-traffic"
 	CauseLBError               = "lb-error-unclassified"
+	CauseConnectionLimit       = "connection-limit-reached"
 )
 
 // Catalogue returns every cause, in the order reports list ties.
@@ -88,6 +89,8 @@ func Catalogue() []Cause {
 			"Usually client timeouts; compare them with the target's response time."},
 		{CauseDrainingTarget, "lb", "A draining or deregistered target still got traffic.",
 			"Give in-flight requests time to finish (deregistration_delay) and stop new ones reaching the target."},
+		{CauseConnectionLimit, "lb", "Every routable target was at its max_connections and the request's wait in the target group's queue ran out (queue full or queue_timeout).",
+			"Add targets, raise targets[].max_connections if the targets can take it, or raise queue_size / queue_timeout."},
 		{CauseLBError, "lb", "The load balancer produced an error the log does not explain further.",
 			"Correlate with the load balancer's error log and metrics for the same minute."},
 	}
@@ -133,6 +136,8 @@ func CauseOf(t ErrorType, reused bool) string {
 		return CauseResponseIncomplete
 	case DestinationUnavailable:
 		return CauseNoHealthyTargets
+	case ConnectionLimitReached:
+		return CauseConnectionLimit
 	case ClientClosed:
 		return CauseClientClosed
 	case None:

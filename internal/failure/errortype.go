@@ -43,6 +43,10 @@ const (
 	HTTPResponseTimeout
 	// HTTPResponseIncomplete: the response body was cut short.
 	HTTPResponseIncomplete
+	// ConnectionLimitReached: every routable target was at its
+	// max_connections and the group's queue was full or timed out (HAProxy
+	// maxconn/queue, CLB surge queue spillover).
+	ConnectionLimitReached
 	// HTTPRequestError: the client's request was malformed.
 	HTTPRequestError
 	// ProxyInternalError: Fulcrum itself failed.
@@ -72,6 +76,7 @@ var typeNames = [numTypes]string{
 	HTTPResponseHeaderSectionSize: "http_response_header_section_size",
 	HTTPResponseTimeout:           "http_response_timeout",
 	HTTPResponseIncomplete:        "http_response_incomplete",
+	ConnectionLimitReached:        "connection_limit_reached",
 	HTTPRequestError:              "http_request_error",
 	ProxyInternalError:            "proxy_internal_error",
 	ClientClosed:                  "-",
@@ -93,6 +98,7 @@ var typeStatus = [numTypes]int{
 	HTTPProtocolError:             502,
 	HTTPResponseHeaderSectionSize: 502,
 	HTTPResponseTimeout:           504,
+	ConnectionLimitReached:        503,
 	HTTPRequestError:              400,
 	ProxyInternalError:            500,
 	ClientClosed:                  460,

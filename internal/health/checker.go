@@ -29,17 +29,44 @@ type Checker struct {
 
 // Run checks every target until ctx is done, then returns ctx's error. The
 // first check of each target runs at once, so a fresh start does not wait
-// a whole interval.
+// a whole interval. Targets registered later get a loop of their own as
+// soon as they are added, and the loop of a removed target stops.
 func (c *Checker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for i, t := range c.Group.Targets {
-		// Spread the loops over the first interval so checks do not all
-		// fire together.
-		offset := c.Interval * time.Duration(i) / time.Duration(len(c.Group.Targets)) / 10
-		wg.Go(func() { c.loop(ctx, t, offset) })
+	loops := map[*target.Target]context.CancelFunc{}
+	defer func() {
+		for _, stop := range loops {
+			stop()
+		}
+		wg.Wait()
+	}()
+	for {
+		ts := c.Group.Targets()
+		live := make(map[*target.Target]bool, len(ts))
+		for i, t := range ts {
+			live[t] = true
+			if loops[t] != nil {
+				continue
+			}
+			// Spread the first checks over a tenth of the interval so
+			// they do not all fire together.
+			offset := c.Interval * time.Duration(i) / time.Duration(len(ts)) / 10
+			lctx, stop := context.WithCancel(ctx)
+			loops[t] = stop
+			wg.Go(func() { c.loop(lctx, t, offset) })
+		}
+		for t, stop := range loops {
+			if !live[t] {
+				stop()
+				delete(loops, t)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.Group.Changed():
+		}
 	}
-	wg.Wait()
-	return ctx.Err()
 }
 
 func (c *Checker) loop(ctx context.Context, t *target.Target, offset time.Duration) {

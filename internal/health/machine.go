@@ -30,6 +30,16 @@ func (m *Machine) Observe(cur target.Health, r Result, now time.Time) (target.He
 	if cur.State == target.StateDraining || cur.State == target.StateUnused || cur.State == target.StateUnavailable {
 		return cur, false
 	}
+	if cur.Reason == target.ReasonOutlierEjected {
+		// Passive health took the target out; checks keep counting, and
+		// the ejection's end decides what comes next (Outlier.Sweep).
+		if r.OK {
+			m.fails, m.passes = 0, m.passes+1
+		} else {
+			m.passes, m.fails = 0, m.fails+1
+		}
+		return cur, false
+	}
 	if r.OK {
 		m.fails = 0
 		m.passes++

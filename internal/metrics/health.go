@@ -44,7 +44,7 @@ func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, g := range c.groups() {
 		healthy, unhealthy := 0, 0
-		for _, t := range g.Targets {
+		for _, t := range g.Targets() {
 			h := t.Health()
 			if h.Routable() {
 				healthy++

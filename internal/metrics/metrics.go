@@ -32,6 +32,10 @@ type Metrics struct {
 	activeConns      *prometheus.GaugeVec
 	connsTotal       *prometheus.CounterVec
 	rejectedConns    *prometheus.CounterVec
+	configReloads    *prometheus.CounterVec
+	ejections        *prometheus.CounterVec
+	queued           *prometheus.CounterVec
+	queueRejected    *prometheus.CounterVec
 
 	reg   prometheus.Registerer
 	codes [600]string
@@ -89,12 +93,31 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "fulcrum_rejected_connections_total",
 			Help: "Client connections refused because a limit was reached (ALB RejectedConnectionCount).",
 		}, []string{"listener"}),
+		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fulcrum_config_reloads_total",
+			Help: "Configuration reloads by result: success, or failure when the new file had problems and the running configuration stayed.",
+		}, []string{"result"}),
+		ejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fulcrum_outlier_ejections_total",
+			Help: "Targets ejected by passive health (outlier detection) after failing real traffic.",
+		}, []string{"target_group", "target"}),
+		queued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fulcrum_queued_requests_total",
+			Help: "Requests that waited in the target group's queue because every routable target was at max_connections (CLB SurgeQueueLength events).",
+		}, []string{"target_group"}),
+		queueRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fulcrum_queue_rejected_requests_total",
+			Help: "Requests answered 503 connection_limit_reached because the queue was full or queue_timeout expired (CLB SpilloverCount).",
+		}, []string{"target_group", "reason"}),
 	}
+	m.configReloads.WithLabelValues("success")
+	m.configReloads.WithLabelValues("failure")
 	for i := range m.codes {
 		m.codes[i] = strconv.Itoa(i)
 	}
 	reg.MustRegister(m.requests, m.connErrors, m.tlsErrors, m.retries, m.budgetExhausted,
 		m.responseTime, m.healthChecks, m.unhealthyRouting, m.activeConns, m.connsTotal, m.rejectedConns,
+		m.configReloads, m.ejections, m.queued, m.queueRejected,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -117,6 +140,69 @@ func (m *Metrics) AddTargetGroup(group string) {
 	}
 	m.budgetExhausted.WithLabelValues(group)
 	m.unhealthyRouting.WithLabelValues(group)
+	m.queued.WithLabelValues(group)
+	m.queueRejected.WithLabelValues(group, "full")
+	m.queueRejected.WithLabelValues(group, "timeout")
+}
+
+// ConfigReload counts one configuration reload.
+func (m *Metrics) ConfigReload(ok bool) {
+	if m == nil {
+		return
+	}
+	result := "failure"
+	if ok {
+		result = "success"
+	}
+	m.configReloads.WithLabelValues(result).Inc()
+}
+
+// OutlierEjection counts a target ejected by passive health.
+func (m *Metrics) OutlierEjection(group, addr string) {
+	if m == nil {
+		return
+	}
+	m.ejections.WithLabelValues(group, addr).Inc()
+}
+
+// Queued counts a request that had to wait for a target slot.
+func (m *Metrics) Queued(group string) {
+	if m == nil {
+		return
+	}
+	m.queued.WithLabelValues(group).Inc()
+}
+
+// QueueRejected counts a request answered 503 from the queue; reason is
+// full or timeout.
+func (m *Metrics) QueueRejected(group, reason string) {
+	if m == nil {
+		return
+	}
+	m.queueRejected.WithLabelValues(group, reason).Inc()
+}
+
+// WatchQueues registers fulcrum_queue_length, read from lengths at scrape
+// time: requests waiting for a target slot per target group.
+func (m *Metrics) WatchQueues(lengths func() map[string]int64) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(&queueCollector{lengths: lengths, desc: prometheus.NewDesc("fulcrum_queue_length",
+		"Requests waiting now for a target slot (CLB SurgeQueueLength).", []string{"target_group"}, nil)})
+}
+
+type queueCollector struct {
+	lengths func() map[string]int64
+	desc    *prometheus.Desc
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	for g, n := range c.lengths() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), g)
+	}
 }
 
 func (m *Metrics) code(c int) string {

@@ -97,7 +97,7 @@ fulcrum_access_log_dropped_total 3
 
 func TestTargetHealthGauge(t *testing.T) {
 	_, reg, g := newTestMetrics(t)
-	g.Targets[1].SetHealth(target.Health{State: target.StateDraining, Since: time.Now()})
+	g.Targets()[1].SetHealth(target.Health{State: target.StateDraining, Since: time.Now()})
 	n, err := testutil.GatherAndCount(reg, "fulcrum_target_health")
 	if err != nil {
 		t.Fatal(err)

@@ -25,11 +25,12 @@ func BenchmarkRuleMatch(b *testing.B) {
 		rules = append(rules, config.Rule{Priority: i + 1, Host: fmt.Sprintf("svc%d.example.com", i), Path: "/v1/*", TargetGroup: "app"})
 	}
 	rules = append(rules, config.Rule{Priority: 100, Host: "*.example.com", Path: "/api/*", TargetGroup: "api"})
-	h := &Handler{Default: groups["app"], rules: compileRules(rules, groups)}
+	h := &Handler{}
+	h.setRoutes(config.Listener{DefaultTargetGroup: "app", Rules: rules}, groups)
 	r := httptest.NewRequest("GET", "http://shop.example.com/api/cart?id=1", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if g, _ := h.route(r); g.Name != "api" {
+		if g, _ := h.routes.Load().route(r); g.Name != "api" {
 			b.Fatal(g.Name)
 		}
 	}

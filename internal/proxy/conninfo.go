@@ -30,22 +30,38 @@ func connInfoOf(ctx context.Context) *connInfo {
 // trackedListener wraps accepted connections so that requests net/http
 // rejects itself (malformed: 400, header section too large: 431) still get
 // an access log line, as ALB logs them (alb-semantics §1.1).
+//
+// It also enforces the listener's max_connections: a connection beyond the
+// limit is closed as soon as it is accepted and counted as rejected (ALB
+// RejectedConnectionCount, Envoy's downstream_cx_overflow).
 type trackedListener struct {
 	net.Listener
 	h *Handler
+	// max is the listener's max_connections; 0 is unlimited.
+	max    atomic.Int64
+	active atomic.Int64
 }
 
 func (l *trackedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if limit := l.max.Load(); limit > 0 && l.active.Load() >= limit {
+			c.Close()
+			l.h.Metrics.ConnRejected(l.h.Listener)
+			continue
+		}
+		l.active.Add(1)
+		l.h.Metrics.ConnOpened(l.h.Listener)
+		return &trackedConn{Conn: c, l: l, h: l.h, info: &connInfo{id: "TID_" + newID()}}, nil
 	}
-	l.h.Metrics.ConnOpened(l.h.Listener)
-	return &trackedConn{Conn: c, h: l.h, info: &connInfo{id: "TID_" + newID()}}, nil
 }
 
 type trackedConn struct {
 	net.Conn
+	l      *trackedListener
 	h      *Handler
 	info   *connInfo
 	closed atomic.Bool
@@ -54,6 +70,7 @@ type trackedConn struct {
 // Close closes the connection and counts it closed once.
 func (c *trackedConn) Close() error {
 	if c.closed.CompareAndSwap(false, true) {
+		c.l.active.Add(-1)
 		c.h.Metrics.ConnClosed(c.h.Listener)
 	}
 	return c.Conn.Close()

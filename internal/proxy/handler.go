@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -32,10 +34,6 @@ type Handler struct {
 	TLS bool
 	// Port is the listener's port, for X-Forwarded-Port and the log URL.
 	Port string
-	// IdleTimeout bounds each wait for a target's response bytes.
-	IdleTimeout time.Duration
-	// Default receives requests no rule matches.
-	Default *Group
 	// AccessLog, when set, gets one record per request.
 	AccessLog *accesslog.Logger
 	// History, when set, keeps recent records for the admin API.
@@ -45,9 +43,24 @@ type Handler struct {
 	// Logger receives operational messages.
 	Logger *slog.Logger
 
-	rules   []rule
+	// routes is the listener's current rules; a reload swaps it.
+	routes  atomic.Pointer[routeTable]
 	records sync.Pool
 	bufs    sync.Pool
+}
+
+// routeTable is one generation of a listener's routing: its rules, its
+// default target group, and the idle timeout that bounds each wait for a
+// target's bytes.
+type routeTable struct {
+	def         *Group
+	rules       []rule
+	idleTimeout time.Duration
+}
+
+// setRoutes installs lc's rules over groups.
+func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
+	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D()})
 }
 
 func (h *Handler) record() *accesslog.Record {
@@ -75,6 +88,8 @@ type request struct {
 	group *Group
 	// target is the target of the attempt being forwarded.
 	target *target.Target
+	// idleTimeout bounds each wait for the target's bytes.
+	idleTimeout time.Duration
 }
 
 // ServeHTTP proxies one request.
@@ -89,7 +104,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.fillRecord(q, ci)
 	defer h.finish(q)
 
-	q.group, rec.RulePriority = h.route(r)
+	rt := h.routes.Load()
+	q.idleTimeout = rt.idleTimeout
+	q.group, rec.RulePriority = rt.route(r)
 	rec.TargetGroup, rec.Forwarded = q.group.Name, true
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
@@ -152,6 +169,27 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
 			break
 		}
+		if !t.TryAcquire() {
+			// t is at its max_connections: take another target's free
+			// slot, or wait in the group's queue for one.
+			if t = acquireFree(rs, tried); t == nil {
+				h.Metrics.Queued(g.Name)
+				var err error
+				t, err = g.queue.wait(ctx, func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
+				if err != nil {
+					class, detail = failure.Class{Type: failure.ConnectionLimitReached}, err.Error()
+					switch {
+					case err == errQueueFull:
+						h.Metrics.QueueRejected(g.Name, "full")
+					case err == errQueueTimeout:
+						h.Metrics.QueueRejected(g.Name, "timeout")
+					default:
+						class, detail = failure.Class{Type: failure.ClientClosed}, "client closed the connection while the request was queued"
+					}
+					break
+				}
+			}
+		}
 		if attempt == 1 && rs.FailOpen {
 			h.Metrics.UnhealthyRouting(g.Name)
 		}
@@ -165,12 +203,11 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			out.body = bytes.NewReader(replay)
 		}
 		rec.Target = t.Address
-		t.Acquire()
 		sent := time.Now()
 		if rec.RequestProcessing < 0 {
 			rec.RequestProcessing = sent.Sub(q.start)
 		}
-		x, err := g.Transport.roundTrip(ctx, t, r, out, fresh, h.IdleTimeout)
+		x, err := g.Transport.roundTrip(ctx, t, r, out, fresh, q.idleTimeout)
 		if retrying {
 			g.budget.release()
 			retrying = false
@@ -181,6 +218,10 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Status: x.resp.StatusCode, Duration: rec.TargetProcessing,
 				Class: failure.Class{Reused: x.reused, Idle: x.idle}})
 			t.Stats.ObserveResponse(now, x.resp.StatusCode, rec.TargetProcessing)
+			g.Outlier.ObserveResponse(now, t, x.resp.StatusCode)
+			if x.reused {
+				t.KeepAlive.ObserveReused(x.idle)
+			}
 			h.Metrics.ResponseTime(g.Name, t.Address, rec.TargetProcessing)
 			q.target = t
 			if upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
@@ -188,10 +229,10 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			} else {
 				h.forward(q, x)
 			}
-			t.Release()
+			h.release(g, t)
 			return
 		}
-		t.Release()
+		h.release(g, t)
 		if errors.Is(err, errClientBody) {
 			h.answer(q, failure.HTTPRequestError, 400, err.Error())
 			return
@@ -204,6 +245,16 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		if class.Type == failure.ClientClosed {
 			break
 		}
+		if errors.Is(err, failure.ErrDeregistered) {
+			// The deregistration delay ran out under this request: ALB
+			// answers 502 and so does Fulcrum, rather than run a request
+			// that already took that long a second time.
+			break
+		}
+		if class.Reused && class.Type == failure.ConnectionTerminated && !class.Written {
+			t.KeepAlive.ObserveClosed(now, class.Idle)
+		}
+		g.Outlier.ObserveFailure(now, t, class)
 		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.Phase <= failure.PhaseTLS)
 		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
 			break
@@ -226,6 +277,15 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		fresh = class.Reused
 	}
 	h.answer(q, class.Type, class.Status(), detail)
+}
+
+// release ends an attempt's hold on t and, when t has a connection limit,
+// lets a queued request take the freed slot.
+func (h *Handler) release(g *Group, t *target.Target) {
+	t.Release()
+	if t.MaxConnections() > 0 {
+		g.queue.freed()
+	}
 }
 
 // forward copies the target's response to the client.
@@ -346,17 +406,17 @@ func proxyStatus(et failure.ErrorType, details string) string {
 	return string(b)
 }
 
-func (h *Handler) route(r *http.Request) (*Group, int) {
-	if len(h.rules) == 0 {
-		return h.Default, 0
+func (rt *routeTable) route(r *http.Request) (*Group, int) {
+	if len(rt.rules) == 0 {
+		return rt.def, 0
 	}
 	host := hostOnly(r.Host)
-	for i := range h.rules {
-		if h.rules[i].match(host, r.URL.Path) {
-			return h.rules[i].group, h.rules[i].priority
+	for i := range rt.rules {
+		if rt.rules[i].match(host, r.URL.Path) {
+			return rt.rules[i].group, rt.rules[i].priority
 		}
 	}
-	return h.Default, 0
+	return rt.def, 0
 }
 
 func (h *Handler) fillRecord(q *request, ci *connInfo) {

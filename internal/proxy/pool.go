@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
 // headerLimit is the largest response header section accepted from a
@@ -75,12 +77,25 @@ type pool struct {
 	idle        []*backendConn
 	max         int
 	idleTimeout time.Duration
+	override    bool
+	ka          *target.KeepAlive
 	closed      bool
+}
+
+// timeout is how long a connection may idle in the pool: the configured
+// idle timeout, shortened below the target's learned keep-alive
+// idle-close time unless the timeout was configured explicitly.
+func (p *pool) timeout(now time.Time) time.Duration {
+	if p.ka == nil {
+		return p.idleTimeout
+	}
+	return p.ka.PoolTimeout(now, p.idleTimeout, p.override)
 }
 
 // get returns a live idle connection, or nil, closing expired ones and
 // the ones the target closed (counted in stale).
 func (p *pool) get(now time.Time, stale *atomic.Int64) *backendConn {
+	limit := p.timeout(now)
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -92,14 +107,20 @@ func (p *pool) get(now time.Time, stale *atomic.Int64) *backendConn {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if now.Sub(c.lastUsed) >= p.idleTimeout {
+		idle := now.Sub(c.lastUsed)
+		if idle >= limit {
 			c.Close()
 			continue
 		}
 		if alive(c.Conn) {
 			return c
 		}
+		// The target closed the connection while it idled: an upper
+		// bound of its keep-alive timeout.
 		stale.Add(1)
+		if p.ka != nil {
+			p.ka.ObserveClosed(now, idle)
+		}
 		c.Close()
 	}
 }
@@ -121,11 +142,12 @@ func (p *pool) put(c *backendConn, now time.Time) bool {
 
 // reap closes connections idle for longer than the idle timeout.
 func (p *pool) reap(now time.Time) {
+	limit := p.timeout(now)
 	p.mu.Lock()
 	var old []*backendConn
 	keep := p.idle[:0]
 	for _, c := range p.idle {
-		if now.Sub(c.lastUsed) >= p.idleTimeout {
+		if now.Sub(c.lastUsed) >= limit {
 			old = append(old, c)
 		} else {
 			keep = append(keep, c)

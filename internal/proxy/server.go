@@ -11,10 +11,10 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
-	"github.com/fulcrumlb/fulcrum/internal/balancer"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/health"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
@@ -25,19 +25,55 @@ import (
 // 64 K, alb-semantics §5.3); beyond it net/http answers 431.
 const maxRequestHeader = 64 << 10
 
-// Server is a running load balancer built from one configuration: its
-// listeners, target groups, health checkers and access log.
+// ErrNotServing is returned by runtime changes before Serve runs or after
+// it returned.
+var ErrNotServing = errors.New("the load balancer is not serving")
+
+// Server is a running load balancer: its listeners, target groups, health
+// checkers and access log. Its configuration can change while it serves:
+// Reload swaps in a new configuration, Register and Deregister change
+// target groups' targets.
 type Server struct {
-	cfg      *config.Config
 	logger   *slog.Logger
+	stdout   io.Writer
 	access   *accesslog.Logger
 	checkLog *health.CheckLog
 	metrics  *metrics.Metrics
+	history  *accesslog.History
+	load     func() (*config.Config, []byte, error)
 
-	groups     map[string]*Group
-	groupOrder []*target.Group
-	checkers   []*health.Checker
-	listeners  []*listener
+	// snap is what the request path and the admin API read.
+	snap atomic.Pointer[snapshot]
+	info atomic.Pointer[config.Info]
+
+	// mu serialises configuration changes; the fields below are guarded.
+	mu        sync.Mutex
+	cfg       *config.Config
+	states    map[string]*groupState
+	listeners map[string]*listener
+	serving   bool
+	bg        context.Context
+	bgWG      sync.WaitGroup
+	srvWG     sync.WaitGroup
+	errs      chan error
+	grace     time.Duration
+}
+
+// snapshot is one immutable generation of the routing configuration.
+type snapshot struct {
+	groups map[string]*Group
+	order  []*Group
+}
+
+// groupState is what a target group keeps across reloads: its targets,
+// transport, queue and health checker.
+type groupState struct {
+	targets      *target.Group
+	transport    *Transport
+	transportKey string
+	queue        *queue
+	checkerKey   string
+	stopChecker  context.CancelFunc
 }
 
 // Options are a Server's collaborators. Every field may be left zero.
@@ -52,6 +88,13 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// History, when set, keeps recent requests for the admin API.
 	History *accesslog.History
+	// Load reads the configuration again for Reload: the parsed config and
+	// the file's bytes. Nil makes Reload fail.
+	Load func() (*config.Config, []byte, error)
+	// Source is the configuration file's bytes, shown by /api/v1/config.
+	Source []byte
+	// Path is the configuration file's path, shown by /api/v1/config.
+	Path string
 }
 
 type listener struct {
@@ -59,6 +102,8 @@ type listener struct {
 	handler *Handler
 	srv     *http.Server
 	ln      net.Listener
+	tl      *trackedListener
+	cert    atomic.Pointer[tls.Certificate]
 }
 
 // New builds a server from a validated configuration. It opens the access
@@ -72,28 +117,15 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if stdout == nil {
 		stdout = io.Discard
 	}
-	s := &Server{cfg: cfg, logger: logger, metrics: opts.Metrics, groups: map[string]*Group{}}
+	s := &Server{logger: logger, stdout: stdout, metrics: opts.Metrics, history: opts.History, load: opts.Load,
+		states: map[string]*groupState{}, listeners: map[string]*listener{}}
+	s.info.Store(&config.Info{Path: opts.Path, Source: string(opts.Source), LoadedAt: time.Now()})
 	if c := cfg.HealthCheckLog; c != nil {
 		l, err := health.OpenCheckLog(c.Path, stdout)
 		if err != nil {
 			return nil, err
 		}
 		s.checkLog = l
-	}
-	now := time.Now()
-	for _, tc := range cfg.TargetGroups {
-		g, checker, err := buildGroup(tc, now, logger)
-		if err != nil {
-			s.checkLog.Close()
-			return nil, fmt.Errorf("target group %s: %w", tc.Name, err)
-		}
-		s.groups[tc.Name] = g
-		s.groupOrder = append(s.groupOrder, g.Targets)
-		s.metrics.AddTargetGroup(tc.Name)
-		if checker != nil {
-			checker.OnResult = s.onCheck(checkKind(tc))
-			s.checkers = append(s.checkers, checker)
-		}
 	}
 	if a := cfg.AccessLog; a != nil {
 		l, err := accesslog.Open(a.Path, a.Format, a.BufferLines, stdout)
@@ -104,23 +136,65 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		s.access = l
 		s.metrics.WatchAccessLog(l.Dropped)
 	}
-	s.metrics.WatchTargetGroups(s.TargetGroups)
-	for _, lc := range cfg.Listeners {
-		h := &Handler{
-			Listener:    lc.Name,
-			TLS:         lc.Protocol == "https",
-			IdleTimeout: lc.IdleTimeout.D(),
-			Default:     s.groups[lc.DefaultTargetGroup],
-			AccessLog:   s.access,
-			History:     opts.History,
-			Metrics:     opts.Metrics,
-			Logger:      logger,
-			rules:       compileRules(lc.Rules, s.groups),
+	snap, err := s.build(cfg, time.Now())
+	if err != nil {
+		s.checkLog.Close()
+		if s.access != nil {
+			s.access.Close()
 		}
-		s.listeners = append(s.listeners, &listener{cfg: lc, handler: h})
-		s.metrics.AddListener(lc.Name)
+		return nil, err
 	}
+	s.snap.Store(snap)
+	s.cfg = cfg
+	for _, g := range snap.order {
+		s.states[g.Name] = &groupState{targets: g.Targets, transport: g.Transport, transportKey: transportKey(g.cfg), queue: g.queue}
+	}
+	for _, lc := range cfg.Listeners {
+		s.listeners[lc.Name] = s.newListener(lc, snap)
+	}
+	s.metrics.WatchTargetGroups(s.TargetGroups)
+	s.metrics.WatchQueues(s.queueLengths)
 	return s, nil
+}
+
+// build creates the snapshot of cfg, reusing the state of groups that
+// exist already (a reload). It changes no running group: new targets and
+// checkers are applied by the caller once the whole config is known to
+// build.
+func (s *Server) build(cfg *config.Config, now time.Time) (*snapshot, error) {
+	snap := &snapshot{groups: map[string]*Group{}}
+	for _, tc := range cfg.TargetGroups {
+		st := s.states[tc.Name]
+		var ts *target.Group
+		var tr *Transport
+		q := newQueue()
+		if st != nil {
+			ts, q = st.targets, st.queue
+			if st.transportKey == transportKey(tc) {
+				tr = st.transport
+			}
+		} else {
+			list := make([]*target.Target, 0, len(tc.Targets))
+			for _, t := range tc.Targets {
+				list = append(list, newTarget(tc, t, now))
+			}
+			ts = target.NewGroup(tc.Name, list)
+		}
+		if tr == nil {
+			var err error
+			if tr, err = newTransport(tc); err != nil {
+				return nil, fmt.Errorf("target group %s: %w", tc.Name, err)
+			}
+		}
+		g, err := newGroup(tc, ts, tr, q, s.logger, func(t *target.Target) { s.metrics.OutlierEjection(t.Group, t.Address) })
+		if err != nil {
+			return nil, fmt.Errorf("target group %s: %w", tc.Name, err)
+		}
+		snap.groups[tc.Name] = g
+		snap.order = append(snap.order, g)
+		s.metrics.AddTargetGroup(tc.Name)
+	}
+	return snap, nil
 }
 
 // checkKind is a group's health check type for the check log: http,
@@ -146,99 +220,113 @@ func (s *Server) onCheck(kind string) func(*target.Target, health.Result) {
 }
 
 // TargetGroups returns the target groups in configuration order.
-func (s *Server) TargetGroups() []*target.Group { return s.groupOrder }
-
-func buildGroup(tc config.TargetGroup, now time.Time, logger *slog.Logger) (*Group, *health.Checker, error) {
-	tlsCfg, err := target.ClientTLS(tc)
-	if err != nil {
-		return nil, nil, err
+func (s *Server) TargetGroups() []*target.Group {
+	snap := s.snap.Load()
+	out := make([]*target.Group, len(snap.order))
+	for i, g := range snap.order {
+		out[i] = g.Targets
 	}
-	hc := tc.HealthCheck
-	ts := make([]*target.Target, 0, len(tc.Targets))
-	for _, t := range tc.Targets {
-		ts = append(ts, target.New(tc.Name, t.Address, t.Weight, health.Initial(hc.Enabled, now)))
-	}
-	policy, err := balancer.New(tc.Algorithm, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	g := &Group{
-		Name:        tc.Name,
-		Targets:     target.NewGroup(tc.Name, ts),
-		Policy:      policy,
-		MaxAttempts: tc.Retries.MaxAttempts,
-		Transport: &Transport{
-			Dialer:           &target.Dialer{Timeout: tc.ConnectTimeout.D(), TLS: tlsCfg},
-			MaxIdlePerTarget: tc.MaxIdlePerTarget,
-			IdleTimeout:      tc.KeepaliveIdleTimeout.D(),
-		},
-	}
-	g.budget.percent = int64(tc.Retries.BudgetPercent)
-	if !hc.Enabled {
-		return g, nil, nil
-	}
-	checker := &health.Checker{
-		Group:              g.Targets,
-		Prober:             health.ProberFor(tc, tlsCfg),
-		Interval:           hc.Interval.D(),
-		HealthyThreshold:   hc.HealthyThreshold,
-		UnhealthyThreshold: hc.UnhealthyThreshold,
-		Logger:             logger,
-	}
-	return g, checker, nil
+	return out
 }
 
-// Group returns the named target group, or nil.
-func (s *Server) Group(name string) *Group { return s.groups[name] }
+func (s *Server) queueLengths() map[string]int64 {
+	m := map[string]int64{}
+	for _, g := range s.snap.Load().order {
+		m[g.Name] = g.QueueLength()
+	}
+	return m
+}
+
+// Group returns the named target group of the active configuration, or nil.
+func (s *Server) Group(name string) *Group { return s.snap.Load().groups[name] }
+
+// ConfigInfo returns the active configuration's source and the outcome of
+// the last reload.
+func (s *Server) ConfigInfo() config.Info { return *s.info.Load() }
+
+func (s *Server) newListener(lc config.Listener, snap *snapshot) *listener {
+	h := &Handler{
+		Listener:  lc.Name,
+		TLS:       lc.Protocol == "https",
+		AccessLog: s.access,
+		History:   s.history,
+		Metrics:   s.metrics,
+		Logger:    s.logger,
+	}
+	h.setRoutes(lc, snap.groups)
+	s.metrics.AddListener(lc.Name)
+	return &listener{cfg: lc, handler: h}
+}
 
 // Listen binds every listener. On any failure it closes what it bound and
 // returns an error naming the listener.
 func (s *Server) Listen() error {
-	for _, l := range s.listeners {
-		lc := net.ListenConfig{}
-		if l.cfg.ReusePort {
-			lc.Control = reusePort
-		}
-		ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Address)
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
-		}
-		_, port, _ := net.SplitHostPort(ln.Addr().String())
-		l.handler.Port = port
-		l.ln = &trackedListener{Listener: ln, h: l.handler}
-		l.srv = &http.Server{
-			Handler:           l.handler,
-			ReadHeaderTimeout: l.cfg.IdleTimeout.D(),
-			IdleTimeout:       l.cfg.IdleTimeout.D(),
-			MaxHeaderBytes:    maxRequestHeader,
-			ConnContext:       connContext,
-			ConnState:         connState,
-			ErrorLog:          log.New(slogWriter{s.logger}, "", 0),
-		}
-		if l.cfg.Protocol == "https" {
-			cert, err := tls.LoadX509KeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
-			if err != nil {
-				s.closeListeners()
-				return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, lc := range s.cfg.Listeners {
+		if err := s.bind(s.listeners[lc.Name]); err != nil {
+			for _, l := range s.listeners {
+				if l.ln != nil {
+					l.ln.Close()
+				}
 			}
-			l.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
-			l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
+			return err
 		}
 	}
 	return nil
 }
 
-func (s *Server) closeListeners() {
-	for _, l := range s.listeners {
-		if l.ln != nil {
-			l.ln.Close()
-		}
+// bind opens l's socket and its http.Server.
+func (s *Server) bind(l *listener) error {
+	lc := net.ListenConfig{}
+	if l.cfg.ReusePort {
+		lc.Control = reusePort
 	}
+	ln, err := lc.Listen(context.Background(), "tcp", l.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	l.handler.Port = port
+	l.tl = &trackedListener{Listener: ln, h: l.handler}
+	l.tl.max.Store(int64(l.cfg.MaxConnections))
+	l.ln = l.tl
+	l.srv = &http.Server{
+		Handler:           l.handler,
+		ReadHeaderTimeout: l.cfg.IdleTimeout.D(),
+		IdleTimeout:       l.cfg.IdleTimeout.D(),
+		MaxHeaderBytes:    maxRequestHeader,
+		ConnContext:       connContext,
+		ConnState:         connState,
+		ErrorLog:          log.New(slogWriter{s.logger}, "", 0),
+	}
+	if l.cfg.Protocol == "https" {
+		if err := l.loadCert(); err != nil {
+			ln.Close()
+			return err
+		}
+		l.srv.TLSConfig = &tls.Config{NextProtos: []string{"h2", "http/1.1"},
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return l.cert.Load(), nil }}
+		l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
+	}
+	return nil
+}
+
+// loadCert (re)reads an https listener's certificate; a reload picks up a
+// renewed certificate without closing the socket.
+func (l *listener) loadCert() error {
+	cert, err := tls.LoadX509KeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
+	if err != nil {
+		return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
+	}
+	l.cert.Store(&cert)
+	return nil
 }
 
 // Addrs returns each listener's bound address by name, after Listen.
 func (s *Server) Addrs() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	m := map[string]string{}
 	for _, l := range s.listeners {
 		if l.ln != nil {
@@ -248,56 +336,93 @@ func (s *Server) Addrs() map[string]string {
 	return m
 }
 
+// serveListener runs l's http.Server until it is shut down.
+func (s *Server) serveListener(l *listener) {
+	s.logger.Info("listener started", "listener", l.cfg.Name, "address", l.ln.Addr().String(), "protocol", l.cfg.Protocol)
+	s.srvWG.Go(func() {
+		if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+			select {
+			case s.errs <- fmt.Errorf("listener %s: %w", l.cfg.Name, err):
+			default:
+			}
+		}
+	})
+}
+
+// shutdownListener stops l accepting, lets its requests finish for up to
+// grace, then closes what is left.
+func (s *Server) shutdownListener(l *listener, grace time.Duration) {
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := l.srv.Shutdown(sctx); err != nil {
+		s.logger.Warn("grace period over, closing connections", "listener", l.cfg.Name)
+		l.srv.Close()
+	}
+}
+
+// startChecker (re)starts the health checks of a group.
+func (s *Server) startChecker(st *groupState, tc config.TargetGroup) error {
+	if st.stopChecker != nil {
+		st.stopChecker()
+		st.stopChecker = nil
+	}
+	st.checkerKey = checkerKey(tc)
+	c, err := newChecker(tc, st.targets, s.logger)
+	if err != nil || c == nil {
+		return err
+	}
+	c.OnResult = s.onCheck(checkKind(tc))
+	ctx, stop := context.WithCancel(s.bg)
+	st.stopChecker = stop
+	s.bgWG.Go(func() { c.Run(ctx) })
+	return nil
+}
+
 // Serve runs the listeners, health checks and access log until ctx is
 // done, then shuts down gracefully: it stops accepting, lets in-flight
 // requests finish for up to grace, then closes what is left. It returns nil
 // after a clean shutdown.
 func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
-	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
-	var bgWG sync.WaitGroup
 	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
 	var logWG sync.WaitGroup
 	if s.access != nil {
 		logWG.Go(func() { s.access.Run(logCtx) })
 	}
-	for _, c := range s.checkers {
-		bgWG.Go(func() { c.Run(bg) })
-	}
-	bgWG.Go(func() { s.reap(bg) })
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 
-	errs := make(chan error, len(s.listeners))
-	var srvWG sync.WaitGroup
-	for _, l := range s.listeners {
-		s.logger.Info("listener started", "listener", l.cfg.Name, "address", l.ln.Addr().String(), "protocol", l.cfg.Protocol)
-		srvWG.Go(func() {
-			if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
-				errs <- fmt.Errorf("listener %s: %w", l.cfg.Name, err)
-			}
-		})
+	s.mu.Lock()
+	s.bg, s.errs, s.grace = bg, make(chan error, 1), grace
+	for _, tc := range s.cfg.TargetGroups {
+		if err := s.startChecker(s.states[tc.Name], tc); err != nil {
+			s.logger.Error("health checks not started", "target_group", tc.Name, "error", err)
+		}
 	}
+	s.bgWG.Go(func() { s.tick(bg) })
+	for _, lc := range s.cfg.Listeners {
+		s.serveListener(s.listeners[lc.Name])
+	}
+	s.serving = true
+	s.mu.Unlock()
+
 	var serveErr error
 	select {
 	case <-ctx.Done():
-	case serveErr = <-errs:
+	case serveErr = <-s.errs:
 	}
 	s.logger.Info("shutting down", "grace", grace.String())
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
+	s.mu.Lock()
+	s.serving = false
 	var shutWG sync.WaitGroup
 	for _, l := range s.listeners {
-		shutWG.Go(func() {
-			if err := l.srv.Shutdown(sctx); err != nil {
-				s.logger.Warn("grace period over, closing connections", "listener", l.cfg.Name)
-				l.srv.Close()
-			}
-		})
+		shutWG.Go(func() { s.shutdownListener(l, grace) })
 	}
+	s.mu.Unlock()
 	shutWG.Wait()
-	srvWG.Wait()
+	s.srvWG.Wait()
 	stopBg()
-	bgWG.Wait()
-	for _, g := range s.groups {
-		g.Transport.CloseIdle()
+	s.bgWG.Wait()
+	for _, st := range s.states {
+		st.transport.CloseIdle()
 	}
 	stopLog()
 	logWG.Wait()
@@ -309,17 +434,25 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	return serveErr
 }
 
-// reap closes expired idle target connections every few seconds.
-func (s *Server) reap(ctx context.Context) {
-	t := time.NewTicker(5 * time.Second)
+// tick runs the periodic work: every second it ends expired outlier
+// ejections and moves slow start ramps along; every five seconds it closes
+// expired idle target connections.
+func (s *Server) tick(ctx context.Context) {
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	for {
+	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			for _, g := range s.groups {
-				g.Transport.Reap(now)
+			for _, g := range s.snap.Load().order {
+				g.Outlier.Sweep(now)
+				if g.Targets.Routes().SlowStart {
+					g.Targets.RefreshAt(now)
+				}
+				if n%5 == 0 {
+					g.Transport.Reap(now)
+				}
 			}
 		}
 	}

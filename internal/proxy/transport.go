@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,19 +42,46 @@ type Transport struct {
 	MaxIdlePerTarget int
 	// IdleTimeout closes pooled connections idle for longer.
 	IdleTimeout time.Duration
+	// IdleOverride is true when IdleTimeout was configured explicitly;
+	// otherwise each target's learned keep-alive idle-close time can
+	// shorten it (target.KeepAlive).
+	IdleOverride bool
 
 	pools sync.Map // *target.Target -> *pool
 	// stale counts pooled connections found closed by the target before
 	// reuse and dropped without sending a request.
 	stale atomic.Int64
+	// closed is set once a reload replaced the transport: attempts still
+	// running on it close their connections when done.
+	closed atomic.Bool
 }
 
 func (t *Transport) pool(tg *target.Target) *pool {
 	if p, ok := t.pools.Load(tg); ok {
 		return p.(*pool)
 	}
-	p, _ := t.pools.LoadOrStore(tg, &pool{max: t.MaxIdlePerTarget, idleTimeout: t.IdleTimeout})
+	np := &pool{max: t.MaxIdlePerTarget, idleTimeout: t.IdleTimeout, override: t.IdleOverride, ka: &tg.KeepAlive}
+	if t.closed.Load() || tg.Draining() {
+		np.closed = true
+		return np
+	}
+	p, _ := t.pools.LoadOrStore(tg, np)
 	return p.(*pool)
+}
+
+// closeTarget closes a draining target's idle connections and keeps the
+// ones in use from returning to the pool.
+func (t *Transport) closeTarget(tg *target.Target) {
+	if p, ok := t.pools.Load(tg); ok {
+		p.(*pool).close()
+	}
+}
+
+// forget drops a deregistered target's pool.
+func (t *Transport) forget(tg *target.Target) {
+	if p, ok := t.pools.LoadAndDelete(tg); ok {
+		p.(*pool).close()
+	}
 }
 
 // Reap closes idle connections past the idle timeout, on every target.
@@ -65,8 +93,11 @@ func (t *Transport) Reap(now time.Time) {
 // their target and dropped before a request was written to them.
 func (t *Transport) StaleClosed() int64 { return t.stale.Load() }
 
-// CloseIdle closes every idle connection, for shutdown.
+// CloseIdle closes every idle connection and keeps connections in use
+// from returning to a pool, for shutdown and for a transport a reload
+// replaced.
 func (t *Transport) CloseIdle() {
+	t.closed.Store(true)
 	t.pools.Range(func(_, p any) bool { p.(*pool).close(); return true })
 }
 
@@ -86,9 +117,12 @@ type outRequest struct {
 type exchange struct {
 	t      *Transport
 	p      *pool
+	tg     *target.Target
 	c      *backendConn
 	resp   *http.Response
 	stop   func() bool
+	// stopCut unhooks the attempt from the target's deregistration cut.
+	stopCut func() bool
 	idle   time.Duration
 	reused bool
 
@@ -102,7 +136,7 @@ type exchange struct {
 // listener's idle timeout). Errors are *failure.AttemptError.
 func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
 	p := t.pool(tg)
-	x := &exchange{t: t, p: p, timeout: timeout}
+	x := &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	now := time.Now()
 	if !fresh {
 		x.c = p.get(now, &t.stale)
@@ -118,20 +152,27 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	}
 	c := x.c
 	fail := func(phase failure.Phase, err error) error {
-		if ctx.Err() != nil {
+		if cause := context.Cause(tg.CutContext()); cause != nil {
+			err = fmt.Errorf("%w: %w", cause, err)
+		} else if ctx.Err() != nil {
 			err = fmt.Errorf("%w: %w", context.Cause(ctx), err)
 		}
 		c.Close()
 		x.stop()
+		x.stopCut()
 		return &failure.AttemptError{Phase: phase, Target: tg.Address, Reused: x.reused, Idle: x.idle, Written: c.wrote > 0, Err: err}
 	}
 	x.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	// When the target's deregistration delay expires, the attempt ends
+	// wherever it is (ALB answers 502, alb-semantics §5.4).
+	x.stopCut = context.AfterFunc(tg.CutContext(), func() { c.SetDeadline(time.Unix(1, 0)) })
 	c.wrote = 0
 	c.SetDeadline(now.Add(timeout))
 	if err := writeRequest(c.bw, req); err != nil {
 		if errors.Is(err, errClientBody) {
 			c.Close()
 			x.stop()
+			x.stopCut()
 			return nil, err
 		}
 		return nil, fail(failure.PhaseWrite, err)
@@ -157,6 +198,11 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 			continue
 		}
 		c.lim.n = -1
+		if ka, ok := resp.Header["Keep-Alive"]; ok {
+			if d := keepAliveTimeout(ka); d > 0 {
+				tg.KeepAlive.ObserveHeader(time.Now(), d)
+			}
+		}
 		x.resp = resp
 		x.keep = !resp.Close && !req.close && resp.StatusCode != http.StatusSwitchingProtocols
 		return x, nil
@@ -182,12 +228,34 @@ func validHeader(h http.Header) error {
 	return nil
 }
 
+// keepAliveTimeout returns the timeout=N parameter of a Keep-Alive
+// response header (RFC 2068 §19.7.1.1, sent by Node, Apache and others),
+// or 0.
+func keepAliveTimeout(vs []string) time.Duration {
+	for _, v := range vs {
+		for part := range strings.SplitSeq(v, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if !ok || !strings.EqualFold(k, "timeout") {
+				continue
+			}
+			if n, err := strconv.Atoi(strings.TrimSpace(val)); err == nil && n > 0 {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	return 0
+}
+
 // Read reads the response body, refreshing the idle deadline per read.
 func (x *exchange) Read(p []byte) (int, error) {
 	x.c.SetReadDeadline(time.Now().Add(x.timeout))
 	n, err := x.resp.Body.Read(p)
 	if err == io.EOF {
 		x.eof = true
+	} else if err != nil {
+		if cause := context.Cause(x.tg.CutContext()); cause != nil {
+			err = fmt.Errorf("%w: %w", cause, err)
+		}
 	}
 	return n, err
 }
@@ -196,6 +264,9 @@ func (x *exchange) Read(p []byte) (int, error) {
 // connection to the pool, anything else closes it.
 func (x *exchange) release() {
 	stopped := x.stop()
+	if !x.stopCut() {
+		stopped = false
+	}
 	if x.eof && x.keep && stopped {
 		x.c.SetDeadline(time.Time{})
 		x.p.put(x.c, time.Now())

@@ -17,6 +17,9 @@ import (
 // connection.
 func (h *Handler) upgrade(q *request, x *exchange) {
 	defer x.c.Close()
+	// The tunnel stays hooked to the target's deregistration cut, so a
+	// WebSocket to a target whose deregistration delay expired ends too.
+	defer x.stopCut()
 	x.stop()
 	rec, resp := q.rec, x.resp
 	rc := http.NewResponseController(q.w)

@@ -1,7 +1,10 @@
 package target
 
 import (
+	"context"
+	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // AdminState is an operator's override of a target's routing, set through
@@ -41,43 +44,90 @@ func ParseAdminState(s string) (AdminState, bool) {
 }
 
 // Target is one registered target of a target group. Its health, admin
-// state, in-flight count and stats are safe for concurrent use; its
-// identity is immutable.
+// state, weight, in-flight count and stats are safe for concurrent use;
+// its group and address are immutable.
 type Target struct {
 	// Group is the target group's name.
 	Group string
 	// Address is host:port as configured.
 	Address string
-	// Weight is the relative share for weighted algorithms, >= 1.
-	Weight int
 	// Stats are the target's traffic and health-check counters.
 	Stats Stats
+	// Passive is the outlier-ejection state fed by real traffic.
+	Passive Passive
+	// KeepAlive is what Fulcrum learned about the target's keep-alive
+	// idle-close time.
+	KeepAlive KeepAlive
 
+	weight   atomic.Int32
+	maxConns atomic.Int64
 	inFlight atomic.Int64
 	health   atomic.Pointer[Health]
 	admin    atomic.Uint32
+	runtime  atomic.Bool
+	// slowStart is the Unix nanosecond time slow start began, 0 when the
+	// target is not in slow start; decided is the Since of the healthy
+	// episode slow start was last decided for.
+	slowStart, decided atomic.Int64
+
+	draining  atomic.Bool
+	idleOnce  sync.Once
+	idle      chan struct{}
+	cut       context.Context
+	cutCancel context.CancelCauseFunc
 }
 
-// New returns a target in the given initial health.
+// New returns a target in the given initial health. weight is clamped to
+// at least 1.
 func New(group, address string, weight int, h Health) *Target {
-	t := &Target{Group: group, Address: address, Weight: max(weight, 1)}
+	t := &Target{Group: group, Address: address, idle: make(chan struct{})}
+	t.weight.Store(int32(max(weight, 1)))
 	t.health.Store(&h)
 	t.Stats.lastChange = h.Since
+	t.cut, t.cutCancel = context.WithCancelCause(context.Background())
 	return t
 }
+
+// Weight returns the relative share for weighted algorithms, >= 1.
+func (t *Target) Weight() int { return int(t.weight.Load()) }
+
+// SetWeight changes the weight (a reload); the caller refreshes the group.
+func (t *Target) SetWeight(w int) { t.weight.Store(int32(max(w, 1))) }
+
+// MaxConnections returns the most requests the target may have in flight
+// at once (HAProxy's server maxconn); 0 means unlimited.
+func (t *Target) MaxConnections() int64 { return t.maxConns.Load() }
+
+// SetMaxConnections sets the limit; 0 means unlimited.
+func (t *Target) SetMaxConnections(n int) { t.maxConns.Store(int64(max(n, 0))) }
+
+// Runtime reports whether the target was registered through the admin API
+// rather than the configuration file. Runtime targets survive a reload.
+func (t *Target) Runtime() bool { return t.runtime.Load() }
+
+// SetRuntime marks where the target's registration comes from.
+func (t *Target) SetRuntime(v bool) { t.runtime.Store(v) }
 
 // Health returns the current health.
 func (t *Target) Health() Health { return *t.health.Load() }
 
 // SetHealth stores h and returns the previous health. A change of state is
 // recorded in the target's transition history. The caller decides whether
-// the change is worth logging.
+// the change is worth logging. A draining target keeps draining: only
+// Unused replaces it.
 func (t *Target) SetHealth(h Health) Health {
-	prev := *t.health.Swap(&h)
-	if prev.State != h.State {
-		t.Stats.observeTransition(prev, h)
+	for {
+		cur := t.health.Load()
+		if (cur.State == StateDraining && h.State != StateUnused && h.State != StateDraining) || cur.State == StateUnused {
+			return *cur
+		}
+		if t.health.CompareAndSwap(cur, &h) {
+			if cur.State != h.State {
+				t.Stats.observeTransition(*cur, h)
+			}
+			return *cur
+		}
 	}
-	return prev
 }
 
 // AdminState returns the operator's routing override.
@@ -90,8 +140,65 @@ func (t *Target) SetAdminState(a AdminState) { t.admin.Store(uint32(a)) }
 // Acquire counts one more request in flight to the target.
 func (t *Target) Acquire() { t.inFlight.Add(1) }
 
-// Release counts one request in flight less.
-func (t *Target) Release() { t.inFlight.Add(-1) }
+// TryAcquire counts one more request in flight unless the target is at
+// its MaxConnections; it reports whether it did.
+func (t *Target) TryAcquire() bool {
+	limit := t.maxConns.Load()
+	if limit <= 0 {
+		t.inFlight.Add(1)
+		return true
+	}
+	for {
+		n := t.inFlight.Load()
+		if n >= limit {
+			return false
+		}
+		if t.inFlight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// Release counts one request in flight less. The last request of a
+// draining target closes its Idle channel.
+func (t *Target) Release() {
+	if t.inFlight.Add(-1) == 0 && t.draining.Load() {
+		t.idleOnce.Do(func() { close(t.idle) })
+	}
+}
 
 // InFlight returns the requests in flight to the target.
 func (t *Target) InFlight() int64 { return t.inFlight.Load() }
+
+// StartDraining moves the target to draining with ALB's reason
+// Target.DeregistrationInProgress (alb-semantics §5.4). It reports false
+// when the target was already draining.
+func (t *Target) StartDraining(now time.Time, why string) bool {
+	if !t.draining.CompareAndSwap(false, true) {
+		return false
+	}
+	t.SetHealth(Health{State: StateDraining, Reason: ReasonDeregistrationInProgress, Description: why, Since: now})
+	t.slowStart.Store(0)
+	if t.inFlight.Load() == 0 {
+		t.idleOnce.Do(func() { close(t.idle) })
+	}
+	return true
+}
+
+// Draining reports whether the target is deregistering.
+func (t *Target) Draining() bool { return t.draining.Load() }
+
+// Idle is closed once the target is draining and has no request in flight.
+func (t *Target) Idle() <-chan struct{} { return t.idle }
+
+// Cut ends every attempt still in flight to the target with cause (for
+// example failure.ErrDeregistered when the deregistration delay expires),
+// and marks the target unused.
+func (t *Target) Cut(now time.Time, cause error) {
+	t.cutCancel(cause)
+	t.SetHealth(Health{State: StateUnused, Reason: ReasonNotRegistered, Description: "Target is not registered to the target group", Since: now})
+}
+
+// CutContext is cancelled, with the cause given to Cut, when the target's
+// in-flight attempts must end.
+func (t *Target) CutContext() context.Context { return t.cut }

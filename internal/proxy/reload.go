@@ -1,0 +1,273 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/config"
+)
+
+// Reload reads the configuration again and applies it without dropping a
+// request. A configuration with any problem changes nothing: the running
+// one stays, and the error (a *config.Error listing every problem with
+// its path) is returned, logged and counted. On success the new routing
+// snapshot is swapped in atomically:
+//
+//   - targets present before and after keep their health, pools and
+//     counters; new ones start in initial; removed ones drain, as
+//     Deregister does; targets registered at runtime stay;
+//   - listeners whose address, protocol and reuse_port did not change keep
+//     their sockets and client connections and take the new rules,
+//     certificate and max_connections; others open or close;
+//   - requests in flight finish on the snapshot they started with.
+//
+// It returns the changes made, one line each.
+func (s *Server) Reload(ctx context.Context) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if !s.serving {
+		return nil, ErrNotServing
+	}
+	if s.load == nil {
+		return nil, s.reloadFailed(now, errors.New("reload: no configuration file to read"))
+	}
+	cfg, src, err := s.load()
+	if err != nil {
+		return nil, s.reloadFailed(now, err)
+	}
+	changes, err := s.apply(cfg, now)
+	if err != nil {
+		return nil, s.reloadFailed(now, err)
+	}
+	info := s.ConfigInfo()
+	info.Source, info.LoadedAt = string(src), now
+	info.Reloads++
+	info.LastReload = &config.ReloadOutcome{At: now, OK: true, Changes: changes}
+	s.info.Store(&info)
+	s.metrics.ConfigReload(true)
+	s.logger.Info("configuration reloaded", "changes", len(changes))
+	for _, c := range changes {
+		s.logger.Info("reload change", "change", c)
+	}
+	return changes, nil
+}
+
+func (s *Server) reloadFailed(now time.Time, err error) error {
+	info := s.ConfigInfo()
+	info.Reloads++
+	info.ReloadFailures++
+	info.LastReload = &config.ReloadOutcome{At: now, Error: err.Error(), Problems: config.Problems(err)}
+	s.info.Store(&info)
+	s.metrics.ConfigReload(false)
+	s.logger.Error("configuration reload failed; the running configuration stays", "error", err)
+	return err
+}
+
+// apply switches to cfg. The caller holds s.mu. Nothing changes unless
+// the new snapshot and every new listener socket could be built.
+func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
+	var changes []string
+	note := func(format string, args ...any) { changes = append(changes, fmt.Sprintf(format, args...)) }
+
+	// Listeners that need a new socket are bound first, so a busy port
+	// fails the reload before anything else changed.
+	fresh := map[string]*listener{}
+	var closeFirst []*listener
+	for _, lc := range cfg.Listeners {
+		old := s.listeners[lc.Name]
+		if old != nil && sameSocket(old.cfg, lc) {
+			continue
+		}
+		if old != nil && old.cfg.Address == lc.Address {
+			closeFirst = append(closeFirst, old) // same port: it must be freed first
+			continue
+		}
+		fresh[lc.Name] = nil
+	}
+	snap, err := s.build(cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	for name := range fresh {
+		lc := listenerConfig(cfg, name)
+		l := s.newListener(lc, snap)
+		if err := s.bind(l); err != nil {
+			for _, b := range fresh {
+				if b != nil {
+					b.ln.Close()
+				}
+			}
+			return nil, err
+		}
+		fresh[name] = l
+	}
+
+	// Target groups: carry state over, reconcile targets, restart checks
+	// whose settings changed.
+	for _, tc := range cfg.TargetGroups {
+		g := snap.groups[tc.Name]
+		st := s.states[tc.Name]
+		if st == nil {
+			st = &groupState{targets: g.Targets, transport: g.Transport, transportKey: transportKey(tc), queue: g.queue}
+			s.states[tc.Name] = st
+			if err := s.startChecker(st, tc); err != nil {
+				s.logger.Error("health checks not started", "target_group", tc.Name, "error", err)
+			}
+			note("target group %s added with %d targets", tc.Name, len(tc.Targets))
+			continue
+		}
+		s.reconcileTargets(st, tc, now, note)
+		if st.transport != g.Transport {
+			st.transport.CloseIdle()
+			st.transport, st.transportKey = g.Transport, transportKey(tc)
+			note("target group %s: new connection settings; idle connections to its targets were closed", tc.Name)
+		}
+		if checkerKey(tc) != st.checkerKey {
+			if err := s.startChecker(st, tc); err != nil {
+				s.logger.Error("health checks not started", "target_group", tc.Name, "error", err)
+			}
+			note("target group %s: health checks restarted with the new settings", tc.Name)
+		}
+	}
+	old := s.snap.Load()
+	s.snap.Store(snap)
+	for name, st := range s.states {
+		if snap.groups[name] != nil {
+			continue
+		}
+		if st.stopChecker != nil {
+			st.stopChecker()
+		}
+		delay := old.groups[name].cfg.DeregistrationDelay.D()
+		for _, t := range st.targets.Targets() {
+			s.drain(st, t, delay, "Target group removed from the configuration")
+		}
+		delete(s.states, name)
+		note("target group %s removed; its targets drain", name)
+	}
+
+	// Listeners.
+	for _, l := range closeFirst {
+		s.shutdownListener(l, 0)
+		delete(s.listeners, l.cfg.Name)
+		lc := listenerConfig(cfg, l.cfg.Name)
+		nl := s.newListener(lc, snap)
+		if err := s.bind(nl); err != nil {
+			s.logger.Error("listener could not be reopened", "listener", lc.Name, "error", err)
+			note("listener %s closed: %v", lc.Name, err)
+			continue
+		}
+		fresh[lc.Name] = nl
+	}
+	for name, l := range s.listeners {
+		lc := listenerConfig(cfg, name)
+		switch {
+		case lc.Name == "":
+			delete(s.listeners, name)
+			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
+			note("listener %s removed; its connections drain", name)
+		case fresh[name] != nil:
+			delete(s.listeners, name)
+			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
+			note("listener %s moved to %s", name, lc.Address)
+		default:
+			s.updateListener(l, lc, snap, note)
+		}
+	}
+	for name, l := range fresh {
+		s.listeners[name] = l
+		s.serveListener(l)
+		if !containsLine(changes, "listener "+name+" moved") {
+			note("listener %s added on %s", name, l.ln.Addr())
+		}
+	}
+	if !reflect.DeepEqual(cfg.AccessLog, s.cfg.AccessLog) || !reflect.DeepEqual(cfg.HealthCheckLog, s.cfg.HealthCheckLog) ||
+		cfg.Admin != s.cfg.Admin {
+		note("access_log, health_check_log and admin changes take effect at the next restart")
+		s.logger.Warn("access_log, health_check_log and admin changes take effect at the next restart")
+	}
+	s.cfg = cfg
+	return changes, nil
+}
+
+func containsLine(lines []string, prefix string) bool {
+	for _, l := range lines {
+		if len(l) >= len(prefix) && l[:len(prefix)] == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+// sameSocket reports whether a reload can keep a listener's socket.
+func sameSocket(a, b config.Listener) bool {
+	return a.Address == b.Address && a.Protocol == b.Protocol && a.ReusePort == b.ReusePort
+}
+
+func listenerConfig(cfg *config.Config, name string) config.Listener {
+	for _, lc := range cfg.Listeners {
+		if lc.Name == name {
+			return lc
+		}
+	}
+	return config.Listener{}
+}
+
+// updateListener gives a kept listener its new rules, limits and
+// certificate.
+func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot, note func(string, ...any)) {
+	l.handler.setRoutes(lc, snap.groups)
+	l.tl.max.Store(int64(lc.MaxConnections))
+	if lc.Protocol == "https" {
+		// Read the certificate again even when the paths are the same: a
+		// reload is how a renewed certificate is picked up.
+		prev := l.cfg.TLS
+		l.cfg.TLS = lc.TLS
+		if err := l.loadCert(); err != nil {
+			l.cfg.TLS = prev
+			s.logger.Error("listener certificate not reloaded", "listener", lc.Name, "error", err)
+		}
+	}
+	if lc.IdleTimeout != l.cfg.IdleTimeout {
+		note("listener %s: idle_timeout %s applies to waits for targets now and to client connections after a restart", lc.Name, lc.IdleTimeout)
+	}
+	l.cfg.Rules, l.cfg.DefaultTargetGroup, l.cfg.MaxConnections = lc.Rules, lc.DefaultTargetGroup, lc.MaxConnections
+}
+
+// reconcileTargets makes a kept group's targets match tc: config targets
+// are added or updated, targets no longer in the file drain unless they
+// were registered at runtime.
+func (s *Server) reconcileTargets(st *groupState, tc config.TargetGroup, now time.Time, note func(string, ...any)) {
+	want := map[string]config.Target{}
+	for _, ct := range tc.Targets {
+		want[ct.Address] = ct
+		t := st.targets.Find(ct.Address)
+		switch {
+		case t == nil:
+			if err := st.targets.Add(newTarget(tc, ct, now)); err == nil {
+				note("target %s added to %s", ct.Address, tc.Name)
+			}
+		case t.Draining():
+			note("target %s in %s is still draining; register it again once it left", ct.Address, tc.Name)
+		default:
+			if t.Weight() != max(ct.Weight, 1) {
+				note("target %s in %s: weight %d -> %d", ct.Address, tc.Name, t.Weight(), ct.Weight)
+			}
+			t.SetWeight(ct.Weight)
+			t.SetMaxConnections(ct.MaxConnections)
+			t.SetRuntime(false)
+		}
+	}
+	for _, t := range st.targets.Targets() {
+		if _, ok := want[t.Address]; ok || t.Runtime() || t.Draining() {
+			continue
+		}
+		s.drain(st, t, tc.DeregistrationDelay.D(), "Target removed from the configuration")
+		note("target %s removed from %s; it drains for up to %s", t.Address, tc.Name, tc.DeregistrationDelay)
+	}
+	st.targets.Refresh()
+}
