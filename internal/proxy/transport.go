@@ -115,16 +115,16 @@ type outRequest struct {
 // exchange is one attempt in progress: the connection and the response
 // whose body is still to be read.
 type exchange struct {
-	t      *Transport
-	p      *pool
-	tg     *target.Target
-	c      *backendConn
-	resp   *http.Response
-	stop   func() bool
+	t    *Transport
+	p    *pool
+	tg   *target.Target
+	c    *backendConn
+	resp *http.Response
+	stop func() bool
 	// stopCut unhooks the attempt from the target's deregistration cut.
 	stopCut func() bool
-	idle   time.Duration
-	reused bool
+	idle    time.Duration
+	reused  bool
 
 	timeout time.Duration
 	eof     bool
