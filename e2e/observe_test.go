@@ -38,10 +38,12 @@ target_groups:
   - name: web
     health_check: {interval: 1s, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 2}
     targets: [{address: %q}, {address: %q}]
-  # The same two targets without health checks, so round robin sends every
-  # other request to the refusing one and retries it on nginx.
+  # The same two targets without health checks or outlier ejection, so
+  # round robin sends every other request to the refusing one and retries
+  # it on nginx.
   - name: direct
     health_check: {enabled: false}
+    outlier_detection: {consecutive_connection_errors: 0}
     targets: [{address: %q}, {address: %q}]
   - name: dead
     health_check: {enabled: false}

@@ -2,8 +2,9 @@
 // JSON API (/api/v1/...), HAProxy-style stats (/stats?format=csv), Go
 // profiles (/debug/pprof/), and
 // HAProxy's runtime API text commands on a Unix socket. It reads the
-// running target groups and the request history; it never changes
-// routing except through the runtime API's server state commands.
+// running target groups and the request history. It changes routing only
+// through its Controller (register, deregister, reload) and the runtime
+// API's server state commands.
 //
 // On a non-loopback address every HTTP request needs "Authorization:
 // Bearer TOKEN" (the config refuses to start without admin.token_file).
@@ -49,6 +50,10 @@ type Server struct {
 	History *accesslog.History
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
+	// Control, when set, serves the endpoints that change the running
+	// configuration: register and deregister targets, reload, and
+	// /api/v1/config.
+	Control Controller
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
@@ -162,6 +167,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/requests", s.listRequests)
 	mux.HandleFunc("GET /api/v1/requests/{id}", s.getRequest)
 	mux.HandleFunc("GET /stats", s.stats)
+	if s.Control != nil {
+		mux.HandleFunc("POST /api/v1/target-groups/{name}/targets", s.registerTarget)
+		mux.HandleFunc("DELETE /api/v1/target-groups/{name}/targets/{address}", s.deregisterTarget)
+		mux.HandleFunc("POST /api/v1/reload", s.reload)
+		mux.HandleFunc("GET /api/v1/config", s.getConfig)
+	}
 	// Go profiles, for docs/performance.md and for operators chasing CPU.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

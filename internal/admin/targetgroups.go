@@ -35,6 +35,20 @@ type TargetView struct {
 	// AdminState is ready, drain or maint (runtime API).
 	AdminState string `json:"admin_state"`
 	InFlight   int64  `json:"in_flight"`
+	// RegisteredBy is "config" for targets from the file, "api" for
+	// targets registered at runtime (they survive reloads).
+	RegisteredBy string `json:"registered_by"`
+	// MaxConnections is the target's in-flight limit; 0 is unlimited.
+	MaxConnections int64 `json:"max_connections"`
+	// SlowStartSince is when the target entered slow start; absent when
+	// it is not ramping up.
+	SlowStartSince *time.Time `json:"slow_start_since,omitempty"`
+	// Outlier is passive health: the consecutive failure runs and the
+	// ejection, if any.
+	Outlier OutlierView `json:"outlier"`
+	// KeepAlive is what was learned about the target's keep-alive
+	// idle-close time.
+	KeepAlive KeepAliveView `json:"keepalive"`
 	// Requests counts attempts answered by the target, Status5xx those
 	// with a 5xx status; Errors failed attempts per RFC 9209 error type.
 	Requests  WindowView            `json:"requests"`
@@ -47,6 +61,35 @@ type TargetView struct {
 	LastCheck *CheckView `json:"last_check"`
 	// Transitions are the last 20 state changes, newest first.
 	Transitions []TransitionView `json:"transitions"`
+}
+
+// OutlierView is a target's passive health state.
+type OutlierView struct {
+	Ejected bool `json:"ejected"`
+	// Ejections counts ejections since registration; each lasts one more
+	// base_ejection_time.
+	Ejections int `json:"ejections"`
+	// RetryAt is when an ejected target returns; absent otherwise.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// Evidence is the last ejection's cause.
+	Evidence                    string `json:"evidence,omitempty"`
+	ConsecutiveConnectionErrors int    `json:"consecutive_connection_errors"`
+	Consecutive5xx              int    `json:"consecutive_5xx"`
+}
+
+// KeepAliveView is the learned keep-alive idle-close time, in seconds.
+type KeepAliveView struct {
+	// LearnedIdleClose is the target's idle-close time as learned; 0 when
+	// unknown.
+	LearnedIdleClose float64 `json:"learned_idle_close_seconds"`
+	// Source is "keep-alive header" or "observed idle closes".
+	Source       string `json:"source,omitempty"`
+	Observations int    `json:"observations"`
+	// PoolIdleLimit is how long pooled connections may idle given what was
+	// learned (before keepalive_idle_timeout caps it); 0 when unknown.
+	PoolIdleLimit float64 `json:"pool_idle_limit_seconds"`
+	// LongestReuse is the longest idle time a connection was reused after.
+	LongestReuse float64 `json:"longest_reuse_seconds"`
 }
 
 // WindowView holds counts over the last 1, 5 and 15 minutes.
@@ -116,7 +159,23 @@ func targetView(t *target.Target, h target.Health, now time.Time) TargetView {
 		Errors:       map[string]WindowView{},
 		ResponseTime: ResponseTimeView{P50: snap.P50.Seconds(), P99: snap.P99.Seconds()},
 		Transitions:  []TransitionView{},
+		RegisteredBy: "config", MaxConnections: t.MaxConnections(),
 	}
+	if t.Runtime() {
+		v.RegisteredBy = "api"
+	}
+	if ss := t.SlowStartSince(); !ss.IsZero() {
+		v.SlowStartSince = &ss
+	}
+	ps := t.Passive.Snapshot()
+	v.Outlier = OutlierView{Ejected: ps.Ejected, Ejections: ps.Ejections, Evidence: ps.Evidence,
+		ConsecutiveConnectionErrors: ps.ConsecutiveErrors, Consecutive5xx: ps.Consecutive5xx}
+	if ps.Ejected {
+		v.Outlier.RetryAt = &ps.RetryAt
+	}
+	ka := t.KeepAlive.Snapshot()
+	v.KeepAlive = KeepAliveView{LearnedIdleClose: ka.IdleClose.Seconds(), Source: ka.Source, Observations: ka.Observations,
+		PoolIdleLimit: ka.PoolLimit.Seconds(), LongestReuse: ka.LongestReuse.Seconds()}
 	for et, w := range snap.Errors {
 		v.Errors[et.String()] = window(w)
 	}

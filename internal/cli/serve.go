@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -26,18 +27,32 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run the load balancer in the foreground",
 		Long: "serve loads and validates the configuration, binds every listener, and proxies\n" +
 			"until SIGTERM or SIGINT, then drains in-flight requests for shutdown_grace and\n" +
-			"exits 0. Operational logs go to stderr.",
+			"exits 0. SIGHUP (or fulcrum reload) reads the file again and applies it without\n" +
+			"dropping a request; a file with problems changes nothing. Operational logs go\n" +
+			"to stderr.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(stderr, logFormat, logLevel)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			cfg, err := config.LoadFile(path)
+			src, err := os.ReadFile(path)
+			if err != nil {
+				return configFailure(fmt.Errorf("read config: %w", err))
+			}
+			cfg, err := config.Load(src)
 			if err != nil {
 				return configFailure(err)
 			}
-			return serve(cmd.Context(), cfg, logger, stdout)
+			load := func() (*config.Config, []byte, error) {
+				src, err := os.ReadFile(path)
+				if err != nil {
+					return nil, nil, fmt.Errorf("read config: %w", err)
+				}
+				cfg, err := config.Load(src)
+				return cfg, src, err
+			}
+			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path})
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "fulcrum.yaml", "configuration file")
@@ -47,8 +62,9 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 }
 
 // serve runs the load balancer and its admin server until SIGTERM or
-// SIGINT. The admin server keeps answering while the listeners drain.
-func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer) error {
+// SIGINT, reloading on SIGHUP. The admin server keeps answering while the
+// listeners drain. opts carries how to read the file again.
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, opts proxy.Options) error {
 	token := ""
 	if cfg.Admin.TokenFile != "" {
 		t, err := admin.ReadToken(cfg.Admin.TokenFile)
@@ -60,12 +76,13 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
 	history := accesslog.NewHistory(cfg.Admin.RequestHistory)
-	srv, err := proxy.New(cfg, proxy.Options{Logger: logger, Stdout: stdout, Metrics: m, History: history})
+	opts.Logger, opts.Stdout, opts.Metrics, opts.History = logger, stdout, m, history
+	srv, err := proxy.New(cfg, opts)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
-		Groups: srv.TargetGroups, History: history, Logger: logger}
+		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv}
 	if err := adm.Listen(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -87,6 +104,20 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	}()
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	wg.Go(func() {
+		for {
+			select {
+			case <-sigCtx.Done():
+				return
+			case <-hup:
+				logger.Info("SIGHUP: reloading the configuration")
+				srv.Reload(sigCtx) // logs and counts its outcome
+			}
+		}
+	})
 	if err := srv.Serve(sigCtx, cfg.ShutdownGrace.D()); err != nil {
 		return &exitError{code: 1, err: err}
 	}

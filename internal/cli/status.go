@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -21,7 +18,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fulcrumlb/fulcrum/internal/admin"
-	"github.com/fulcrumlb/fulcrum/internal/config"
 )
 
 // statusWidth is the terminal width the table is laid out for.
@@ -91,80 +87,6 @@ func isTerminal(w io.Writer) bool {
 	return ok && isatty.IsTerminal(f.Fd())
 }
 
-// adminClient calls a running fulcrum's admin API.
-type adminClient struct {
-	base  string
-	token string
-	http  *http.Client
-}
-
-// newAdminClient resolves the admin URL and token from the flags, the
-// config file, or the defaults.
-func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
-	c := &adminClient{base: adminURL, http: &http.Client{Timeout: 10 * time.Second}}
-	if cfgPath != "" {
-		cfg, err := config.LoadFile(cfgPath)
-		if err != nil {
-			return nil, configFailure(err)
-		}
-		if c.base == "" {
-			host, port, _ := net.SplitHostPort(cfg.Admin.Address)
-			if host == "" || host == "0.0.0.0" || host == "::" {
-				host = "127.0.0.1"
-			}
-			c.base = "http://" + net.JoinHostPort(host, port)
-		}
-		if tokenFile == "" {
-			tokenFile = cfg.Admin.TokenFile
-		}
-	}
-	if c.base == "" {
-		c.base = "http://" + config.DefaultAdminAddress
-	}
-	c.base = strings.TrimSuffix(c.base, "/")
-	if tokenFile != "" {
-		tok, err := admin.ReadToken(tokenFile)
-		if err != nil {
-			return nil, &exitError{code: 1, err: err}
-		}
-		c.token = tok
-	}
-	return c, nil
-}
-
-// get fetches path and decodes its JSON into v; an admin error answer
-// becomes an error carrying its message and detail.
-func (c *adminClient) get(ctx context.Context, path string, v any) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("admin URL %q: %w", c.base, err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the admin API at %s (is fulcrum serve running, and is this its admin.address?): %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read %s%s: %w", c.base, path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct{ Error, Detail string }
-		json.Unmarshal(body, &e)
-		return nil, fmt.Errorf("admin API %s%s: %s: %s (%s)", c.base, path, resp.Status, e.Error, e.Detail)
-	}
-	if v != nil {
-		if err := json.Unmarshal(body, v); err != nil {
-			return nil, fmt.Errorf("admin API %s%s: bad JSON: %w", c.base, path, err)
-		}
-	}
-	return body, nil
-}
-
-// status writes one snapshot of the target groups in the given output.
 func (c *adminClient) status(ctx context.Context, w *bytes.Buffer, output string, r *lipgloss.Renderer) error {
 	var resp struct {
 		TargetGroups []admin.TargetGroupView `json:"target_groups"`

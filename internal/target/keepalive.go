@@ -106,12 +106,17 @@ type KeepAliveSnapshot struct {
 	Observations int
 	// LongestReuse is the longest idle time a connection was reused after.
 	LongestReuse time.Duration
+	// PoolLimit is how long pooled connections may idle given what was
+	// learned (3/4 of IdleClose), before the configured cap; 0 when
+	// nothing was learned.
+	PoolLimit time.Duration
 }
 
 // Snapshot returns what was learned.
 func (k *KeepAlive) Snapshot() KeepAliveSnapshot {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return KeepAliveSnapshot{IdleClose: time.Duration(k.limit.Load()), Source: k.source, Observations: k.n,
-		LongestReuse: time.Duration(k.reusedMax.Load())}
+	l := time.Duration(k.limit.Load())
+	return KeepAliveSnapshot{IdleClose: l, Source: k.source, Observations: k.n,
+		LongestReuse: time.Duration(k.reusedMax.Load()), PoolLimit: l * keepAliveMarginNum / keepAliveMarginDen}
 }
