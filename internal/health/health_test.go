@@ -228,3 +228,122 @@ http 2026-11-22T10:00:01.500000Z 0.000000 10.0.0.7:8080 web FAIL 503 TargetError
 		t.Error("timeout should be TimedOut")
 	}
 }
+
+func TestCheckerFollowsRegistrations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := target.New("g", "a:80", 1, Initial(true, time.Now()))
+		g := target.NewGroup("g", []*target.Target{a})
+		p := &scripted{seq: map[string][]Result{}}
+		var mu sync.Mutex
+		checked := map[string]int{}
+		c := &Checker{Group: g, Prober: p, Interval: 10 * time.Second, HealthyThreshold: 1, UnhealthyThreshold: 1,
+			OnResult: func(t *target.Target, _ Result) { mu.Lock(); checked[t.Address]++; mu.Unlock() }}
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		synctest.Wait()
+		b := target.New("g", "b:80", 1, Initial(true, time.Now()))
+		if err := g.Add(b); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second) // b's first check runs within a tenth of the interval
+		synctest.Wait()
+		if b.Health().State != target.StateHealthy {
+			t.Fatalf("a target registered at runtime is checked at once: %+v", b.Health())
+		}
+		g.Remove(a)
+		synctest.Wait()
+		mu.Lock()
+		before := checked["a:80"]
+		mu.Unlock()
+		time.Sleep(35 * time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		if checked["a:80"] != before || checked["b:80"] < 4 {
+			t.Errorf("checks after removing a: %v (a had %d)", checked, before)
+		}
+		cancel()
+		<-done
+	})
+}
+
+func TestOutlierEjection(t *testing.T) {
+	now := time.Unix(1000, 0)
+	a := target.New("g", "a:80", 1, target.Health{State: target.StateHealthy, Since: now})
+	b := target.New("g", "b:80", 1, target.Health{State: target.StateHealthy, Since: now})
+	g := target.NewGroup("g", []*target.Target{a, b})
+	var ejected []string
+	o := &Outlier{Group: g, ConsecutiveConnectionErrors: 3, Consecutive5xx: 2, BaseEjectionTime: 30 * time.Second,
+		MaxEjectionTime: 300 * time.Second, MaxEjectionPercent: 50, HealthChecks: true,
+		OnEject: func(t *target.Target) { ejected = append(ejected, t.Address) }}
+	refused := failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}
+	race := failure.Class{Type: failure.ConnectionTerminated, Phase: failure.PhaseAwaitHeaders, Reused: true, Idle: time.Second}
+
+	o.ObserveFailure(now, a, refused)
+	o.ObserveFailure(now, a, race) // keep-alive races never count, nor break the run
+	o.ObserveFailure(now, a, refused)
+	o.ObserveResponse(now, a, 200) // a response ends the run
+	o.ObserveFailure(now, a, refused)
+	o.ObserveFailure(now, a, refused)
+	if a.Passive.Ejected() {
+		t.Fatal("ejected without three consecutive connection errors")
+	}
+	o.ObserveFailure(now.Add(1200*time.Millisecond), a, refused)
+	h := a.Health()
+	if !a.Passive.Ejected() || h.State != target.StateUnhealthy || h.Reason != target.ReasonOutlierEjected {
+		t.Fatalf("a should be ejected: %+v", h)
+	}
+	if want := "3 consecutive connection_refused in 1.2s on fresh connections; ejected until 1970-01-01T00:17:11Z"; h.Description != want {
+		t.Errorf("description = %q, want %q", h.Description, want)
+	}
+	if rs := g.Routes(); len(rs.Targets) != 1 || rs.Targets[0] != b {
+		t.Errorf("routes = %v", rs.Targets)
+	}
+	// max_ejection_percent 50: b cannot go too.
+	o.ObserveResponse(now, b, 503)
+	o.ObserveResponse(now, b, 503)
+	if b.Passive.Ejected() || len(ejected) != 1 {
+		t.Errorf("ejected %v; the second of two targets must stay at 50%%", ejected)
+	}
+	// The ejection ends after the base time; the last check decides.
+	a.Stats.ObserveCheck(target.CheckOutcome{OK: false, Detail: "connection refused on a:80"}, false)
+	o.Sweep(now.Add(29 * time.Second))
+	if !a.Passive.Ejected() {
+		t.Fatal("ejection ended early")
+	}
+	o.Sweep(now.Add(32 * time.Second))
+	if h := a.Health(); a.Passive.Ejected() || h.State != target.StateUnhealthy || h.Reason != target.ReasonFailedHealthChecks {
+		t.Errorf("after the ejection with a failing check: %+v", h)
+	}
+	// A second ejection lasts twice as long.
+	later := now.Add(time.Minute)
+	a.SetHealth(target.Health{State: target.StateHealthy, Since: later})
+	for range 3 {
+		o.ObserveFailure(later, a, refused)
+	}
+	if got := a.Passive.Snapshot().RetryAt; !got.Equal(later.Add(60 * time.Second)) {
+		t.Errorf("second ejection until %v, want %v", got, later.Add(60*time.Second))
+	}
+}
+
+func TestCountsAsConnectionError(t *testing.T) {
+	for _, tc := range []struct {
+		c    failure.Class
+		want bool
+	}{
+		{failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}, true},
+		{failure.Class{Type: failure.ConnectionTimeout, Phase: failure.PhaseConnect}, true},
+		{failure.Class{Type: failure.TLSProtocolError, Phase: failure.PhaseTLS}, true},
+		{failure.Class{Type: failure.ConnectionTerminated, Phase: failure.PhaseAwaitHeaders}, true},
+		{failure.Class{Type: failure.ConnectionTerminated, Phase: failure.PhaseAwaitHeaders, Reused: true}, false},
+		{failure.Class{Type: failure.HTTPResponseTimeout, Phase: failure.PhaseAwaitHeaders}, false},
+		{failure.Class{Type: failure.ClientClosed, Phase: failure.PhaseConnect}, false},
+		{failure.Class{Type: failure.HTTPProtocolError, Phase: failure.PhaseAwaitHeaders}, false},
+	} {
+		if got := CountsAsConnectionError(tc.c); got != tc.want {
+			t.Errorf("%+v: %v, want %v", tc.c, got, tc.want)
+		}
+	}
+}
