@@ -50,6 +50,7 @@ type fulcrum struct {
 	cmd   *exec.Cmd
 	addr  string
 	admin string // the admin server's URL
+	path  string // the configuration file, for reloads
 
 	mu     sync.Mutex
 	cond   *sync.Cond
@@ -71,7 +72,7 @@ func startFulcrum(t *testing.T, cfg string) *fulcrum {
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &fulcrum{t: t, exit: make(chan error, 1)}
+	f := &fulcrum{t: t, exit: make(chan error, 1), path: path}
 	f.cond = sync.NewCond(&f.mu)
 	f.cmd = exec.Command(binary, "serve", "-c", path, "--log-format", "json", "--log-level", "debug")
 	stdout, _ := f.cmd.StdoutPipe()
