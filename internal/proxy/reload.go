@@ -152,7 +152,10 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 
 	// Listeners.
 	for _, l := range closeFirst {
-		s.shutdownListener(l, 0)
+		// Same address, new protocol or reuse_port: free the port now, and
+		// let the old connections finish in the background.
+		l.ln.Close()
+		s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
 		delete(s.listeners, l.cfg.Name)
 		lc := listenerConfig(cfg, l.cfg.Name)
 		nl := s.newListener(lc, snap)
