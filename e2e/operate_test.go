@@ -251,6 +251,12 @@ target_groups:
 	if v := metricValues(adminGet(t, f.admin+"/metrics", 200)); v[`fulcrum_config_reloads_total{result="failure"}`] != 1 {
 		t.Errorf("reload failures counted %v", v[`fulcrum_config_reloads_total{result="failure"}`])
 	}
+	// fulcrum reload says the same, with every problem, and exits 1.
+	cliOut, err := exec.Command(binary, "reload", "--admin", f.admin).CombinedOutput()
+	if err == nil || !strings.Contains(string(cliOut), "reload failed; the running configuration stays") ||
+		!strings.Contains(string(cliOut), `target_groups[1].targets[0].address (line 12): "nope" is not host:port`) {
+		t.Errorf("fulcrum reload of a broken file: %v\n%s", err, cliOut)
+	}
 	os.WriteFile(f.path, good, 0o644)
 
 	t.Log("kill a backend process")

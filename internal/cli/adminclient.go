@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 )
@@ -20,6 +22,23 @@ type adminClient struct {
 	base  string
 	token string
 	http  *http.Client
+}
+
+// adminFlags are the flags every command that talks to a running
+// fulcrum takes: --admin, -c and --token-file.
+type adminFlags struct{ url, config, tokenFile string }
+
+// add registers the flags on cmd.
+func (a *adminFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&a.url, "admin", "", "admin API URL (default from -c, else http://127.0.0.1:9901)")
+	f.StringVarP(&a.config, "config", "c", "", "configuration file to take admin.address and admin.token_file from")
+	f.StringVar(&a.tokenFile, "token-file", "", "file holding the admin bearer token")
+}
+
+// client resolves the flags into an admin client.
+func (a *adminFlags) client() (*adminClient, error) {
+	return newAdminClient(a.url, a.config, a.tokenFile)
 }
 
 // newAdminClient resolves the admin URL and token from the flags, the

@@ -24,7 +24,8 @@ import (
 const statusWidth = 80
 
 func newStatus(stdout io.Writer) *cobra.Command {
-	var adminURL, cfgPath, tokenFile, output string
+	var af adminFlags
+	var output string
 	var watch bool
 	var interval time.Duration
 	cmd := &cobra.Command{
@@ -42,7 +43,7 @@ func newStatus(stdout io.Writer) *cobra.Command {
 			if output != "table" && output != "json" && output != "csv" {
 				return &exitError{code: 2, err: fmt.Errorf("-o: %q is not table, json or csv", output)}
 			}
-			c, err := newAdminClient(adminURL, cfgPath, tokenFile)
+			c, err := af.client()
 			if err != nil {
 				return err
 			}
@@ -72,10 +73,8 @@ func newStatus(stdout io.Writer) *cobra.Command {
 			}
 		},
 	}
+	af.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&adminURL, "admin", "", "admin API URL (default from -c, else http://127.0.0.1:9901)")
-	f.StringVarP(&cfgPath, "config", "c", "", "configuration file to take admin.address and admin.token_file from")
-	f.StringVar(&tokenFile, "token-file", "", "file holding the admin bearer token")
 	f.StringVarP(&output, "output", "o", "table", "table, json or csv")
 	f.BoolVar(&watch, "watch", false, "refresh until interrupted")
 	f.DurationVar(&interval, "interval", 2*time.Second, "refresh interval with --watch")

@@ -14,7 +14,7 @@ import (
 // newTargets builds `fulcrum targets register|deregister TG ADDRESS`, which
 // wrap POST and DELETE /api/v1/target-groups/{name}/targets.
 func newTargets(stdout io.Writer) *cobra.Command {
-	var adminURL, cfgPath, tokenFile string
+	var af adminFlags
 	var weight int
 	cmd := &cobra.Command{
 		Use:   "targets",
@@ -23,18 +23,12 @@ func newTargets(stdout io.Writer) *cobra.Command {
 			"Runtime registrations survive a reload; a deregistered target drains for\n" +
 			"its group's deregistration_delay.",
 	}
-	addFlags := func(c *cobra.Command) {
-		f := c.Flags()
-		f.StringVar(&adminURL, "admin", "", "admin API URL (default from -c, else http://127.0.0.1:9901)")
-		f.StringVarP(&cfgPath, "config", "c", "", "configuration file to take admin.address and admin.token_file from")
-		f.StringVar(&tokenFile, "token-file", "", "file holding the admin bearer token")
-	}
 	register := &cobra.Command{
 		Use:   "register TARGET_GROUP HOST:PORT [--weight N]",
 		Short: "Register a target; it gets traffic once it passes healthy_threshold checks",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAdminClient(adminURL, cfgPath, tokenFile)
+			c, err := af.client()
 			if err != nil {
 				return err
 			}
@@ -53,7 +47,7 @@ func newTargets(stdout io.Writer) *cobra.Command {
 		Short: "Deregister a target: it drains, then leaves after deregistration_delay",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := newAdminClient(adminURL, cfgPath, tokenFile)
+			c, err := af.client()
 			if err != nil {
 				return err
 			}
@@ -66,8 +60,8 @@ func newTargets(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	addFlags(register)
-	addFlags(deregister)
+	af.add(register)
+	af.add(deregister)
 	cmd.AddCommand(register, deregister)
 	return cmd
 }
@@ -75,7 +69,7 @@ func newTargets(stdout io.Writer) *cobra.Command {
 // newReload builds `fulcrum reload`, which wraps POST /api/v1/reload and
 // prints what changed or every problem of the new file.
 func newReload(stdout io.Writer) *cobra.Command {
-	var adminURL, cfgPath, tokenFile string
+	var af adminFlags
 	cmd := &cobra.Command{
 		Use:   "reload [--admin URL | -c FILE]",
 		Short: "Reload a running fulcrum's configuration file",
@@ -84,7 +78,7 @@ func newReload(stdout io.Writer) *cobra.Command {
 			"path and line, and reload exits 1.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := newAdminClient(adminURL, cfgPath, tokenFile)
+			c, err := af.client()
 			if err != nil {
 				return err
 			}
@@ -94,9 +88,12 @@ func newReload(stdout io.Writer) *cobra.Command {
 				if jerr := jsonUnmarshal(body, &v); jerr != nil || v.Result == "" {
 					return &exitError{code: 1, err: err}
 				}
-				msg := "reload failed; the running configuration stays: " + v.Error
+				msg := "reload failed; the running configuration stays:"
 				for _, p := range v.Problems {
 					msg += fmt.Sprintf("\n  %s (line %d): %s", p.Path, p.Line, p.Message)
+				}
+				if len(v.Problems) == 0 {
+					msg += " " + v.Error
 				}
 				return &exitError{code: 1, err: fmt.Errorf("%s", msg)}
 			}
@@ -107,9 +104,6 @@ func newReload(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&adminURL, "admin", "", "admin API URL (default from -c, else http://127.0.0.1:9901)")
-	f.StringVarP(&cfgPath, "config", "c", "", "configuration file to take admin.address and admin.token_file from")
-	f.StringVar(&tokenFile, "token-file", "", "file holding the admin bearer token")
+	af.add(cmd)
 	return cmd
 }

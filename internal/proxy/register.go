@@ -25,12 +25,9 @@ func (s *Server) Register(ctx context.Context, group, address string, weight int
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.serving {
-		return ErrNotServing
-	}
-	g := s.snap.Load().groups[group]
-	if g == nil {
-		return fmt.Errorf("%w: %s", target.ErrUnknownGroup, group)
+	g, err := s.runtimeGroup(group)
+	if err != nil {
+		return err
 	}
 	if old := g.Targets.Find(address); old != nil && old.Draining() {
 		return fmt.Errorf("%s in target group %s is still draining: %w", address, group, target.ErrTargetExists)
@@ -54,12 +51,9 @@ func (s *Server) Register(ctx context.Context, group, address string, weight int
 func (s *Server) Deregister(ctx context.Context, group, address string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.serving {
-		return ErrNotServing
-	}
-	g := s.snap.Load().groups[group]
-	if g == nil {
-		return fmt.Errorf("%w: %s", target.ErrUnknownGroup, group)
+	g, err := s.runtimeGroup(group)
+	if err != nil {
+		return err
 	}
 	t := g.Targets.Find(address)
 	if t == nil {
@@ -67,6 +61,19 @@ func (s *Server) Deregister(ctx context.Context, group, address string) error {
 	}
 	s.drain(s.states[group], t, g.cfg.DeregistrationDelay.D(), "Target deregistration is in progress")
 	return nil
+}
+
+// runtimeGroup returns the active group named name for a runtime change.
+// The caller holds s.mu.
+func (s *Server) runtimeGroup(name string) (*Group, error) {
+	if !s.serving {
+		return nil, ErrNotServing
+	}
+	g := s.snap.Load().groups[name]
+	if g == nil {
+		return nil, fmt.Errorf("%w: %s", target.ErrUnknownGroup, name)
+	}
+	return g, nil
 }
 
 // drain runs a target's deregistration. The caller holds s.mu.
