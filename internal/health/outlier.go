@@ -130,7 +130,7 @@ func (o *Outlier) Sweep(now time.Time) {
 			continue
 		}
 		next := target.Health{State: target.StateHealthy, Since: now}
-		switch last := t.Stats.Snapshot(now).LastCheck; {
+		switch last := t.Stats.LastCheck(); {
 		case !o.HealthChecks:
 			next = Initial(false, now)
 		case last.Done && !last.OK:

@@ -169,26 +169,10 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
 			break
 		}
-		if !t.TryAcquire() {
-			// t is at its max_connections: take another target's free
-			// slot, or wait in the group's queue for one.
-			if t = acquireFree(rs, tried); t == nil {
-				h.Metrics.Queued(g.Name)
-				var err error
-				t, err = g.queue.wait(ctx, func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
-				if err != nil {
-					class, detail = failure.Class{Type: failure.ConnectionLimitReached}, err.Error()
-					switch {
-					case err == errQueueFull:
-						h.Metrics.QueueRejected(g.Name, "full")
-					case err == errQueueTimeout:
-						h.Metrics.QueueRejected(g.Name, "timeout")
-					default:
-						class, detail = failure.Class{Type: failure.ClientClosed}, "client closed the connection while the request was queued"
-					}
-					break
-				}
-			}
+		t, limited, why := h.acquire(q, rs, t, tried)
+		if t == nil {
+			class, detail = limited, why
+			break
 		}
 		if attempt == 1 && rs.FailOpen {
 			h.Metrics.UnhealthyRouting(g.Name)
@@ -277,6 +261,33 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		fresh = class.Reused
 	}
 	h.answer(q, class.Type, class.Status(), detail)
+}
+
+// acquire takes a request slot on the picked target t. When t is at its
+// max_connections it takes another target's free slot, or waits in the
+// group's queue for one. It returns nil with the class to answer when the
+// queue is full, times out, or the client goes away.
+func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tried []*target.Target) (*target.Target, failure.Class, string) {
+	if t.TryAcquire() {
+		return t, failure.Class{}, ""
+	}
+	if t = acquireFree(rs, tried); t != nil {
+		return t, failure.Class{}, ""
+	}
+	g := q.group
+	h.Metrics.Queued(g.Name)
+	t, err := g.queue.wait(q.r.Context(), func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
+	switch {
+	case err == nil:
+		return t, failure.Class{}, ""
+	case err == errQueueFull:
+		h.Metrics.QueueRejected(g.Name, "full")
+	case err == errQueueTimeout:
+		h.Metrics.QueueRejected(g.Name, "timeout")
+	default:
+		return nil, failure.Class{Type: failure.ClientClosed}, "client closed the connection while the request was queued"
+	}
+	return nil, failure.Class{Type: failure.ConnectionLimitReached}, err.Error()
 }
 
 // release ends an attempt's hold on t and, when t has a connection limit,

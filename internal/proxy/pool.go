@@ -86,9 +86,6 @@ type pool struct {
 // idle timeout, shortened below the target's learned keep-alive
 // idle-close time unless the timeout was configured explicitly.
 func (p *pool) timeout(now time.Time) time.Duration {
-	if p.ka == nil {
-		return p.idleTimeout
-	}
 	return p.ka.PoolTimeout(now, p.idleTimeout, p.override)
 }
 
@@ -118,9 +115,7 @@ func (p *pool) get(now time.Time, stale *atomic.Int64) *backendConn {
 		// The target closed the connection while it idled: an upper
 		// bound of its keep-alive timeout.
 		stale.Add(1)
-		if p.ka != nil {
-			p.ka.ObserveClosed(now, idle)
-		}
+		p.ka.ObserveClosed(now, idle)
 		c.Close()
 	}
 }

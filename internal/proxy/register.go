@@ -79,12 +79,13 @@ func (s *Server) runtimeGroup(name string) (*Group, error) {
 // drain runs a target's deregistration. The caller holds s.mu.
 func (s *Server) drain(st *groupState, t *target.Target, delay time.Duration, why string) {
 	now := time.Now()
+	from := t.Health().State
 	if !t.StartDraining(now, why) {
 		return
 	}
 	st.targets.Refresh()
 	st.transport.closeTarget(t)
-	s.logger.Info("target health changed", "target_group", t.Group, "target", t.Address, "from", "", "to", target.StateDraining.String(),
+	s.logger.Info("target health changed", "target_group", t.Group, "target", t.Address, "from", from.String(), "to", target.StateDraining.String(),
 		"reason", target.ReasonDeregistrationInProgress, "description", why, "deregistration_delay", delay.String(), "in_flight", t.InFlight())
 	bg, tr := s.bg, st.transport
 	s.bgWG.Go(func() {

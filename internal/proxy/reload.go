@@ -166,6 +166,7 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 		}
 		fresh[lc.Name] = nl
 	}
+	moved := map[string]bool{}
 	for name, l := range s.listeners {
 		lc := listenerConfig(cfg, name)
 		switch {
@@ -176,6 +177,7 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 		case fresh[name] != nil:
 			delete(s.listeners, name)
 			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
+			moved[name] = true
 			note("listener %s moved to %s", name, lc.Address)
 		default:
 			s.updateListener(l, lc, snap, note)
@@ -184,7 +186,7 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 	for name, l := range fresh {
 		s.listeners[name] = l
 		s.serveListener(l)
-		if !containsLine(changes, "listener "+name+" moved") {
+		if !moved[name] {
 			note("listener %s added on %s", name, l.ln.Addr())
 		}
 	}
@@ -195,15 +197,6 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 	}
 	s.cfg = cfg
 	return changes, nil
-}
-
-func containsLine(lines []string, prefix string) bool {
-	for _, l := range lines {
-		if len(l) >= len(prefix) && l[:len(prefix)] == prefix {
-			return true
-		}
-	}
-	return false
 }
 
 // sameSocket reports whether a reload can keep a listener's socket.
@@ -225,20 +218,19 @@ func listenerConfig(cfg *config.Config, name string) config.Listener {
 func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot, note func(string, ...any)) {
 	l.handler.setRoutes(lc, snap.groups)
 	l.tl.max.Store(int64(lc.MaxConnections))
-	if lc.Protocol == "https" {
-		// Read the certificate again even when the paths are the same: a
-		// reload is how a renewed certificate is picked up.
-		prev := l.cfg.TLS
-		l.cfg.TLS = lc.TLS
-		if err := l.loadCert(); err != nil {
-			l.cfg.TLS = prev
-			s.logger.Error("listener certificate not reloaded", "listener", lc.Name, "error", err)
-		}
-	}
 	if lc.IdleTimeout != l.cfg.IdleTimeout {
 		note("listener %s: idle_timeout %s applies to waits for targets now and to client connections after a restart", lc.Name, lc.IdleTimeout)
 	}
-	l.cfg.Rules, l.cfg.DefaultTargetGroup, l.cfg.MaxConnections = lc.Rules, lc.DefaultTargetGroup, lc.MaxConnections
+	prev := l.cfg
+	l.cfg = lc
+	if lc.Protocol == "https" {
+		// Read the certificate again even when the paths are the same: a
+		// reload is how a renewed certificate is picked up.
+		if err := l.loadCert(); err != nil {
+			l.cfg.TLS = prev.TLS
+			s.logger.Error("listener certificate not reloaded", "listener", lc.Name, "error", err)
+		}
+	}
 }
 
 // reconcileTargets makes a kept group's targets match tc: config targets

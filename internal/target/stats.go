@@ -194,6 +194,14 @@ func (s *Stats) ObserveCheck(o CheckOutcome, healthy bool) {
 	s.mu.Unlock()
 }
 
+// LastCheck returns the last health check's outcome; Done is false before
+// the first.
+func (s *Stats) LastCheck() CheckOutcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastCheck
+}
+
 // observeTransition records a change of state from one health to the next.
 func (s *Stats) observeTransition(from, to Health) {
 	s.mu.Lock()
