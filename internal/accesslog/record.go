@@ -23,6 +23,10 @@ type Attempt struct {
 	Detail string
 	// Duration is the attempt's time up to the response header or failure.
 	Duration time.Duration
+	// Evidence is what the attempt showed about the target beyond its
+	// status, for the request's story: for example bytes it sent after the
+	// response ended. Empty when there is nothing to say.
+	Evidence string
 }
 
 // Record is one request as ALB logs it. Durations below zero are logged as

@@ -49,6 +49,9 @@ type AttemptView struct {
 	Phase       string  `json:"phase,omitempty"`
 	ErrorType   string  `json:"error_type,omitempty"`
 	Detail      string  `json:"detail,omitempty"`
+	// Evidence is what the attempt showed about the target beyond its
+	// status, such as bytes sent after the response ended.
+	Evidence string `json:"evidence,omitempty"`
 	// DurationSeconds runs from sending to the response header or failure.
 	DurationSeconds float64 `json:"duration_seconds"`
 }
@@ -83,7 +86,7 @@ func requestView(r *accesslog.Record) RequestView {
 		}
 	}
 	for _, a := range r.Attempts {
-		av := AttemptView{Target: a.Target, Connection: "fresh", Status: a.Status, Detail: a.Detail, DurationSeconds: a.Duration.Seconds()}
+		av := AttemptView{Target: a.Target, Connection: "fresh", Status: a.Status, Detail: a.Detail, Evidence: a.Evidence, DurationSeconds: a.Duration.Seconds()}
 		if a.Class.Reused {
 			av.Connection, av.IdleSeconds = "reused", a.Class.Idle.Seconds()
 		}

@@ -17,7 +17,7 @@ func healthStates() [6]target.State {
 type healthCollector struct {
 	groups func() []*target.Group
 
-	healthyDesc, unhealthyDesc, targetHealthDesc *prometheus.Desc
+	healthyDesc, unhealthyDesc, targetHealthDesc, connClosedDesc *prometheus.Desc
 }
 
 func newHealthCollector(groups func() []*target.Group) *healthCollector {
@@ -32,6 +32,9 @@ func newHealthCollector(groups func() []*target.Group) *healthCollector {
 		targetHealthDesc: prometheus.NewDesc("fulcrum_target_health",
 			"1 for the target's current health state, 0 for the others.",
 			[]string{"target_group", "target", "state"}, nil),
+		connClosedDesc: prometheus.NewDesc("fulcrum_target_connections_closed_total",
+			"Pooled target connections closed instead of reused: target_closed (the target closed it while idle) or unsolicited_data (it sent bytes after a response ended).",
+			[]string{"target_group", "target", "reason"}, nil),
 	}
 }
 
@@ -39,6 +42,7 @@ func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.healthyDesc
 	ch <- c.unhealthyDesc
 	ch <- c.targetHealthDesc
+	ch <- c.connClosedDesc
 }
 
 func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
@@ -59,6 +63,8 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				ch <- prometheus.MustNewConstMetric(c.targetHealthDesc, prometheus.GaugeValue, v, g.Name, t.Address, s.String())
 			}
+			ch <- prometheus.MustNewConstMetric(c.connClosedDesc, prometheus.CounterValue, float64(t.Conns.TargetClosed()), g.Name, t.Address, target.CloseTargetClosed)
+			ch <- prometheus.MustNewConstMetric(c.connClosedDesc, prometheus.CounterValue, float64(t.Conns.Unsolicited()), g.Name, t.Address, target.CloseUnsolicited)
 		}
 		ch <- prometheus.MustNewConstMetric(c.healthyDesc, prometheus.GaugeValue, float64(healthy), g.Name)
 		ch <- prometheus.MustNewConstMetric(c.unhealthyDesc, prometheus.GaugeValue, float64(unhealthy), g.Name)

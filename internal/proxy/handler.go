@@ -301,8 +301,13 @@ func (h *Handler) release(g *Group, t *target.Target) {
 
 // forward copies the target's response to the client.
 func (h *Handler) forward(q *request, x *exchange) {
-	defer x.release()
 	rec, resp := q.rec, x.resp
+	defer func() {
+		if n := x.release(); n > 0 {
+			last := &rec.Attempts[len(rec.Attempts)-1]
+			last.Evidence = "target sent " + strconv.Itoa(n) + " bytes after the response ended; connection closed, not reused"
+		}
+	}()
 	hdr := q.w.Header()
 	removeHopHeaders(resp.Header)
 	for k, v := range resp.Header {

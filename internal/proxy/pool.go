@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -89,9 +88,22 @@ func (p *pool) timeout(now time.Time) time.Duration {
 	return p.ka.PoolTimeout(now, p.idleTimeout, p.override)
 }
 
-// get returns a live idle connection, or nil, closing expired ones and
-// the ones the target closed (counted in stale).
-func (p *pool) get(now time.Time, stale *atomic.Int64) *backendConn {
+// peekState is what peek finds pending on an idle connection.
+type peekState uint8
+
+const (
+	// peekIdle: nothing pending; the connection can carry a request.
+	peekIdle peekState = iota
+	// peekClosed: a FIN or RST is pending, or the socket failed.
+	peekClosed
+	// peekData: the target sent bytes no request asked for.
+	peekData
+)
+
+// get returns a live idle connection, or nil, closing expired ones, the
+// ones the target closed and the ones holding unsolicited bytes, each
+// counted on conns.
+func (p *pool) get(now time.Time, conns *target.ConnCloses) *backendConn {
 	limit := p.timeout(now)
 	for {
 		p.mu.Lock()
@@ -109,13 +121,17 @@ func (p *pool) get(now time.Time, stale *atomic.Int64) *backendConn {
 			c.Close()
 			continue
 		}
-		if alive(c.Conn) {
+		switch peek(c.Conn) {
+		case peekIdle:
 			return c
+		case peekData:
+			conns.ObserveUnsolicited()
+		default:
+			// The target closed the connection while it idled: an upper
+			// bound of its keep-alive timeout.
+			conns.ObserveTargetClosed()
+			p.ka.ObserveClosed(now, idle)
 		}
-		// The target closed the connection while it idled: an upper
-		// bound of its keep-alive timeout.
-		stale.Add(1)
-		p.ka.ObserveClosed(now, idle)
 		c.Close()
 	}
 }

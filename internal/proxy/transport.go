@@ -48,9 +48,6 @@ type Transport struct {
 	IdleOverride bool
 
 	pools sync.Map // *target.Target -> *pool
-	// stale counts pooled connections found closed by the target before
-	// reuse and dropped without sending a request.
-	stale atomic.Int64
 	// closed is set once a reload replaced the transport: attempts still
 	// running on it close their connections when done.
 	closed atomic.Bool
@@ -88,10 +85,6 @@ func (t *Transport) forget(tg *target.Target) {
 func (t *Transport) Reap(now time.Time) {
 	t.pools.Range(func(_, p any) bool { p.(*pool).reap(now); return true })
 }
-
-// StaleClosed returns how many pooled connections were found closed by
-// their target and dropped before a request was written to them.
-func (t *Transport) StaleClosed() int64 { return t.stale.Load() }
 
 // CloseIdle closes every idle connection and keeps connections in use
 // from returning to a pool, for shutdown and for a transport a reload
@@ -139,7 +132,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	x := &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	now := time.Now()
 	if !fresh {
-		x.c = p.get(now, &t.stale)
+		x.c = p.get(now, &tg.Conns)
 	}
 	if x.c != nil {
 		x.reused, x.idle = true, now.Sub(x.c.lastUsed)
@@ -261,18 +254,26 @@ func (x *exchange) Read(p []byte) (int, error) {
 }
 
 // release ends the exchange: a fully read keep-alive response returns the
-// connection to the pool, anything else closes it.
-func (x *exchange) release() {
+// connection to the pool, anything else closes it. A connection whose
+// reader still holds bytes after the response (a HEAD, 204 or 304 answered
+// with a body, a body longer than its Content-Length) is closed instead,
+// so those bytes can never be read as another request's response; release
+// counts it on the target and returns how many bytes were left unread.
+func (x *exchange) release() (unsolicited int) {
 	stopped := x.stop()
 	if !x.stopCut() {
 		stopped = false
 	}
 	if x.eof && x.keep && stopped {
-		x.c.SetDeadline(time.Time{})
-		x.p.put(x.c, time.Now())
-		return
+		if unsolicited = x.c.br.Buffered(); unsolicited == 0 {
+			x.c.SetDeadline(time.Time{})
+			x.p.put(x.c, time.Now())
+			return 0
+		}
+		x.tg.Conns.ObserveUnsolicited()
 	}
 	x.c.Close()
+	return unsolicited
 }
 
 // writeRequest writes the request line, headers and body. Body read

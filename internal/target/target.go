@@ -58,6 +58,8 @@ type Target struct {
 	// KeepAlive is what Fulcrum learned about the target's keep-alive
 	// idle-close time.
 	KeepAlive KeepAlive
+	// Conns counts pooled connections closed instead of reused.
+	Conns ConnCloses
 
 	weight   atomic.Int32
 	maxConns atomic.Int64
