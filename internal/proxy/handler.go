@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -106,6 +107,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt := h.routes.Load()
 	q.idleTimeout = rt.idleTimeout
+	q.w = newIdleWriter(w, q.idleTimeout)
 	q.group, rec.RulePriority = rt.route(r)
 	rec.TargetGroup, rec.Forwarded = q.group.Name, true
 
@@ -128,18 +130,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var replay []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		body := newIdleBody(r.Body, w, q.idleTimeout)
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 			bp := h.buffer()
 			defer h.bufs.Put(bp)
-			n, err := io.ReadFull(r.Body, (*bp)[:r.ContentLength])
+			n, err := io.ReadFull(body, (*bp)[:r.ContentLength])
 			if err != nil {
-				h.answer(q, failure.HTTPRequestError, 400, "client sent "+strconv.Itoa(n)+" of "+strconv.FormatInt(r.ContentLength, 10)+" body bytes: "+err.Error())
+				h.clientBodyFailed(q, fmt.Errorf("client sent %d of %d body bytes: %w", n, r.ContentLength, err))
 				return
 			}
 			replay = (*bp)[:n]
 			out.body = bytes.NewReader(replay)
 		} else {
-			out.body = r.Body
+			out.body = body
 			if r.ContentLength < 0 {
 				out.contentLength = -1
 			}
@@ -218,7 +221,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		}
 		h.release(g, t)
 		if errors.Is(err, errClientBody) {
-			h.answer(q, failure.HTTPRequestError, 400, err.Error())
+			h.clientBodyFailed(q, err)
 			return
 		}
 		class, detail = failure.Classify(err), err.Error()
@@ -330,7 +333,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if n > 0 {
 			if _, werr := q.w.Write(buf[:n]); werr != nil {
 				// The client went away mid-body; the target did nothing wrong.
-				rec.Error, rec.ErrorDetail = failure.ClientClosed, "client closed the connection during the response body: "+werr.Error()
+				rec.Error, rec.ErrorDetail = failure.ClientClosed, clientWriteDetail(werr)
 				return
 			}
 			rec.SentBytes += int64(n)
