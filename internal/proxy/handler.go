@@ -435,9 +435,10 @@ func (rt *routeTable) route(r *http.Request) (*Group, int) {
 
 func (h *Handler) fillRecord(q *request, ci *connInfo) {
 	r, rec := q.r, q.rec
+	rec.ID = newID()
 	q.id = r.Header.Get("X-Request-Id")
 	if q.id == "" || len(q.id) > 200 {
-		q.id = newID()
+		q.id = rec.ID
 	}
 	rec.Type = "http"
 	if r.TLS != nil {

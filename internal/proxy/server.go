@@ -315,7 +315,7 @@ func (s *Server) bind(l *listener) error {
 // loadCert (re)reads an https listener's certificate; a reload picks up a
 // renewed certificate without closing the socket.
 func (l *listener) loadCert() error {
-	cert, err := tls.LoadX509KeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
+	cert, err := config.LoadKeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
 	if err != nil {
 		return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
 	}
