@@ -45,7 +45,7 @@ const (
 // is decoded.
 func Default() Config {
 	return Config{
-		Admin:         Admin{Address: DefaultAdminAddress, RequestHistory: DefaultRequestHistory,
+		Admin: Admin{Address: DefaultAdminAddress, RequestHistory: DefaultRequestHistory,
 			RequestHistoryBytes: DefaultRequestHistoryBytes, SocketMode: DefaultSocketMode},
 		ShutdownGrace: Duration(DefaultShutdownGrace),
 	}

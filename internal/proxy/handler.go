@@ -57,11 +57,13 @@ type routeTable struct {
 	def         *Group
 	rules       []rule
 	idleTimeout time.Duration
+	// exposeDetails is the listener's expose_error_details.
+	exposeDetails bool
 }
 
 // setRoutes installs lc's rules over groups.
 func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
-	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D()})
+	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D(), exposeDetails: lc.ExposeErrorDetails})
 }
 
 func (h *Handler) record() *accesslog.Record {
@@ -91,6 +93,8 @@ type request struct {
 	target *target.Target
 	// idleTimeout bounds each wait for the target's bytes.
 	idleTimeout time.Duration
+	// exposeDetails shows the failure detail to the client.
+	exposeDetails bool
 }
 
 // ServeHTTP proxies one request.
@@ -108,6 +112,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rt := h.routes.Load()
 	q.idleTimeout = rt.idleTimeout
 	q.w = newIdleWriter(w, q.idleTimeout)
+	q.exposeDetails = rt.exposeDetails
 	q.group, rec.RulePriority = rt.route(r)
 	rec.TargetGroup, rec.Forwarded = q.group.Name, true
 
@@ -387,7 +392,7 @@ func (h *Handler) answer(q *request, et failure.ErrorType, status int, detail st
 	hdr := q.w.Header()
 	clear(hdr)
 	hdr["Server"] = []string{"fulcrum"}
-	hdr["Proxy-Status"] = []string{proxyStatus(et, detail)}
+	hdr["Proxy-Status"] = []string{proxyStatus(et, publicDetail(q, detail))}
 	hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	hdr["Cache-Control"] = []string{"no-store"}
 	hdr["X-Request-Id"] = []string{q.id}
