@@ -109,6 +109,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	wg.Go(func() {
 		for {
 			select {
@@ -117,6 +120,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 			case <-hup:
 				logger.Info("SIGHUP: reloading the configuration")
 				srv.Reload(sigCtx) // logs and counts its outcome
+			case <-usr1:
+				logger.Info("SIGUSR1: reopening the access log")
+				srv.ReopenLogs()
 			}
 		}
 	})

@@ -133,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			s.checkLog.Close()
 			return nil, err
 		}
+		l.SetEvents(logger)
 		s.access = l
 		s.metrics.WatchAccessLog(l.Dropped)
 	}
@@ -216,6 +217,14 @@ func (s *Server) onCheck(kind string) func(*target.Target, health.Result) {
 		if err := s.checkLog.Log(kind, t.Group, t.Address, r, time.Now()); err != nil {
 			s.logger.Warn("health check log write failed", "error", err)
 		}
+	}
+}
+
+// ReopenLogs closes and reopens the access log file, after a rotation or
+// once its disk is back (SIGUSR1, like nginx -s reopen). It does not wait.
+func (s *Server) ReopenLogs() {
+	if s.access != nil {
+		s.access.Reopen()
 	}
 }
 
