@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,5 +252,127 @@ func TestIdleWebSocket(t *testing.T) {
 	closed.Wait() // the target's side of both tunnels is closed too
 	if line := f.accessLine("ws-idle"); line[fELBStatus] != "101" {
 		t.Errorf("ws-idle logged %v", line)
+	}
+}
+
+// TestHardenedSurfaces: through the binary, the admin refuses a rebinding
+// Host and a cross-site text/plain POST; a DNS failure's detail stays out
+// of the client's Proxy-Status; the history finds a request by both ids
+// and stays within its byte bound under 62 KB User-Agents; validate
+// refuses /dev/zero as a key and a missing log directory; and a removed
+// log directory costs no request and is counted.
+func TestHardenedSurfaces(t *testing.T) {
+	dir := t.TempDir()
+	logDir := dir + "/logs"
+	if err := os.Mkdir(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ok := httpTarget(t, 0, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	f := startFulcrum(t, fmt.Sprintf(`
+admin: {address: "127.0.0.1:0", request_history_bytes: 1048576}
+access_log: {path: %q}
+listeners:
+  - {name: web, address: "127.0.0.1:0", default_target_group: app, rules: [{priority: 1, path: "/dns", target_group: dns}]}
+target_groups:
+  - {name: app, health_check: {enabled: false}, targets: [{address: %q}]}
+  - {name: dns, health_check: {enabled: false}, retries: {max_attempts: 1}, targets: [{address: "payments-db-primary.invalid:8443"}]}
+`, logDir+"/access.log", ok))
+
+	// Admin: rebinding and cross-site requests.
+	req, _ := http.NewRequest("POST", f.admin+"/api/v1/target-groups/app/targets", strings.NewReader(`{"address": "127.0.0.1:1"}`))
+	req.Host = "rebind.evil.example"
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 421 {
+		t.Errorf("rebinding POST: %d, want 421", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("POST", f.admin+"/api/v1/target-groups/app/targets", strings.NewReader(`{"address": "127.0.0.1:1"}`))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("cross-site POST: %d, want 403", resp.StatusCode)
+	}
+	adminGet(t, f.admin+"/debug/pprof/", 404)
+
+	// A DNS failure: the client sees the type and the id, not the names.
+	resp, body := get(t, http.DefaultClient, "http://"+f.addr+"/dns", "dns-1")
+	ps := resp.Header.Get("Proxy-Status")
+	if resp.StatusCode != 502 || !strings.Contains(ps, "error=dns_error") || strings.Contains(ps+body, "payments-db") || !strings.Contains(ps, "dns-1") {
+		t.Errorf("DNS failure: %d %q %q", resp.StatusCode, ps, body)
+	}
+	var story struct {
+		ID     string `json:"id"`
+		Detail string `json:"detail"`
+	}
+	json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/requests/dns-1", 200)), &story)
+	if !strings.Contains(story.Detail, "payments-db-primary.invalid") || story.ID == "" || story.ID == "dns-1" {
+		t.Errorf("story by client id: %+v", story)
+	}
+	adminGet(t, f.admin+"/api/v1/requests/"+story.ID, 200)
+
+	// 62 KB User-Agents stay within the history's byte bound.
+	ua := strings.Repeat("U", 62<<10)
+	for i := range 100 {
+		req, _ := http.NewRequest("GET", "http://"+f.addr+"/", nil)
+		req.Header.Set("User-Agent", ua)
+		req.Header.Set("X-Request-Id", fmt.Sprint("ua-", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	var list struct {
+		Bytes int64 `json:"history_bytes"`
+		Max   int64 `json:"history_max_bytes"`
+	}
+	json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/requests?limit=1", 200)), &list)
+	if list.Max != 1<<20 || list.Bytes <= 0 || list.Bytes > list.Max {
+		t.Errorf("history retains %d of %d bytes", list.Bytes, list.Max)
+	}
+
+	// The log directory goes away: requests are served, lines counted.
+	os.RemoveAll(logDir)
+	for i := range 20 {
+		if resp, _ := get(t, http.DefaultClient, "http://"+f.addr+"/", fmt.Sprint("nolog-", i)); resp.StatusCode != 200 {
+			t.Fatalf("request %d without a log: %d", i, resp.StatusCode)
+		}
+	}
+	// Lines written to the unlinked file before the writer notices (within
+	// a second) cannot be counted; every line after that is.
+	f.waitEvent("access log cannot be opened; lines are dropped and counted in fulcrum_access_log_dropped_total until it recovers", nil)
+	for i := range 20 {
+		if resp, _ := get(t, http.DefaultClient, "http://"+f.addr+"/", fmt.Sprint("nolog-after-", i)); resp.StatusCode != 200 {
+			t.Fatalf("request %d without a log: %d", i, resp.StatusCode)
+		}
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for metricValues(adminGet(t, f.admin+"/metrics", 200))["fulcrum_access_log_dropped_total"] < 20 {
+		if time.Now().After(deadline) {
+			t.Fatal("fulcrum_access_log_dropped_total did not count the lost lines")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// validate refuses what serve would fail on.
+	bad := dir + "/bad.yaml"
+	os.WriteFile(bad, []byte(`
+access_log: {path: /nonexistent-dir/access.log}
+listeners: [{name: web, address: "127.0.0.1:8443", protocol: https, tls: {cert_file: /dev/zero, key_file: /dev/zero}, default_target_group: app}]
+target_groups: [{name: app, targets: [{address: "127.0.0.1:9000"}]}]
+`), 0o644)
+	out, err := exec.Command(binary, "validate", "-c", bad).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "file too large") || !strings.Contains(string(out), "access_log.path") {
+		t.Errorf("validate: %v\n%s", err, out)
 	}
 }
