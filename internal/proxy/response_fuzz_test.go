@@ -48,4 +48,3 @@ func FuzzTargetResponse(f *testing.F) {
 		}
 	})
 }
-
