@@ -17,7 +17,7 @@ func TestNginxBalancingAndBackendLoss(t *testing.T) {
 	f := startFulcrum(t, fmt.Sprintf(`
 access_log: {path: "-"}
 listeners:
-  - {name: web, address: "127.0.0.1:0", default_target_group: app}
+  - {name: web, address: "127.0.0.1:0", default_target_group: app, expose_error_details: true}
 target_groups:
   - name: app
     health_check: {interval: 1s, timeout: 500ms, healthy_threshold: 1, unhealthy_threshold: 1}

@@ -61,7 +61,7 @@ func write(path, content string) error { return os.WriteFile(path, []byte(conten
 
 func (e *env) startFulcrum(ctx context.Context, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {
 	var b strings.Builder
-	b.WriteString("admin: {address: \"127.0.0.1:0\"}\nshutdown_grace: 1s\n")
+	b.WriteString("admin: {address: \"127.0.0.1:0\", pprof: true}\nshutdown_grace: 1s\n")
 	if logOn {
 		fmt.Fprintf(&b, "access_log: {path: %q}\n", accessLog)
 	}

@@ -46,7 +46,7 @@ func AppendALB(b []byte, r *Record) []byte {
 		b = appendEscaped(b, r.Proto)
 	}
 	b = append(b, '"', ' ')
-	b = appendQuoted(b, r.UserAgent)
+	b = appendQuoted(b, logUserAgent(r.UserAgent))
 	b = append(b, ' ')
 	b = appendBare(b, r.SSLCipher)
 	b = append(b, ' ')

@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
@@ -68,5 +69,62 @@ func BenchmarkHistoryAdd(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		rec.TraceID = ids[i%len(ids)]
 		h.Add(rec)
+	}
+}
+
+// TestHistoryBoundedInBytes: 30,000 requests with a 62 KB User-Agent and
+// URL retain at most the byte bound, by the history's own accounting, and
+// each stored string is cut to its limit.
+func TestHistoryBoundedInBytes(t *testing.T) {
+	const limit = 4 << 20
+	h := NewHistoryBytes(10000, limit)
+	ua := strings.Repeat("U", 62<<10)
+	url := "http://x/" + strings.Repeat("p", 62<<10)
+	detail := strings.Repeat("d", 62<<10)
+	for i := range 30000 {
+		h.Add(&Record{ID: fmt.Sprint("id", i), TraceID: fmt.Sprint("id", i), UserAgent: ua, URL: url, ELBStatus: 200,
+			Attempts: []Attempt{{Target: "a:1", Status: 200, Detail: detail}}})
+		if b := h.Bytes(); b > limit {
+			t.Fatalf("after %d requests the history retains %d bytes, over %d", i+1, b, limit)
+		}
+	}
+	got, ok := h.Get("id29999")
+	if !ok {
+		t.Fatal("the newest request is gone")
+	}
+	if len(got.UserAgent) != MaxHistoryUserAgent || len(got.URL) != MaxHistoryURL || len(got.Attempts[0].Detail) != MaxHistoryDetail {
+		t.Errorf("stored lengths: ua %d url %d detail %d", len(got.UserAgent), len(got.URL), len(got.Attempts[0].Detail))
+	}
+	if _, ok := h.Get("id0"); ok {
+		t.Error("the oldest request should have been dropped to stay within the byte bound")
+	}
+	if n := len(h.Recent(100000, false)); n == 0 || int64(n)*int64(MaxHistoryUserAgent+MaxHistoryURL) > limit {
+		t.Errorf("%d records kept", n)
+	}
+	// A record over the bound by itself is still kept, alone.
+	h2 := NewHistoryBytes(10, 1)
+	h2.Add(&Record{ID: "a", UserAgent: ua})
+	h2.Add(&Record{ID: "b", UserAgent: ua})
+	if _, ok := h2.Get("b"); !ok || len(h2.Recent(10, false)) != 1 {
+		t.Errorf("tiny bound: %v", ids(h2.Recent(10, false)))
+	}
+}
+
+// TestHistoryClientIDCannotReplaceStory: a client that sends another
+// request's X-Request-Id does not hide that request: Fulcrum's own id
+// finds each, and the trace id finds the newest.
+func TestHistoryClientIDCannotReplaceStory(t *testing.T) {
+	h := NewHistory(10)
+	h.Add(&Record{ID: "own1", TraceID: "own1", ELBStatus: 502, Error: failure.ConnectionRefused})
+	h.Add(&Record{ID: "own2", TraceID: "own1", ELBStatus: 200}) // the client chose own1
+	h.Add(&Record{ID: "own3", TraceID: "client-x", ELBStatus: 200})
+	if r, ok := h.Get("own1"); !ok || r.ID != "own1" || r.ELBStatus != 502 {
+		t.Errorf("own1: %v %+v", ok, r)
+	}
+	if r, ok := h.Get("own2"); !ok || r.TraceID != "own1" {
+		t.Errorf("own2: %v %+v", ok, r)
+	}
+	if r, ok := h.Get("client-x"); !ok || r.ID != "own3" {
+		t.Errorf("client-x: %v %+v", ok, r)
 	}
 }

@@ -40,7 +40,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `,"protocol":`...)
 	b = appendJSONString(b, r.Proto)
 	b = append(b, `,"user_agent":`...)
-	b = appendJSONString(b, r.UserAgent)
+	b = appendJSONString(b, logUserAgent(r.UserAgent))
 	b = append(b, `,"ssl_cipher":`...)
 	b = appendJSONString(b, r.SSLCipher)
 	b = append(b, `,"ssl_protocol":`...)

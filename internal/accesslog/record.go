@@ -7,6 +7,7 @@ package accesslog
 
 import (
 	"time"
+	"unicode/utf8"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
@@ -61,8 +62,12 @@ type Record struct {
 	SSLCipher, SSLProtocol string
 	// TargetGroup is the target group's name.
 	TargetGroup string
-	// TraceID is the request id (X-Request-Id).
+	// TraceID is the request id (X-Request-Id): the client's when it
+	// sent one, else ID.
 	TraceID string
+	// ID is Fulcrum's own id for the request, unique whatever the client
+	// sends; the request history is keyed by it.
+	ID string
 	// DomainName is the TLS SNI name.
 	DomainName string
 	// RulePriority is the matched rule's priority; 0 for the default
@@ -87,4 +92,22 @@ type Record struct {
 func (r *Record) Reset() {
 	at := r.Attempts[:0]
 	*r = Record{Attempts: at}
+}
+
+// MaxLogUserAgent is the longest User-Agent an access log line carries:
+// ALB truncates user_agent "if the string is longer than 8 KB" (Elastic
+// Load Balancing, "Access log entries").
+const MaxLogUserAgent = 8 << 10
+
+// logUserAgent is ua cut to MaxLogUserAgent bytes (no copy: the line is
+// encoded at once).
+func logUserAgent(ua string) string {
+	if len(ua) <= MaxLogUserAgent {
+		return ua
+	}
+	cut := MaxLogUserAgent
+	for cut > 0 && !utf8.RuneStart(ua[cut]) {
+		cut--
+	}
+	return ua[:cut]
 }

@@ -1,44 +1,66 @@
 package accesslog
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
+// flushEvery is how often queued lines are written out; checkEvery how
+// often a file log checks that its path still names the open file.
+const (
+	flushEvery = 100 * time.Millisecond
+	checkEvery = time.Second
+	maxBatch   = 64 << 10
+)
+
 // Logger encodes records and hands them to a writer goroutine through a
 // bounded queue. Log never blocks: when the queue is full the line is
-// dropped and counted (Dropped).
+// dropped and counted (Dropped). A line the writer cannot write (full
+// disk, removed directory) is dropped and counted too; the first failure
+// of an episode is logged once, and the writer recovers by itself: it
+// reopens the file after a failure, when the path no longer names the
+// open file (removed or rotated), and on Reopen (SIGUSR1, like nginx -s
+// reopen).
 type Logger struct {
 	encode func([]byte, *Record) []byte
 	queue  chan *[]byte
 	bufs   sync.Pool
+	path   string // "" when not a file
 	out    io.Writer
 	closer io.Closer
+	events atomic.Pointer[slog.Logger]
+	reopen chan struct{}
 
 	dropped atomic.Int64
 	done    chan struct{}
+	mu      sync.Mutex // guards closer and out against Close
 }
 
 // Open returns a Logger writing format ("alb" or "json") to path ("-" is
 // standard output), with room for buffer queued lines. Run must be started
 // for lines to be written.
 func Open(path, format string, buffer int, stdout io.Writer) (*Logger, error) {
-	var out io.Writer = stdout
-	var closer io.Closer
-	if path != "-" {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("open access log: %w", err)
-		}
-		out, closer = f, f
+	if path == "-" {
+		return New(stdout, nil, format, buffer), nil
 	}
-	return New(out, closer, format, buffer), nil
+	f, err := openFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("open access log: %w", err)
+	}
+	l := New(f, f, format, buffer)
+	l.path = path
+	return l, nil
+}
+
+func openFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 }
 
 // New returns a Logger over w. closer, when not nil, is closed by Close.
@@ -49,12 +71,24 @@ func New(w io.Writer, closer io.Closer, format string, buffer int) *Logger {
 		out:    w,
 		closer: closer,
 		done:   make(chan struct{}),
+		reopen: make(chan struct{}, 1),
 	}
 	if format == "json" {
 		l.encode = AppendJSON
 	}
 	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
 	return l
+}
+
+// SetEvents sets the operational logger that hears of write failures and
+// recoveries; call it before Run.
+func (l *Logger) SetEvents(e *slog.Logger) { l.events.Store(e) }
+
+func (l *Logger) event() *slog.Logger {
+	if e := l.events.Load(); e != nil {
+		return e
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // Log encodes r and queues the line. It is safe for concurrent use and
@@ -70,18 +104,45 @@ func (l *Logger) Log(r *Record) {
 	}
 }
 
-// Dropped returns how many lines were dropped because the queue was full.
+// Dropped returns how many lines were lost: dropped because the queue was
+// full, or not written because the writer failed.
 func (l *Logger) Dropped() int64 { return l.dropped.Load() }
 
+// Reopen asks the writer to close and reopen the file (after a rotation,
+// or once the disk is back). It does not block; it does nothing for
+// standard output.
+func (l *Logger) Reopen() {
+	select {
+	case l.reopen <- struct{}{}:
+	default:
+	}
+}
+
+// writer is Run's state: the batch being built and the failure episode.
+type writer struct {
+	l       *Logger
+	batch   []byte
+	lines   int
+	failing bool
+	lost    int64 // lines lost in the current episode
+	retryAt time.Time
+}
+
 // Run writes queued lines until ctx is done, then drains the queue,
-// flushes, and returns. Lines are flushed at least every 100 ms.
+// writes what is left, and returns. Lines are written at least every
+// 100 ms.
 func (l *Logger) Run(ctx context.Context) error {
 	defer close(l.done)
-	w := bufio.NewWriterSize(l.out, 64<<10)
-	tick := time.NewTicker(100 * time.Millisecond)
+	w := &writer{l: l, batch: make([]byte, 0, maxBatch)}
+	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
-	write := func(bp *[]byte) {
-		w.Write(*bp)
+	lastCheck := time.Now()
+	add := func(bp *[]byte) {
+		if len(w.batch)+len(*bp) > maxBatch {
+			w.flush()
+		}
+		w.batch = append(w.batch, *bp...)
+		w.lines++
 		if cap(*bp) <= 64<<10 {
 			l.bufs.Put(bp)
 		}
@@ -89,25 +150,130 @@ func (l *Logger) Run(ctx context.Context) error {
 	for {
 		select {
 		case bp := <-l.queue:
-			write(bp)
-		case <-tick.C:
-			w.Flush()
+			add(bp)
+		case <-l.reopen:
+			w.flush()
+			w.reopen("reopen requested")
+		case now := <-tick.C:
+			if now.Sub(lastCheck) >= checkEvery {
+				lastCheck = now
+				w.checkPath()
+			}
+			w.flush()
 		case <-ctx.Done():
 			for {
 				select {
 				case bp := <-l.queue:
-					write(bp)
+					add(bp)
 				default:
-					return w.Flush()
+					w.flush()
+					if w.failing {
+						return fmt.Errorf("access log: %d lines lost", w.lost)
+					}
+					return nil
 				}
 			}
 		}
 	}
 }
 
+// flush writes the batch; lines that cannot be written are counted as
+// dropped, and a failure starts an episode and a reopen.
+func (w *writer) flush() {
+	if w.lines == 0 {
+		return
+	}
+	l := w.l
+	l.mu.Lock()
+	out := l.out
+	l.mu.Unlock()
+	var err error
+	n := 0
+	if out == nil {
+		err = fmt.Errorf("the access log file is not open")
+	} else {
+		n, err = out.Write(w.batch)
+	}
+	if err == nil {
+		if w.failing {
+			w.failing = false
+			l.event().Info("access log writing again", "path", l.path, "lines_lost", w.lost)
+			w.lost = 0
+		}
+	} else {
+		written := bytes.Count(w.batch[:max(n, 0)], []byte{'\n'})
+		lost := int64(w.lines - written)
+		l.dropped.Add(lost)
+		w.lost += lost
+		if !w.failing {
+			w.failing = true
+			l.event().Error("access log write failed; lines are dropped and counted in fulcrum_access_log_dropped_total until it recovers",
+				"path", l.path, "error", err)
+		}
+		if now := time.Now(); l.path != "" && !now.Before(w.retryAt) {
+			w.retryAt = now.Add(checkEvery)
+			w.reopen("write failed")
+		}
+	}
+	w.batch, w.lines = w.batch[:0], 0
+}
+
+// checkPath reopens a file log whose path no longer names the open file:
+// the file was removed or rotated away, or a failed reopen left it
+// closed.
+func (w *writer) checkPath() {
+	l := w.l
+	if l.path == "" {
+		return
+	}
+	l.mu.Lock()
+	f, _ := l.closer.(*os.File)
+	l.mu.Unlock()
+	if f != nil {
+		a, err1 := f.Stat()
+		b, err2 := os.Stat(l.path)
+		if err1 == nil && err2 == nil && os.SameFile(a, b) {
+			return
+		}
+	}
+	w.reopen("the path no longer names the open file")
+}
+
+// reopen closes the file and opens the path again; on failure the log
+// stays closed (lines are counted as dropped) until a later try works.
+func (w *writer) reopen(why string) {
+	l := w.l
+	if l.path == "" {
+		return
+	}
+	f, err := openFile(l.path)
+	l.mu.Lock()
+	old := l.closer
+	if err == nil {
+		l.out, l.closer = f, f
+	} else {
+		l.out, l.closer = nil, nil
+	}
+	l.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	if err != nil {
+		if !w.failing {
+			w.failing = true
+			l.event().Error("access log cannot be opened; lines are dropped and counted in fulcrum_access_log_dropped_total until it recovers",
+				"path", l.path, "error", err, "why", why)
+		}
+		return
+	}
+	l.event().Debug("access log reopened", "path", l.path, "why", why)
+}
+
 // Close waits for Run to finish (its ctx must be done) and closes the file.
 func (l *Logger) Close() error {
 	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.closer != nil {
 		return l.closer.Close()
 	}

@@ -17,10 +17,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
 	"strings"
 	"sync"
@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -42,6 +43,13 @@ type Server struct {
 	Token string
 	// Socket, when not empty, is the Unix socket path for the runtime API.
 	Socket string
+	// SocketMode is the socket file's mode; 0 means 0660.
+	SocketMode fs.FileMode
+	// AllowedHosts are extra Host names the HTTP server answers to
+	// (admin.allowed_hosts); see guard.
+	AllowedHosts []string
+	// Pprof serves /debug/pprof/ (admin.pprof).
+	Pprof bool
 	// Gatherer serves /metrics; nil means no /metrics.
 	Gatherer prometheus.Gatherer
 	// Groups returns the running target groups, in configuration order.
@@ -64,7 +72,7 @@ type Server struct {
 // ReadToken reads a bearer token file: its content without surrounding
 // white space, which must not be empty.
 func ReadToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	b, err := config.ReadLimited(path, config.MaxTokenFile)
 	if err != nil {
 		return "", fmt.Errorf("admin.token_file: %w", err)
 	}
@@ -89,8 +97,9 @@ func (s *Server) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Listen binds the TCP address and, when set, the Unix socket (a stale
-// socket file is replaced).
+// Listen binds the TCP address and, when set, the Unix socket with
+// SocketMode. A stale socket file at the path is replaced; anything else
+// there is an error (config.CheckSocketPath).
 func (s *Server) Listen() error {
 	ln, err := net.Listen("tcp", s.Address)
 	if err != nil {
@@ -98,9 +107,22 @@ func (s *Server) Listen() error {
 	}
 	s.ln = ln
 	if s.Socket != "" {
-		os.Remove(s.Socket)
+		if err := config.CheckSocketPath(s.Socket); err != nil {
+			ln.Close()
+			return fmt.Errorf("admin.socket: %w", err)
+		}
+		os.Remove(s.Socket) // a stale socket: CheckSocketPath allows nothing else
 		sl, err := net.Listen("unix", s.Socket)
 		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin.socket: %w", err)
+		}
+		mode := s.SocketMode
+		if mode == 0 {
+			mode = 0o660
+		}
+		if err := os.Chmod(s.Socket, mode); err != nil {
+			sl.Close()
 			ln.Close()
 			return fmt.Errorf("admin.socket: %w", err)
 		}
@@ -173,19 +195,19 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /api/v1/reload", s.reload)
 		mux.HandleFunc("GET /api/v1/config", s.getConfig)
 	}
-	// Go profiles, for docs/performance.md and for operators chasing CPU.
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	// Go profiles, for docs/performance.md and for operators chasing CPU,
+	// only when admin.pprof is on.
+	if s.Pprof {
+		registerPprof(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found", r.Method+" "+r.URL.Path+" is not an admin endpoint")
 	})
 	if s.Token == "" {
-		return mux
+		return s.guard(mux)
 	}
 	want := []byte("Bearer " + s.Token)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.guard(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fulcrum"`)
@@ -193,7 +215,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // apiError is the body of every error answer.

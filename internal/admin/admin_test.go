@@ -48,8 +48,9 @@ func fixture() (*Server, *target.Group) {
 			{Target: "10.0.0.2:80", Class: refused, Detail: "connection refused", Duration: time.Millisecond},
 			{Target: "10.0.0.1:80", Status: 200, Class: failure.Class{Reused: true, Idle: 3 * time.Second}, Duration: 2 * time.Millisecond},
 		}})
+	// httptest requests carry Host: example.com.
 	s := &Server{Groups: func() []*target.Group { return []*target.Group{g} }, History: h,
-		Now: func() time.Time { return t0.Add(90 * time.Second) }}
+		Now: func() time.Time { return t0.Add(90 * time.Second) }, AllowedHosts: []string{"example.com"}, Pprof: true}
 	return s, g
 }
 

@@ -15,7 +15,11 @@ const maxRequestList = 1000
 // RequestView is one request's whole story: where it came in, how it was
 // routed, and every attempt.
 type RequestView struct {
+	// RequestID is the X-Request-Id the client sent or got back; ID is
+	// Fulcrum's own id, the same unless the client chose its own. Both
+	// find the request at /api/v1/requests/{id}.
 	RequestID string    `json:"request_id"`
+	ID        string    `json:"id"`
 	Received  time.Time `json:"received"`
 	Time      time.Time `json:"time"`
 	Listener  string    `json:"listener"`
@@ -73,7 +77,7 @@ func seconds(d time.Duration) float64 {
 
 func requestView(r *accesslog.Record) RequestView {
 	v := RequestView{
-		RequestID: r.TraceID, Received: r.RequestCreation, Time: r.Time, Listener: r.Listener, Client: r.Client,
+		RequestID: r.TraceID, ID: r.ID, Received: r.RequestCreation, Time: r.Time, Listener: r.Listener, Client: r.Client,
 		Method: r.Method, URL: r.URL, RulePriority: r.RulePriority, TargetGroup: r.TargetGroup,
 		Status: r.ELBStatus, TargetStatus: r.TargetStatus, Detail: r.ErrorDetail, Failed: accesslog.Failed(r),
 		Attempts: []AttemptView{},
@@ -111,7 +115,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeError(w, http.StatusNotFound, "request not found", "no recent request has X-Request-Id "+strconv.Quote(id)+"; the history keeps admin.request_history successes and as many failures")
+	writeError(w, http.StatusNotFound, "request not found", "no recent request has id or X-Request-Id "+strconv.Quote(id)+"; the history keeps admin.request_history successes and as many failures, within admin.request_history_bytes")
 }
 
 // listRequests answers GET /api/v1/requests?failed=true&limit=N with
@@ -138,8 +142,13 @@ func (s *Server) listRequests(w http.ResponseWriter, r *http.Request) {
 	}
 	out := struct {
 		Requests []RequestView `json:"requests"`
+		// HistoryBytes is what the stored records retain, at most
+		// HistoryMaxBytes (admin.request_history_bytes).
+		HistoryBytes    int64 `json:"history_bytes"`
+		HistoryMaxBytes int64 `json:"history_max_bytes"`
 	}{Requests: []RequestView{}}
 	if s.History != nil {
+		out.HistoryBytes, out.HistoryMaxBytes = s.History.Bytes(), s.History.MaxBytes()
 		for _, rec := range s.History.Recent(limit, failedOnly) {
 			out.Requests = append(out.Requests, requestView(&rec))
 		}

@@ -36,7 +36,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			src, err := os.ReadFile(path)
+			src, err := config.ReadLimited(path, config.MaxConfigFile)
 			if err != nil {
 				return configFailure(fmt.Errorf("read config: %w", err))
 			}
@@ -45,7 +45,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				return configFailure(err)
 			}
 			load := func() (*config.Config, []byte, error) {
-				src, err := os.ReadFile(path)
+				src, err := config.ReadLimited(path, config.MaxConfigFile)
 				if err != nil {
 					return nil, nil, fmt.Errorf("read config: %w", err)
 				}
@@ -75,13 +75,15 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	history := accesslog.NewHistory(cfg.Admin.RequestHistory)
+	history := accesslog.NewHistoryBytes(cfg.Admin.RequestHistory, cfg.Admin.RequestHistoryBytes)
 	opts.Logger, opts.Stdout, opts.Metrics, opts.History = logger, stdout, m, history
 	srv, err := proxy.New(cfg, opts)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
+	mode, _ := config.ParseMode(cfg.Admin.SocketMode) // validated
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
+		SocketMode: mode, AllowedHosts: cfg.Admin.AllowedHosts, Pprof: cfg.Admin.Pprof,
 		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv}
 	if err := adm.Listen(); err != nil {
 		return &exitError{code: 1, err: err}
@@ -107,6 +109,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
 	wg.Go(func() {
 		for {
 			select {
@@ -115,6 +120,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 			case <-hup:
 				logger.Info("SIGHUP: reloading the configuration")
 				srv.Reload(sigCtx) // logs and counts its outcome
+			case <-usr1:
+				logger.Info("SIGUSR1: reopening the access log")
+				srv.ReopenLogs()
 			}
 		}
 	})

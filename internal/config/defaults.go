@@ -11,6 +11,8 @@ import (
 const (
 	DefaultAdminAddress         = "127.0.0.1:9901"
 	DefaultRequestHistory       = 10000
+	DefaultRequestHistoryBytes  = 64 << 20
+	DefaultSocketMode           = "0660"
 	DefaultShutdownGrace        = 30 * time.Second
 	DefaultIdleTimeout          = 60 * time.Second
 	DefaultConnectTimeout       = 10 * time.Second
@@ -43,7 +45,8 @@ const (
 // is decoded.
 func Default() Config {
 	return Config{
-		Admin:         Admin{Address: DefaultAdminAddress, RequestHistory: DefaultRequestHistory},
+		Admin: Admin{Address: DefaultAdminAddress, RequestHistory: DefaultRequestHistory,
+			RequestHistoryBytes: DefaultRequestHistoryBytes, SocketMode: DefaultSocketMode},
 		ShutdownGrace: Duration(DefaultShutdownGrace),
 	}
 }

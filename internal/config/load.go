@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"slices"
 	"strconv"
@@ -49,7 +48,7 @@ func (e *Error) Error() string {
 // LoadFile reads and loads a configuration file. Errors are *Error, or a
 // wrapped os error when the file cannot be read.
 func LoadFile(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadLimited(path, MaxConfigFile)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
@@ -65,6 +64,9 @@ func Load(data []byte) (*Config, error) {
 	}
 	if len(root.Content) == 0 {
 		return nil, &Error{Problems: []Problem{{Msg: "the configuration is empty"}}}
+	}
+	if n := expandedSize(&root, map[*yaml.Node]int{}, maxExpandedNodes); n > maxExpandedNodes {
+		return nil, &Error{Problems: []Problem{{Msg: fmt.Sprintf("YAML aliases expand the document to more than %d nodes; refusing an alias fan-out", maxExpandedNodes)}}}
 	}
 	// The walk is the strict decoder: it reports unknown keys and values of
 	// the wrong kind, then removes them from the tree so that decoding and
@@ -92,6 +94,9 @@ type schema struct {
 
 func (s *schema) err() *Error {
 	slices.SortStableFunc(s.problems, func(a, b Problem) int { return a.Line - b.Line })
+	if n := len(s.problems); n > maxProblems {
+		s.problems = append(s.problems[:maxProblems:maxProblems], Problem{Msg: fmt.Sprintf("... and %d more problems", n-maxProblems)})
+	}
 	return &Error{Problems: s.problems}
 }
 

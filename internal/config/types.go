@@ -52,6 +52,19 @@ type Admin struct {
 	// separately failed ones, /api/v1/requests keeps. Default 10000, range
 	// 1..1000000.
 	RequestHistory int `yaml:"request_history"`
+	// RequestHistoryBytes bounds the bytes the request history's records
+	// retain (strings and attempts); the oldest are dropped beyond it.
+	// Default 64 MiB (67108864), range 1 MiB..16 GiB.
+	RequestHistoryBytes int64 `yaml:"request_history_bytes"`
+	// AllowedHosts are extra Host header names the admin HTTP server
+	// answers to, besides its own address, localhost and loopback IPs;
+	// any other Host is refused 421 (DNS rebinding). Default none.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// Pprof serves Go's profiles under /debug/pprof/. Default false.
+	Pprof bool `yaml:"pprof"`
+	// SocketMode is the runtime socket's file mode, octal (HAProxy's
+	// "stats socket ... mode"). Default "0660".
+	SocketMode string `yaml:"socket_mode"`
 }
 
 // HealthCheckLog configures the health-check log: one line per check, in
@@ -84,6 +97,11 @@ type Listener struct {
 	// in fulcrum_rejected_connections_total (ALB RejectedConnectionCount).
 	// Default 0: unlimited.
 	MaxConnections int `yaml:"max_connections"`
+	// ExposeErrorDetails shows clients the full failure detail (target
+	// addresses, host names, Go error text) in Proxy-Status details.
+	// Default false: clients get the error type and request id only;
+	// the detail goes to the log, the request story and the admin API.
+	ExposeErrorDetails bool `yaml:"expose_error_details"`
 	// DefaultTargetGroup receives requests that match no rule. Required.
 	DefaultTargetGroup string `yaml:"default_target_group"`
 	// Rules are matched lowest priority number first; the first match wins.

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -24,6 +23,7 @@ func (s *schema) validate(c *Config) {
 		s.add("admin.token_file", "is required because admin.address %q is not a loopback address", c.Admin.Address)
 	}
 	s.intRange("admin.request_history", c.Admin.RequestHistory, 1, 1000000)
+	s.resources(c)
 	if c.HealthCheckLog != nil && c.HealthCheckLog.Path == "" {
 		s.add("health_check_log.path", `is required ("-" for standard output)`)
 	}
@@ -77,7 +77,7 @@ func (s *schema) listener(p string, l *Listener, groups map[string]bool) {
 		case l.Protocol == "https" && (l.TLS == nil || l.TLS.CertFile == "" || l.TLS.KeyFile == ""):
 			s.add(p+".tls", "https listeners need tls.cert_file and tls.key_file")
 		case l.Protocol == "https":
-			if _, err := tls.LoadX509KeyPair(l.TLS.CertFile, l.TLS.KeyFile); err != nil {
+			if _, err := LoadKeyPair(l.TLS.CertFile, l.TLS.KeyFile); err != nil {
 				s.add(p+".tls", "cannot load the certificate: %v", err)
 			}
 		case l.TLS != nil:

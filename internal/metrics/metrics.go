@@ -326,6 +326,6 @@ func (m *Metrics) WatchAccessLog(dropped func() int64) {
 	}
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "fulcrum_access_log_dropped_total",
-		Help: "Access log lines dropped because the writer fell behind.",
+		Help: "Access log lines lost: dropped because the writer fell behind, or not written because the file could not be written.",
 	}, func() float64 { return float64(dropped()) }))
 }

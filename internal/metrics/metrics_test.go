@@ -86,7 +86,7 @@ fulcrum_healthy_targets{target_group="web"} 1
 # HELP fulcrum_unhealthy_targets Targets in the unhealthy state (ALB UnHealthyHostCount).
 # TYPE fulcrum_unhealthy_targets gauge
 fulcrum_unhealthy_targets{target_group="web"} 1
-# HELP fulcrum_access_log_dropped_total Access log lines dropped because the writer fell behind.
+# HELP fulcrum_access_log_dropped_total Access log lines lost: dropped because the writer fell behind, or not written because the file could not be written.
 # TYPE fulcrum_access_log_dropped_total counter
 fulcrum_access_log_dropped_total 3
 `

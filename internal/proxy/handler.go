@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -56,11 +57,13 @@ type routeTable struct {
 	def         *Group
 	rules       []rule
 	idleTimeout time.Duration
+	// exposeDetails is the listener's expose_error_details.
+	exposeDetails bool
 }
 
 // setRoutes installs lc's rules over groups.
 func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
-	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D()})
+	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D(), exposeDetails: lc.ExposeErrorDetails})
 }
 
 func (h *Handler) record() *accesslog.Record {
@@ -90,6 +93,8 @@ type request struct {
 	target *target.Target
 	// idleTimeout bounds each wait for the target's bytes.
 	idleTimeout time.Duration
+	// exposeDetails shows the failure detail to the client.
+	exposeDetails bool
 }
 
 // ServeHTTP proxies one request.
@@ -106,6 +111,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt := h.routes.Load()
 	q.idleTimeout = rt.idleTimeout
+	q.w = newIdleWriter(w, q.idleTimeout)
+	q.exposeDetails = rt.exposeDetails
 	q.group, rec.RulePriority = rt.route(r)
 	rec.TargetGroup, rec.Forwarded = q.group.Name, true
 
@@ -128,18 +135,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var replay []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		body := newIdleBody(r.Body, w, q.idleTimeout)
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 			bp := h.buffer()
 			defer h.bufs.Put(bp)
-			n, err := io.ReadFull(r.Body, (*bp)[:r.ContentLength])
+			n, err := io.ReadFull(body, (*bp)[:r.ContentLength])
 			if err != nil {
-				h.answer(q, failure.HTTPRequestError, 400, "client sent "+strconv.Itoa(n)+" of "+strconv.FormatInt(r.ContentLength, 10)+" body bytes: "+err.Error())
+				h.clientBodyFailed(q, fmt.Errorf("client sent %d of %d body bytes: %w", n, r.ContentLength, err))
 				return
 			}
 			replay = (*bp)[:n]
 			out.body = bytes.NewReader(replay)
 		} else {
-			out.body = r.Body
+			out.body = body
 			if r.ContentLength < 0 {
 				out.contentLength = -1
 			}
@@ -218,7 +226,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		}
 		h.release(g, t)
 		if errors.Is(err, errClientBody) {
-			h.answer(q, failure.HTTPRequestError, 400, err.Error())
+			h.clientBodyFailed(q, err)
 			return
 		}
 		class, detail = failure.Classify(err), err.Error()
@@ -335,7 +343,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if n > 0 {
 			if _, werr := q.w.Write(buf[:n]); werr != nil {
 				// The client went away mid-body; the target did nothing wrong.
-				rec.Error, rec.ErrorDetail = failure.ClientClosed, "client closed the connection during the response body: "+werr.Error()
+				rec.Error, rec.ErrorDetail = failure.ClientClosed, clientWriteDetail(werr)
 				return
 			}
 			rec.SentBytes += int64(n)
@@ -389,7 +397,7 @@ func (h *Handler) answer(q *request, et failure.ErrorType, status int, detail st
 	hdr := q.w.Header()
 	clear(hdr)
 	hdr["Server"] = []string{"fulcrum"}
-	hdr["Proxy-Status"] = []string{proxyStatus(et, detail)}
+	hdr["Proxy-Status"] = []string{proxyStatus(et, publicDetail(q, detail))}
 	hdr["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	hdr["Cache-Control"] = []string{"no-store"}
 	hdr["X-Request-Id"] = []string{q.id}
@@ -437,9 +445,10 @@ func (rt *routeTable) route(r *http.Request) (*Group, int) {
 
 func (h *Handler) fillRecord(q *request, ci *connInfo) {
 	r, rec := q.r, q.rec
+	rec.ID = newID()
 	q.id = r.Header.Get("X-Request-Id")
 	if q.id == "" || len(q.id) > 200 {
-		q.id = newID()
+		q.id = rec.ID
 	}
 	rec.Type = "http"
 	if r.TLS != nil {

@@ -90,7 +90,7 @@ func TestDeregisterDrainsThenCuts(t *testing.T) {
 	a, b := newGatedBackend(t, "a"), newGatedBackend(t, "b")
 	close(b.release) // b answers /slow at once
 	s, addr := startServer(t, fmt.Sprintf(`
-listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app, expose_error_details: true}]
 target_groups:
   - {name: app, deregistration_delay: 400ms, health_check: {enabled: false}, targets: [{address: %q}]}
 `, a.addr()))
@@ -169,7 +169,7 @@ target_groups:
 func TestDrainLetsInFlightFinish(t *testing.T) {
 	a, b := newGatedBackend(t, "a"), newGatedBackend(t, "b")
 	s, addr := startServer(t, fmt.Sprintf(`
-listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app, expose_error_details: true}]
 target_groups:
   - {name: app, deregistration_delay: 60s, health_check: {enabled: false}, targets: [{address: %q}]}
 `, a.addr()))
@@ -218,7 +218,7 @@ func TestConnectionLimitQueue(t *testing.T) {
 	a := newGatedBackend(t, "a")
 	s, addr := startServer(t, fmt.Sprintf(`
 listeners:
-  - {name: web, address: "127.0.0.1:0", default_target_group: app, rules: [{priority: 1, path: "/q/*", target_group: noqueue}]}
+  - {name: web, address: "127.0.0.1:0", default_target_group: app, expose_error_details: true, rules: [{priority: 1, path: "/q/*", target_group: noqueue}]}
 target_groups:
   - name: app
     queue_size: 1
@@ -256,7 +256,7 @@ target_groups:
 	// Without a queue the answer is immediate.
 	a2 := newGatedBackend(t, "a2")
 	_, addr2 := startServer(t, fmt.Sprintf(`
-listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app, expose_error_details: true}]
 target_groups:
   - {name: app, queue_size: 0, health_check: {enabled: false}, targets: [{address: %q, max_connections: 1}]}
 `, a2.addr()))

@@ -191,7 +191,7 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 		}
 	}
 	if !reflect.DeepEqual(cfg.AccessLog, s.cfg.AccessLog) || !reflect.DeepEqual(cfg.HealthCheckLog, s.cfg.HealthCheckLog) ||
-		cfg.Admin != s.cfg.Admin {
+		!reflect.DeepEqual(cfg.Admin, s.cfg.Admin) {
 		note("access_log, health_check_log and admin changes take effect at the next restart")
 		s.logger.Warn("access_log, health_check_log and admin changes take effect at the next restart")
 	}

@@ -133,6 +133,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			s.checkLog.Close()
 			return nil, err
 		}
+		l.SetEvents(logger)
 		s.access = l
 		s.metrics.WatchAccessLog(l.Dropped)
 	}
@@ -216,6 +217,14 @@ func (s *Server) onCheck(kind string) func(*target.Target, health.Result) {
 		if err := s.checkLog.Log(kind, t.Group, t.Address, r, time.Now()); err != nil {
 			s.logger.Warn("health check log write failed", "error", err)
 		}
+	}
+}
+
+// ReopenLogs closes and reopens the access log file, after a rotation or
+// once its disk is back (SIGUSR1, like nginx -s reopen). It does not wait.
+func (s *Server) ReopenLogs() {
+	if s.access != nil {
+		s.access.Reopen()
 	}
 }
 
@@ -315,7 +324,7 @@ func (s *Server) bind(l *listener) error {
 // loadCert (re)reads an https listener's certificate; a reload picks up a
 // renewed certificate without closing the socket.
 func (l *listener) loadCert() error {
-	cert, err := tls.LoadX509KeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
+	cert, err := config.LoadKeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
 	if err != nil {
 		return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
 	}

@@ -161,7 +161,13 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	x.stopCut = context.AfterFunc(tg.CutContext(), func() { c.SetDeadline(time.Unix(1, 0)) })
 	c.wrote = 0
 	c.SetDeadline(now.Add(timeout))
-	if err := writeRequest(c.bw, req); err != nil {
+	// Each byte of the client's body that arrives extends the write
+	// deadline: the bound on a streamed upload is idle, not total.
+	var progress func()
+	if req.body != nil {
+		progress = func() { c.SetWriteDeadline(time.Now().Add(timeout)) }
+	}
+	if err := writeRequest(c.bw, req, progress); err != nil {
 		if errors.Is(err, errClientBody) {
 			c.Close()
 			x.stop()
@@ -278,7 +284,7 @@ func (x *exchange) release() (unsolicited int) {
 
 // writeRequest writes the request line, headers and body. Body read
 // errors are wrapped in errClientBody.
-func writeRequest(w *bufio.Writer, r *outRequest) error {
+func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
 	w.WriteString(r.method)
 	w.WriteByte(' ')
 	w.WriteString(r.uri)
@@ -320,7 +326,7 @@ func writeRequest(w *bufio.Writer, r *outRequest) error {
 	if r.body == nil {
 		return nil
 	}
-	src := &clientBody{r: r.body}
+	src := &clientBody{r: r.body, progress: progress}
 	if r.contentLength >= 0 {
 		n, err := io.Copy(w, io.LimitReader(src, r.contentLength))
 		if err == nil && n < r.contentLength {
@@ -339,11 +345,18 @@ func writeRequest(w *bufio.Writer, r *outRequest) error {
 	return err
 }
 
-// clientBody marks read errors as the client's.
-type clientBody struct{ r io.Reader }
+// clientBody marks read errors as the client's, and calls progress (when
+// set) after each read that returned bytes.
+type clientBody struct {
+	r        io.Reader
+	progress func()
+}
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
+	if n > 0 && b.progress != nil {
+		b.progress()
+	}
 	if err != nil && err != io.EOF {
 		err = fmt.Errorf("%w: %w", errClientBody, err)
 	}

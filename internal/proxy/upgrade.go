@@ -1,11 +1,7 @@
 package proxy
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
@@ -50,20 +46,14 @@ func (h *Handler) upgrade(q *request, x *exchange) {
 	rec.TargetProcessing = time.Since(q.start) - max(rec.RequestProcessing, 0)
 	rec.ResponseProcessing = 0
 
-	var wg sync.WaitGroup
-	var up, down int64
-	wg.Go(func() { up = pipe(x.c.Conn, brw.Reader, cc) })
-	wg.Go(func() { down = pipe(cc, x.c.br, x.c.Conn) })
-	wg.Wait()
+	// Bytes already read past the 101 on either side go first; after
+	// that the tunnel reads the sockets directly, with the idle bound.
+	cbuf, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	tbuf, _ := x.c.br.Peek(x.c.br.Buffered())
+	up, down, idled := tunnel(cc, cbuf, x.c.Conn, tbuf, q.idleTimeout)
 	rec.ReceivedBytes += up
 	rec.SentBytes = responseHeaderSize(resp) + down
-}
-
-// pipe copies src (with its buffered bytes) to dst until either ends, then
-// closes both so the other direction ends too. It returns bytes copied.
-func pipe(dst net.Conn, src *bufio.Reader, srcConn net.Conn) int64 {
-	n, _ := io.Copy(dst, src)
-	dst.Close()
-	srcConn.Close()
-	return n
+	if idled {
+		rec.ErrorDetail = "no byte either way for idle_timeout " + q.idleTimeout.String() + ": tunnel closed"
+	}
 }

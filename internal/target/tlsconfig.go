@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"os"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
 )
@@ -18,7 +17,7 @@ func ClientTLS(tc config.TargetGroup) (*tls.Config, error) {
 	}
 	c := &tls.Config{ServerName: tc.TLS.ServerName, InsecureSkipVerify: tc.TLS.InsecureSkipVerify, NextProtos: []string{"http/1.1"}}
 	if tc.TLS.CAFile != "" {
-		pem, err := os.ReadFile(tc.TLS.CAFile)
+		pem, err := config.ReadLimited(tc.TLS.CAFile, config.MaxPEMFile)
 		if err != nil {
 			return nil, fmt.Errorf("read tls.ca_file: %w", err)
 		}

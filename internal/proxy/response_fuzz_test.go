@@ -1,0 +1,50 @@
+package proxy
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// FuzzTargetResponse feeds arbitrary target bytes (status line, headers,
+// chunked or sized body) through the transport's response path: a
+// backendConn with its header limit, http.ReadResponse, validHeader and
+// the body read. It must never panic, and an accepted header section has
+// only valid field names and values.
+func FuzzTargetResponse(f *testing.F) {
+	f.Add([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-T: 1\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"))
+	f.Add([]byte("HTTP/1.1 200 OK\r\nX-Debug Info: x\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, b := net.Pipe()
+		defer a.Close()
+		go func() { b.Write(data); b.Close() }()
+		a.SetDeadline(time.Now().Add(5 * time.Second))
+		c := newBackendConn(a)
+		c.lim.n = headerLimit
+		req, _ := http.NewRequest("GET", "http://t/", nil)
+		for range 4 {
+			resp, err := http.ReadResponse(c.br, req)
+			if err != nil {
+				return
+			}
+			if validHeader(resp.Header) == nil {
+				for k := range resp.Header {
+					if k == "" || bytes.ContainsAny([]byte(k), " \r\n:") {
+						t.Fatalf("accepted header name %q", k)
+					}
+				}
+			}
+			if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != 101 {
+				continue
+			}
+			c.lim.n = -1
+			io.Copy(io.Discard, resp.Body)
+			return
+		}
+	})
+}
