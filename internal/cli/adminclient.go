@@ -36,7 +36,7 @@ func (a *adminFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&a.url, "admin", "", "admin API URL or host:port (default admin.address from -c, else 127.0.0.1:9901)")
 	f.StringVarP(&a.config, "config", "c", "", "configuration file to take admin.address and admin.token_file from")
-	f.StringVar(&a.tokenFile, "token-file", "", "file holding the admin bearer token")
+	f.StringVar(&a.tokenFile, "token-file", "", "file holding the admin bearer token (default admin.token_file from -c)")
 }
 
 // client resolves the flags into an admin client.

@@ -84,8 +84,8 @@ func newDoctor(stdout, stderr io.Writer) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfgPath, "config", "c", "fulcrum.yaml", "configuration file")
-	f.StringVar(&adminURL, "admin", "", "a running fulcrum's admin URL (default: admin.address when it answers)")
-	f.StringVar(&tokenFile, "token-file", "", "admin bearer token file (default: admin.token_file)")
+	f.StringVar(&adminURL, "admin", "", "admin API URL or host:port (default admin.address from -c, when it answers)")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the admin bearer token (default admin.token_file from -c)")
 	f.StringVar(&group, "target-group", "", "probe only this target group")
 	f.StringVarP(&output, "output", "o", "text", "text, json or markdown")
 	f.DurationVar(&keepalive, "keepalive-probe", 5*time.Second, "how long to wait for a target to close an idle connection when neither its Keep-Alive header nor a running fulcrum tells")
