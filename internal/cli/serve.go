@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"sync"
 	"syscall"
@@ -40,7 +41,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return configFailure(fmt.Errorf("read config: %w", err))
 			}
-			cfg, err := config.Load(src)
+			cfg, err := config.LoadAt(src, filepath.Dir(path))
 			if err != nil {
 				return configFailure(err)
 			}
@@ -49,7 +50,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				if err != nil {
 					return nil, nil, fmt.Errorf("read config: %w", err)
 				}
-				cfg, err := config.Load(src)
+				cfg, err := config.LoadAt(src, filepath.Dir(path))
 				return cfg, src, err
 			}
 			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path})

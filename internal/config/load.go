@@ -61,6 +61,10 @@ func LoadFile(path string) (*Config, error) {
 // Every problem is reported, each with its path and line, as an *Error.
 func Load(data []byte) (*Config, error) { return load(data, "") }
 
+// LoadAt is Load for a file's contents: relative paths resolve against
+// dir, the file's directory, before validation opens them.
+func LoadAt(data []byte, dir string) (*Config, error) { return load(data, dir) }
+
 // load is Load with relative paths resolved against dir, when set, before
 // validation opens them.
 func load(data []byte, dir string) (*Config, error) {
