@@ -6,8 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 
