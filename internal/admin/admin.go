@@ -56,6 +56,13 @@ type Server struct {
 	Control Controller
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Queues, when set, returns how many requests wait in each target
+	// group's queue now (show stat qcur on BACKEND rows).
+	Queues func() map[string]int64
+	// Version and Started answer show info; a zero Started omits the
+	// uptime.
+	Version string
+	Started time.Time
 
 	ln     net.Listener
 	sockLn net.Listener

@@ -301,3 +301,28 @@ func TestRuntimeSocket(t *testing.T) {
 		t.Errorf("interactive session: %q", b)
 	}
 }
+
+// TestStatQueueAndInfo: the BACKEND row's qcur is the group's real queue,
+// slim a target's max_connections, and show info answers.
+func TestStatQueueAndInfo(t *testing.T) {
+	s, g := fixture()
+	g.Targets()[0].SetMaxConnections(8)
+	s.Queues = func() map[string]int64 { return map[string]int64{"web": 3} }
+	s.Version, s.Started = "v9.9.9", s.now().Add(-90*time.Second)
+	var out bytes.Buffer
+	s.RunCommand(&out, "show stat")
+	rows := statRows(t, out.String())
+	if rows[2]["svname"] != "BACKEND" || rows[2]["qcur"] != "3" || rows[0]["qcur"] != "0" || rows[0]["qmax"] != "" {
+		t.Errorf("qcur/qmax: %+v", rows)
+	}
+	if rows[0]["slim"] != "8" || rows[1]["slim"] != "" {
+		t.Errorf("slim: %q %q", rows[0]["slim"], rows[1]["slim"])
+	}
+	out.Reset()
+	s.RunCommand(&out, "show info")
+	for _, want := range []string{"Name: Fulcrum\n", "Version: v9.9.9\n", "Uptime_sec: 90\n", "Run_queue: 3\n", "CumReq: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show info lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -13,8 +13,8 @@ import (
 )
 
 // statHeader is HAProxy's `show stat` CSV header up to need_conn_est
-// (management.txt §9.1, peers.md §1.3). Fulcrum fills the columns it can
-// honestly fill and leaves the rest empty.
+// (HAProxy management guide, section 9.1 "CSV format"). Fulcrum fills the
+// columns it can honestly fill and leaves the rest empty.
 const statHeader = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis," +
 	"status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type," +
 	"rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx," +
@@ -71,7 +71,6 @@ func (c *statCounters) add(o statCounters) {
 // fill writes the shared columns. stot and req_tot both count attempts,
 // answered or failed.
 func (c statCounters) fill(r *statRow) {
-	r.set("qcur", "0")
 	r.int("scur", c.scur)
 	r.int("stot", c.attempts)
 	r.int("req_tot", c.attempts)
@@ -93,7 +92,12 @@ func (c statCounters) fill(r *statRow) {
 // WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, one row
 // per target, then a BACKEND row per target group. Rows end with a comma,
 // as HAProxy's do.
-func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
+//
+// queues, when not nil, holds each group's queue length now: the BACKEND
+// row's qcur. A target row's qcur is 0, since Fulcrum queues per target
+// group, not per target; qmax is left empty (no high-water mark is kept).
+// slim is the target's max_connections, empty when unlimited.
+func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, queues map[string]int64, now time.Time) {
 	cols := strings.Split(statHeader, ",")
 	index := make(map[string]int, len(cols))
 	for i, c := range cols {
@@ -126,6 +130,10 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			r.set("type", "2")
 			r.set("status", status)
 			c.fill(r)
+			r.set("qcur", "0")
+			if m := t.MaxConnections(); m > 0 {
+				r.int("slim", m)
+			}
 			r.int("lastchg", int64(now.Sub(snap.LastChange).Seconds()))
 			r.int("downtime", int64(snap.Downtime.Seconds()))
 			if ck := snap.LastCheck; ck.Done {
@@ -156,6 +164,9 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			be.set("status", "UP")
 		}
 		sum.fill(be)
+		if q, ok := queues[g.Name]; ok {
+			be.int("qcur", q)
+		}
 		write(be)
 	}
 }
@@ -246,7 +257,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	WriteStatCSV(&buf, s.Groups(), s.now())
+	WriteStatCSV(&buf, s.Groups(), s.queues(), s.now())
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Write(buf.Bytes())
 }
@@ -259,4 +270,12 @@ func splitAddr(a string) (string, string) {
 		return a, "0"
 	}
 	return host, port
+}
+
+// queues reads the queue lengths, nil without Queues.
+func (s *Server) queues() map[string]int64 {
+	if s.Queues == nil {
+		return nil
+	}
+	return s.Queues()
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -83,7 +84,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 		return &exitError{code: 1, err: err}
 	}
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
-		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv}
+		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv,
+		Queues: srv.QueueLengths, Version: versionString(), Started: time.Now()}
 	if err := adm.Listen(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
