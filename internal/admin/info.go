@@ -12,7 +12,8 @@ import (
 // Fulcrum knows: Name, Version, Pid, Nbthread (GOMAXPROCS), Uptime and
 // Uptime_sec (when Started is set), CurrConns (requests in flight to
 // targets), CumReq (attempts answered or failed) and Run_queue (requests
-// waiting in target group queues).
+// waiting in target group queues), and Fulcrum's own Admin_address (the
+// admin API's bound address, for admin.address with port 0).
 func (s *Server) showInfo(out *bytes.Buffer) {
 	now := s.now()
 	fmt.Fprintf(out, "Name: Fulcrum\n")
@@ -38,4 +39,9 @@ func (s *Server) showInfo(out *bytes.Buffer) {
 		queued += q
 	}
 	fmt.Fprintf(out, "CurrConns: %d\nCumReq: %d\nRun_queue: %d\n", cur, cum, queued)
+	if s.ln != nil {
+		// Fulcrum's own field: the admin API's bound address, so that
+		// `fulcrum status -c` finds it when admin.address has port 0.
+		fmt.Fprintf(out, "Admin_address: %s\n", s.ln.Addr())
+	}
 }

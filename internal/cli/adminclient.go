@@ -59,6 +59,16 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 				host = "127.0.0.1"
 			}
 			c.base = "http://" + net.JoinHostPort(host, port)
+			if port == "0" {
+				if cfg.Admin.Socket == "" {
+					return nil, &exitError{code: 1, err: fmt.Errorf("%s: admin.address %s has port 0, so its port is chosen at start; pass --admin with the address of the \"admin started\" log line, or set admin.socket so it can be looked up", cfgPath, cfg.Admin.Address)}
+				}
+				addr, err := adminFromSocket(cfg.Admin.Socket)
+				if err != nil {
+					return nil, &exitError{code: 1, err: err}
+				}
+				c.base = "http://" + addr
+			}
 		}
 		if tokenFile == "" {
 			tokenFile = cfg.Admin.TokenFile

@@ -130,7 +130,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error: %w", level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -160,5 +161,31 @@ func TestStatusWidth(t *testing.T) {
 		if want := max(width, statusWidth); longest > want || (width > statusWidth && longest <= statusWidth) {
 			t.Errorf("width %d: longest line %d", width, longest)
 		}
+	}
+}
+
+// TestStatusFindsPortZero: with admin.address on port 0, status -c asks
+// the runtime socket for the real address.
+func TestStatusFindsPortZero(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	g := target.NewGroup("web", []*target.Target{target.New("web", "127.0.0.1:8080", 1, target.Health{State: target.StateHealthy, Since: now})})
+	s := &admin.Server{Address: "127.0.0.1:0", Socket: filepath.Join(dir, "fulcrum.sock"), Groups: func() []*target.Group { return []*target.Group{g} }}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	cfg := filepath.Join(dir, "fulcrum.yaml")
+	os.WriteFile(cfg, []byte("admin: {address: \"127.0.0.1:0\", socket: fulcrum.sock}\nlisteners: [{name: web, address: \"127.0.0.1:0\", default_target_group: web}]\ntarget_groups: [{name: web}]\n"), 0o644)
+	code, out, errOut := run(t, "status", "-c", cfg)
+	if code != 0 || !strings.HasPrefix(out, "web  1/1 healthy") {
+		t.Errorf("status -c with port 0: code %d\n%s%s", code, out, errOut)
+	}
+	os.WriteFile(cfg, []byte("admin: {address: \"127.0.0.1:0\"}\nlisteners: [{name: web, address: \"127.0.0.1:0\", default_target_group: web}]\ntarget_groups: [{name: web}]\n"), 0o644)
+	if code, _, errOut := run(t, "status", "-c", cfg); code != 1 || !strings.Contains(errOut, "port 0") {
+		t.Errorf("port 0 without socket: code %d %q", code, errOut)
 	}
 }
