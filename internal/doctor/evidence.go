@@ -57,8 +57,9 @@ type Connect struct {
 	Detail   string
 }
 
-// OK reports whether the connect succeeded.
-func (c Connect) OK() bool { return c.Done && c.Outcome == "ok" }
+// OK reports whether the connect succeeded: it was made and carries no
+// failure class.
+func (c Connect) OK() bool { return c.Done && c.Class.Type == failure.None }
 
 // TLSInfo is the outcome of a TLS handshake and certificate check.
 type TLSInfo struct {

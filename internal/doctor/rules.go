@@ -90,9 +90,9 @@ func Diagnose(ev Evidence, now time.Time) []Finding {
 
 	if t := ev.TLS; t.Done {
 		switch {
-		case t.HandshakeErr != "":
+		case t.HandshakeClass.Type != failure.None:
 			id := failure.CauseOf(t.HandshakeClass.Type, false)
-			if t.HandshakeClass.Type == failure.None || id == failure.CauseLBError {
+			if id == failure.CauseLBError {
 				id = failure.CauseTLSHandshakeFailed
 			}
 			out = append(out, finding(id, SeverityError, &ev,

@@ -212,7 +212,7 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 	}
 	if ev.DNS = probeDNS(ctx, addr, o.ProbeTimeout); ev.DNS.Done {
 		record("dns", ev.DNS.Address, ev.DNS)
-		if ev.DNS.Outcome != "ok" {
+		if !ev.DNS.OK() {
 			return ev
 		}
 	}
@@ -244,13 +244,13 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 		ev.TLS = probeTLS(ctx, addr, tlsCfg, o.ProbeTimeout)
 		detail := ev.TLS.Version + " " + ev.TLS.Cipher + " alpn=" + ev.TLS.ALPN + " cert " + ev.TLS.Subject + " expires " + ev.TLS.NotAfter.UTC().Format(time.RFC3339)
 		outcome := "ok"
-		if ev.TLS.HandshakeErr != "" {
+		if ev.TLS.HandshakeClass.Type != failure.None {
 			outcome, detail = "handshake-failed", ev.TLS.HandshakeErr
 		} else if ev.TLS.VerifyErr != "" {
 			outcome, detail = "verify-failed", ev.TLS.VerifyErr
 		}
 		addProbe(Probe{Kind: "tls", TargetGroup: tc.Name, Target: addr, Address: addr, Outcome: outcome, Detail: detail})
-		if ev.TLS.HandshakeErr != "" {
+		if ev.TLS.HandshakeClass.Type != failure.None {
 			return ev
 		}
 	}
