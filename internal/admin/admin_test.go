@@ -302,16 +302,22 @@ func TestRuntimeSocket(t *testing.T) {
 	}
 }
 
-// TestStatQueueAndInfo: the BACKEND row's qcur is the group's real queue,
-// slim a target's max_connections, and show info answers.
+// TestStatQueueAndInfo: a listener has a FRONTEND row, the BACKEND row's
+// qcur is the group's real queue, slim a target's max_connections, and
+// show info answers.
 func TestStatQueueAndInfo(t *testing.T) {
 	s, g := fixture()
 	g.Targets()[0].SetMaxConnections(8)
 	s.Queues = func() map[string]int64 { return map[string]int64{"web": 3} }
 	s.Version, s.Started = "v9.9.9", s.now().Add(-90*time.Second)
+	s.Frontends = func() []Frontend { return []Frontend{{Name: "public", Open: 4, Limit: 100}} }
 	var out bytes.Buffer
 	s.RunCommand(&out, "show stat")
 	rows := statRows(t, out.String())
+	if fe := rows[0]; fe["pxname"] != "public" || fe["svname"] != "FRONTEND" || fe["type"] != "0" || fe["scur"] != "4" || fe["slim"] != "100" || fe["status"] != "OPEN" {
+		t.Errorf("FRONTEND row %+v", fe)
+	}
+	rows = rows[1:]
 	if rows[2]["svname"] != "BACKEND" || rows[2]["qcur"] != "3" || rows[0]["qcur"] != "0" || rows[0]["qmax"] != "" {
 		t.Errorf("qcur/qmax: %+v", rows)
 	}

@@ -82,7 +82,7 @@ func (s *Server) RunCommand(out *bytes.Buffer, cmd string) {
 	f := strings.Fields(cmd)
 	switch {
 	case len(f) == 2 && f[0] == "show" && f[1] == "stat":
-		WriteStatCSV(out, s.Groups(), s.queues(), s.now())
+		WriteStatCSV(out, s.frontends(), s.Groups(), s.queues(), s.now())
 	case len(f) == 2 && f[0] == "show" && f[1] == "info":
 		s.showInfo(out)
 	case len(f) >= 3 && f[0] == "show" && f[1] == "servers" && f[2] == "state":

@@ -89,15 +89,23 @@ func (c statCounters) fill(r *statRow) {
 	r.set("mode", "http")
 }
 
-// WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, one row
-// per target, then a BACKEND row per target group. Rows end with a comma,
-// as HAProxy's do.
+// Frontend is one listener's client connections for its FRONTEND row:
+// open now (scur) and max_connections (slim, 0 unlimited).
+type Frontend struct {
+	Name        string
+	Open, Limit int64
+}
+
+// WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, a
+// FRONTEND row per listener (type 0), then per target group one row per
+// target (type 2) and a BACKEND row (type 1). Rows end with a comma, as
+// HAProxy's do.
 //
 // queues, when not nil, holds each group's queue length now: the BACKEND
 // row's qcur. A target row's qcur is 0, since Fulcrum queues per target
 // group, not per target; qmax is left empty (no high-water mark is kept).
 // slim is the target's max_connections, empty when unlimited.
-func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, queues map[string]int64, now time.Time) {
+func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Group, queues map[string]int64, now time.Time) {
 	cols := strings.Split(statHeader, ",")
 	index := make(map[string]int, len(cols))
 	for i, c := range cols {
@@ -110,6 +118,19 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, queues map[string]i
 			buf.WriteByte(',')
 		}
 		buf.WriteByte('\n')
+	}
+	for _, f := range frontends {
+		r := newStatRow(index)
+		r.set("pxname", csvField(f.Name))
+		r.set("svname", "FRONTEND")
+		r.int("scur", f.Open)
+		if f.Limit > 0 {
+			r.int("slim", f.Limit)
+		}
+		r.set("status", "OPEN")
+		r.set("type", "0")
+		r.set("mode", "http")
+		write(r)
 	}
 	for _, g := range groups {
 		var sum statCounters
@@ -257,7 +278,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	WriteStatCSV(&buf, s.Groups(), s.queues(), s.now())
+	WriteStatCSV(&buf, s.frontends(), s.Groups(), s.queues(), s.now())
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Write(buf.Bytes())
 }
@@ -278,4 +299,12 @@ func (s *Server) queues() map[string]int64 {
 		return nil
 	}
 	return s.Queues()
+}
+
+// frontends reads the listeners' loads, nil without Frontends.
+func (s *Server) frontends() []Frontend {
+	if s.Frontends == nil {
+		return nil
+	}
+	return s.Frontends()
 }

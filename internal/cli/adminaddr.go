@@ -6,6 +6,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/proxy"
 )
 
 // adminFromSocket asks the runtime socket at path for the admin API's
@@ -28,4 +31,16 @@ func adminFromSocket(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("runtime socket %s: show info has no Admin_address", path)
+}
+
+// frontends adapts the proxy's listener loads to show stat's FRONTEND
+// rows.
+func frontends(srv *proxy.Server) func() []admin.Frontend {
+	return func() []admin.Frontend {
+		var out []admin.Frontend
+		for _, l := range srv.ListenerLoads() {
+			out = append(out, admin.Frontend{Name: l.Name, Open: l.Open, Limit: l.Max})
+		}
+		return out
+	}
 }
