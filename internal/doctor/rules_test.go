@@ -54,7 +54,9 @@ func TestDiagnose(t *testing.T) {
 			e.HealthPort, e.Health = true, Connect{Done: true, Address: "10.0.0.5:8081", Outcome: "refused", Class: failure.Class{Type: failure.ConnectionRefused}}
 			e.Check.OK, e.Check.Status = false, 0
 		}, failure.CauseHealthCheckPortMismatch, SeverityError, "health-check port 8081: refused"},
-		{"handshake", func(e *Evidence) { e.TLS = TLSInfo{Done: true, HandshakeErr: "remote error: tls: handshake failure", HandshakeClass: failure.Class{Type: failure.TLSProtocolError, Phase: failure.PhaseTLS}} },
+		{"handshake", func(e *Evidence) {
+			e.TLS = TLSInfo{Done: true, HandshakeErr: "remote error: tls: handshake failure", HandshakeClass: failure.Class{Type: failure.TLSProtocolError, Phase: failure.PhaseTLS}}
+		},
 			failure.CauseTLSHandshakeFailed, SeverityError, "handshake failure"},
 		{"self-signed", func(e *Evidence) {
 			e.TLS = TLSInfo{Done: true, Subject: "CN=x", VerifyErr: "x509: certificate signed by unknown authority"}
