@@ -309,6 +309,7 @@ func TestStatQueueAndInfo(t *testing.T) {
 	s, g := fixture()
 	g.Targets()[0].SetMaxConnections(8)
 	s.Queues = func() map[string]int64 { return map[string]int64{"web": 3} }
+	s.QueueMax = func() map[string]int64 { return map[string]int64{"web": 5} }
 	s.Version, s.Started = "v9.9.9", s.now().Add(-90*time.Second)
 	s.Frontends = func() []Frontend { return []Frontend{{Name: "public", Open: 4, Limit: 100}} }
 	var out bytes.Buffer
@@ -318,7 +319,7 @@ func TestStatQueueAndInfo(t *testing.T) {
 		t.Errorf("FRONTEND row %+v", fe)
 	}
 	rows = rows[1:]
-	if rows[2]["svname"] != "BACKEND" || rows[2]["qcur"] != "3" || rows[0]["qcur"] != "0" || rows[0]["qmax"] != "" {
+	if rows[2]["svname"] != "BACKEND" || rows[2]["qcur"] != "3" || rows[2]["qmax"] != "5" || rows[0]["qcur"] != "0" || rows[0]["qmax"] != "0" {
 		t.Errorf("qcur/qmax: %+v", rows)
 	}
 	if rows[0]["slim"] != "8" || rows[1]["slim"] != "" {

@@ -36,7 +36,7 @@ func (s *Server) showInfo(out *bytes.Buffer) {
 	}
 	var queued int64
 	for _, q := range s.queues() {
-		queued += q
+		queued += q.Cur
 	}
 	fmt.Fprintf(out, "CurrConns: %d\nCumReq: %d\nRun_queue: %d\n", cur, cum, queued)
 	if s.ln != nil {

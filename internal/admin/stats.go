@@ -101,11 +101,11 @@ type Frontend struct {
 // target (type 2) and a BACKEND row (type 1). Rows end with a comma, as
 // HAProxy's do.
 //
-// queues, when not nil, holds each group's queue length now: the BACKEND
-// row's qcur. A target row's qcur is 0, since Fulcrum queues per target
-// group, not per target; qmax is left empty (no high-water mark is kept).
+// queues, when not nil, holds each group's queue length now and its
+// high-water mark: the BACKEND row's qcur and qmax. A target row's are 0,
+// since Fulcrum queues per target group, not per target.
 // slim is the target's max_connections, empty when unlimited.
-func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Group, queues map[string]int64, now time.Time) {
+func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Group, queues map[string]QueueStat, now time.Time) {
 	cols := strings.Split(statHeader, ",")
 	index := make(map[string]int, len(cols))
 	for i, c := range cols {
@@ -152,6 +152,7 @@ func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Grou
 			r.set("status", status)
 			c.fill(r)
 			r.set("qcur", "0")
+			r.set("qmax", "0")
 			if m := t.MaxConnections(); m > 0 {
 				r.int("slim", m)
 			}
@@ -186,7 +187,8 @@ func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Grou
 		}
 		sum.fill(be)
 		if q, ok := queues[g.Name]; ok {
-			be.int("qcur", q)
+			be.int("qcur", q.Cur)
+			be.int("qmax", q.Max)
 		}
 		write(be)
 	}
@@ -293,12 +295,27 @@ func splitAddr(a string) (string, string) {
 	return host, port
 }
 
-// queues reads the queue lengths, nil without Queues.
-func (s *Server) queues() map[string]int64 {
+// QueueStat is a target group queue's length now and its high-water
+// mark, in requests.
+type QueueStat struct{ Cur, Max int64 }
+
+// queues reads the queue lengths and maxima, nil without Queues.
+func (s *Server) queues() map[string]QueueStat {
 	if s.Queues == nil {
 		return nil
 	}
-	return s.Queues()
+	out := map[string]QueueStat{}
+	for name, n := range s.Queues() {
+		out[name] = QueueStat{Cur: n}
+	}
+	if s.QueueMax != nil {
+		for name, n := range s.QueueMax() {
+			q := out[name]
+			q.Max = n
+			out[name] = q
+		}
+	}
+	return out
 }
 
 // frontends reads the listeners' loads, nil without Frontends.

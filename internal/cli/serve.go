@@ -85,7 +85,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	}
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
 		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv,
-		Queues: srv.QueueLengths, Frontends: frontends(srv), Version: versionString(), Started: time.Now()}
+		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Version: versionString(), Started: time.Now()}
 	if err := adm.Listen(); err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -4,6 +4,16 @@ package proxy
 // queue now, by group name.
 func (s *Server) QueueLengths() map[string]int64 { return s.queueLengths() }
 
+// QueueMaxima returns, by group name, the most requests that waited at
+// once in each target group's queue since it was made.
+func (s *Server) QueueMaxima() map[string]int64 {
+	m := map[string]int64{}
+	for _, g := range s.snap.Load().order {
+		m[g.Name] = g.QueueMax()
+	}
+	return m
+}
+
 // ListenerLoad is one listener's client connections: open now, and its
 // max_connections (0 is unlimited).
 type ListenerLoad struct {
