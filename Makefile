@@ -1,11 +1,15 @@
 # Fulcrum's build. `make demo` runs Fulcrum in front of two sample backends;
 # `make test` runs vet, the race-enabled unit tests and the end-to-end suite.
 GO ?= go
+# The version for `fulcrum version` when the toolchain cannot stamp the VCS
+# revision itself (-buildvcs=false, a worktree, a tarball).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X github.com/fulcrumlb/fulcrum/internal/cli.Version=$(VERSION))
 
 .PHONY: build demo test bench compare clean
 
 build:
-	$(GO) build -o bin/fulcrum ./cmd/fulcrum
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
 
 demo:
 	bash scripts/demo.sh

@@ -202,3 +202,76 @@ func TestDemo(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorMisbehavingTargets: a target that accepts connections and
+// never answers, one slower than the listener's idle timeout, and a group
+// with no targets that a running Fulcrum has answered 503 for each get
+// the finding that explains them, never "no findings".
+func TestDoctorMisbehavingTargets(t *testing.T) {
+	hung := rawServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	slow := httpTarget(t, 0, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			time.Sleep(2500 * time.Millisecond)
+		}
+	})
+	cfg := fmt.Sprintf(`
+access_log: {path: "-"}
+listeners:
+  - name: web
+    address: "127.0.0.1:0"
+    idle_timeout: 1s
+    default_target_group: slow
+    rules:
+      - {priority: 10, path: "/empty/*", target_group: empty}
+      - {priority: 20, path: "/hung/*", target_group: hung}
+target_groups:
+  - {name: hung, health_check: {interval: 5s, timeout: 1s}, targets: [{address: %q}]}
+  - {name: slow, health_check: {path: /health, interval: 5s, timeout: 1s}, targets: [{address: %q}]}
+  - {name: empty, targets: []}
+`, hung, slow)
+	f := startFulcrum(t, cfg)
+	for i := range 7 {
+		resp, err := http.Get(fmt.Sprintf("http://%s/empty/%d", f.addr, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Fatalf("empty group answered %d, want 503", resp.StatusCode)
+		}
+	}
+	start := time.Now()
+	fs, code := runDoctor(t, cfg, "--admin", f.admin)
+	t.Logf("doctor took %s", time.Since(start).Round(time.Millisecond))
+	for _, f := range fs {
+		t.Logf("%s %s %s/%s: %s | fix: %s", f.Severity, f.ID, f.TargetGroup, f.Target, f.Evidence, f.Fix)
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	has := func(group, id, evidence string) *finding {
+		for i, f := range fs {
+			if f.TargetGroup == group && f.ID == id && strings.Contains(f.Evidence, evidence) {
+				return &fs[i]
+			}
+		}
+		t.Errorf("%s: no %s finding with %q", group, id, evidence)
+		return nil
+	}
+	_, hungPort, _ := net.SplitHostPort(hung)
+	if h := has("hung", "target-accepts-but-never-answers", "accepts connections"); h != nil && (h.Severity != "error" || !strings.Contains(h.Fix, ":"+hungPort)) {
+		t.Errorf("hung: %+v, want an error whose fix names port %s", *h, hungPort)
+	}
+	for _, f := range fs {
+		if f.TargetGroup == "hung" && f.ID == "health-check-timeout-too-short" {
+			t.Errorf("a target that never answers is not a too-short health-check timeout: %+v", f)
+		}
+		if strings.Contains(f.Fix, ":PORT") || strings.Contains(f.Fix, "TARGET") {
+			t.Errorf("fix with a placeholder: %+v", f)
+		}
+	}
+	has("slow", "target-slower-than-idle-timeout", "idle_timeout of 1s")
+	if e := has("empty", "no-registered-targets", "gets 503"); e != nil && (e.Severity != "error" || !strings.Contains(e.Evidence, "7 of its last 7 requests")) {
+		t.Errorf("empty: %+v, want an error counting the 7 answers of 503", *e)
+	}
+}

@@ -186,8 +186,11 @@ target_groups:
 			t.Errorf("show stat has %d DOWN rows, want 1:\n%s", down, out)
 		}
 		csv := adminGet(t, f.admin+"/stats?format=csv", 200)
-		if !strings.HasPrefix(csv, "# pxname,svname,") || !strings.Contains(csv, "web,BACKEND,") {
+		if !strings.HasPrefix(csv, "# pxname,svname,") || !strings.Contains(csv, "web,BACKEND,") || !strings.Contains(csv, "\nweb,FRONTEND,") {
 			t.Errorf("/stats?format=csv:\n%s", csv)
+		}
+		if info := runtimeCommand(t, sock, "show info"); !strings.Contains(info, "Name: Fulcrum\n") || !strings.Contains(info, "Admin_address: "+strings.TrimPrefix(f.admin, "http://")) {
+			t.Errorf("show info:\n%s", info)
 		}
 	})
 

@@ -64,6 +64,19 @@ type Server struct {
 	Control Controller
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Queues, when set, returns how many requests wait in each target
+	// group's queue now (show stat qcur on BACKEND rows).
+	Queues func() map[string]int64
+	// QueueMax, when set, returns the most requests that waited at once
+	// in each target group's queue (show stat qmax on BACKEND rows).
+	QueueMax func() map[string]int64
+	// Frontends, when set, returns each listener's client connections,
+	// the FRONTEND rows of show stat.
+	Frontends func() []Frontend
+	// Version and Started answer show info; a zero Started omits the
+	// uptime.
+	Version string
+	Started time.Time
 
 	ln     net.Listener
 	sockLn net.Listener

@@ -302,3 +302,35 @@ func TestRuntimeSocket(t *testing.T) {
 		t.Errorf("interactive session: %q", b)
 	}
 }
+
+// TestStatQueueAndInfo: a listener has a FRONTEND row, the BACKEND row's
+// qcur is the group's real queue, slim a target's max_connections, and
+// show info answers.
+func TestStatQueueAndInfo(t *testing.T) {
+	s, g := fixture()
+	g.Targets()[0].SetMaxConnections(8)
+	s.Queues = func() map[string]int64 { return map[string]int64{"web": 3} }
+	s.QueueMax = func() map[string]int64 { return map[string]int64{"web": 5} }
+	s.Version, s.Started = "v9.9.9", s.now().Add(-90*time.Second)
+	s.Frontends = func() []Frontend { return []Frontend{{Name: "public", Open: 4, Limit: 100}} }
+	var out bytes.Buffer
+	s.RunCommand(&out, "show stat")
+	rows := statRows(t, out.String())
+	if fe := rows[0]; fe["pxname"] != "public" || fe["svname"] != "FRONTEND" || fe["type"] != "0" || fe["scur"] != "4" || fe["slim"] != "100" || fe["status"] != "OPEN" {
+		t.Errorf("FRONTEND row %+v", fe)
+	}
+	rows = rows[1:]
+	if rows[2]["svname"] != "BACKEND" || rows[2]["qcur"] != "3" || rows[2]["qmax"] != "5" || rows[0]["qcur"] != "0" || rows[0]["qmax"] != "0" {
+		t.Errorf("qcur/qmax: %+v", rows)
+	}
+	if rows[0]["slim"] != "8" || rows[1]["slim"] != "" {
+		t.Errorf("slim: %q %q", rows[0]["slim"], rows[1]["slim"])
+	}
+	out.Reset()
+	s.RunCommand(&out, "show info")
+	for _, want := range []string{"Name: Fulcrum\n", "Version: v9.9.9\n", "Uptime_sec: 90\n", "Run_queue: 3\n", "CumReq: "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("show info lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -75,14 +75,16 @@ func (s *Server) runtimeConn(c net.Conn) {
 }
 
 // RunCommand runs one runtime API command and writes its answer to out:
-// show stat, show servers state [TG], disable server TG/TARGET, enable
+// show info, show stat, show servers state [TG], disable server TG/TARGET, enable
 // server TG/TARGET, set server TG/TARGET state ready|drain|maint, help.
 // Unknown commands and bad arguments get a one-line explanation.
 func (s *Server) RunCommand(out *bytes.Buffer, cmd string) {
 	f := strings.Fields(cmd)
 	switch {
 	case len(f) == 2 && f[0] == "show" && f[1] == "stat":
-		WriteStatCSV(out, s.Groups(), s.now())
+		WriteStatCSV(out, s.frontends(), s.Groups(), s.queues(), s.now())
+	case len(f) == 2 && f[0] == "show" && f[1] == "info":
+		s.showInfo(out)
 	case len(f) >= 3 && f[0] == "show" && f[1] == "servers" && f[2] == "state":
 		only := ""
 		if len(f) > 3 {
@@ -113,6 +115,7 @@ const runtimeHelp = `The following commands are valid at this level:
   help                                    : this message
   prompt                                  : toggle interactive mode with prompt
   quit                                    : disconnect
+  show info                               : report information about the running process
   show stat                               : report counters for each target (HAProxy CSV)
   show servers state [<target_group>]     : dump volatile target information
   disable server <target_group>/<target>  : put a target in maintenance (no traffic)

@@ -13,8 +13,8 @@ import (
 )
 
 // statHeader is HAProxy's `show stat` CSV header up to need_conn_est
-// (management.txt §9.1, peers.md §1.3). Fulcrum fills the columns it can
-// honestly fill and leaves the rest empty.
+// (HAProxy management guide, section 9.1 "CSV format"). Fulcrum fills the
+// columns it can honestly fill and leaves the rest empty.
 const statHeader = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis," +
 	"status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type," +
 	"rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx," +
@@ -71,7 +71,6 @@ func (c *statCounters) add(o statCounters) {
 // fill writes the shared columns. stot and req_tot both count attempts,
 // answered or failed.
 func (c statCounters) fill(r *statRow) {
-	r.set("qcur", "0")
 	r.int("scur", c.scur)
 	r.int("stot", c.attempts)
 	r.int("req_tot", c.attempts)
@@ -90,10 +89,23 @@ func (c statCounters) fill(r *statRow) {
 	r.set("mode", "http")
 }
 
-// WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, one row
-// per target, then a BACKEND row per target group. Rows end with a comma,
-// as HAProxy's do.
-func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
+// Frontend is one listener's client connections for its FRONTEND row:
+// open now (scur) and max_connections (slim, 0 unlimited).
+type Frontend struct {
+	Name        string
+	Open, Limit int64
+}
+
+// WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, a
+// FRONTEND row per listener (type 0), then per target group one row per
+// target (type 2) and a BACKEND row (type 1). Rows end with a comma, as
+// HAProxy's do.
+//
+// queues, when not nil, holds each group's queue length now and its
+// high-water mark: the BACKEND row's qcur and qmax. A target row's are 0,
+// since Fulcrum queues per target group, not per target.
+// slim is the target's max_connections, empty when unlimited.
+func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Group, queues map[string]QueueStat, now time.Time) {
 	cols := strings.Split(statHeader, ",")
 	index := make(map[string]int, len(cols))
 	for i, c := range cols {
@@ -106,6 +118,19 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			buf.WriteByte(',')
 		}
 		buf.WriteByte('\n')
+	}
+	for _, f := range frontends {
+		r := newStatRow(index)
+		r.set("pxname", csvField(f.Name))
+		r.set("svname", "FRONTEND")
+		r.int("scur", f.Open)
+		if f.Limit > 0 {
+			r.int("slim", f.Limit)
+		}
+		r.set("status", "OPEN")
+		r.set("type", "0")
+		r.set("mode", "http")
+		write(r)
 	}
 	for _, g := range groups {
 		var sum statCounters
@@ -126,6 +151,11 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			r.set("type", "2")
 			r.set("status", status)
 			c.fill(r)
+			r.set("qcur", "0")
+			r.set("qmax", "0")
+			if m := t.MaxConnections(); m > 0 {
+				r.int("slim", m)
+			}
 			r.int("lastchg", int64(now.Sub(snap.LastChange).Seconds()))
 			r.int("downtime", int64(snap.Downtime.Seconds()))
 			if ck := snap.LastCheck; ck.Done {
@@ -156,6 +186,10 @@ func WriteStatCSV(buf *bytes.Buffer, groups []*target.Group, now time.Time) {
 			be.set("status", "UP")
 		}
 		sum.fill(be)
+		if q, ok := queues[g.Name]; ok {
+			be.int("qcur", q.Cur)
+			be.int("qmax", q.Max)
+		}
 		write(be)
 	}
 }
@@ -246,7 +280,7 @@ func (s *Server) stats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var buf bytes.Buffer
-	WriteStatCSV(&buf, s.Groups(), s.now())
+	WriteStatCSV(&buf, s.frontends(), s.Groups(), s.queues(), s.now())
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Write(buf.Bytes())
 }
@@ -259,4 +293,35 @@ func splitAddr(a string) (string, string) {
 		return a, "0"
 	}
 	return host, port
+}
+
+// QueueStat is a target group queue's length now and its high-water
+// mark, in requests.
+type QueueStat struct{ Cur, Max int64 }
+
+// queues reads the queue lengths and maxima, nil without Queues.
+func (s *Server) queues() map[string]QueueStat {
+	if s.Queues == nil {
+		return nil
+	}
+	out := map[string]QueueStat{}
+	for name, n := range s.Queues() {
+		out[name] = QueueStat{Cur: n}
+	}
+	if s.QueueMax != nil {
+		for name, n := range s.QueueMax() {
+			q := out[name]
+			q.Max = n
+			out[name] = q
+		}
+	}
+	return out
+}
+
+// frontends reads the listeners' loads, nil without Frontends.
+func (s *Server) frontends() []Frontend {
+	if s.Frontends == nil {
+		return nil
+	}
+	return s.Frontends()
 }

@@ -22,6 +22,9 @@ type adminClient struct {
 	base  string
 	token string
 	http  *http.Client
+	// width is the terminal width status lays its table out for; below
+	// 80 (0 when not a terminal) means 80.
+	width int
 }
 
 // adminFlags are the flags every command that talks to a running
@@ -31,9 +34,9 @@ type adminFlags struct{ url, config, tokenFile string }
 // add registers the flags on cmd.
 func (a *adminFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&a.url, "admin", "", "admin API URL (default from -c, else http://127.0.0.1:9901)")
+	f.StringVar(&a.url, "admin", "", "admin API URL or host:port (default admin.address from -c, else 127.0.0.1:9901)")
 	f.StringVarP(&a.config, "config", "c", "", "configuration file to take admin.address and admin.token_file from")
-	f.StringVar(&a.tokenFile, "token-file", "", "file holding the admin bearer token")
+	f.StringVar(&a.tokenFile, "token-file", "", "file holding the admin bearer token (default admin.token_file from -c)")
 }
 
 // client resolves the flags into an admin client.
@@ -56,6 +59,16 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 				host = "127.0.0.1"
 			}
 			c.base = "http://" + net.JoinHostPort(host, port)
+			if port == "0" {
+				if cfg.Admin.Socket == "" {
+					return nil, &exitError{code: 1, err: fmt.Errorf("%s: admin.address %s has port 0, so its port is chosen at start; pass --admin with the address of the \"admin started\" log line, or set admin.socket so it can be looked up", cfgPath, cfg.Admin.Address)}
+				}
+				addr, err := adminFromSocket(cfg.Admin.Socket)
+				if err != nil {
+					return nil, &exitError{code: 1, err: err}
+				}
+				c.base = "http://" + addr
+			}
 		}
 		if tokenFile == "" {
 			tokenFile = cfg.Admin.TokenFile
@@ -63,6 +76,9 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 	}
 	if c.base == "" {
 		c.base = "http://" + config.DefaultAdminAddress
+	}
+	if !strings.Contains(c.base, "://") {
+		c.base = "http://" + c.base // host:port, the form admin.address takes
 	}
 	c.base = strings.TrimSuffix(c.base, "/")
 	if tokenFile != "" {

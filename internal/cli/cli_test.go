@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -81,5 +82,35 @@ func TestAnalyze(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "analyze", filepath.Join(dir, "missing.log")); code != 2 || !strings.Contains(errOut, "missing.log") {
 		t.Errorf("missing file: code %d %q", code, errOut)
+	}
+}
+
+// TestVersion: --version and version agree, and a build stamped with a
+// VCS revision is never "dev".
+func TestVersion(t *testing.T) {
+	_, long, _ := run(t, "--version")
+	_, sub, _ := run(t, "version")
+	if !strings.HasPrefix(long, "fulcrum ") || !strings.HasPrefix(sub, strings.TrimSpace(long)) {
+		t.Errorf("--version %q, version %q", long, sub)
+	}
+	bi := &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "0123456789abcdef0123"}, {Key: "vcs.modified", Value: "true"}, {Key: "vcs.time", Value: "2026-11-22T10:00:00Z"}}}
+	if got := buildVersion(bi); got != "(devel) rev 0123456789ab modified 2026-11-22T10:00:00Z" {
+		t.Errorf("git build: %q", got)
+	}
+	if got := buildVersion(&debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}); got != "v1.2.3" {
+		t.Errorf("module build: %q", got)
+	}
+}
+
+// TestValidateArg: validate FILE works like -c FILE.
+func TestValidateArg(t *testing.T) {
+	good := filepath.Join(t.TempDir(), "good.yaml")
+	os.WriteFile(good, []byte("listeners: [{name: web, address: \":8080\", default_target_group: app}]\ntarget_groups: [{name: app}]\n"), 0o644)
+	if code, out, errOut := run(t, "validate", good); code != 0 || out != good+": ok\n" {
+		t.Errorf("validate FILE: code %d %q %q", code, out, errOut)
+	}
+	if code, _, _ := run(t, "validate", good, "-c", "other.yaml"); code != 2 {
+		t.Errorf("two files: code %d, want 2", code)
 	}
 }

@@ -29,7 +29,7 @@ func newDemo(stdout io.Writer) *cobra.Command {
 	var listen string
 	var duration, dieAfter time.Duration
 	cmd := &cobra.Command{
-		Use:   "demo [--duration 30s]",
+		Use:   "demo [--duration 20s]",
 		Short: "Run Fulcrum in front of built-in failing targets and show what it explains",
 		Long: "demo starts Fulcrum on 127.0.0.1:8080 in front of four built-in local targets: a healthy one,\n" +
 			"one whose process dies after a few seconds, one that closes idle connections after 1s, and\n" +
@@ -221,6 +221,8 @@ loop:
 	}
 	rep.WriteText(&buf, lipgloss.NewRenderer(stdout))
 	fmt.Fprintf(stdout, "$ fulcrum doctor\n%s", buf.String())
-	fmt.Fprintf(stdout, "\nEvery failed request's story: curl -s http://%s/api/v1/requests?failed=true | less  (while the demo runs)\n", adm.Addr())
+	fmt.Fprintln(stdout, "\nThe demo's targets are gone now. On your own setup: fulcrum doctor -c fulcrum.yaml;\n"+
+		"while fulcrum serve runs, fulcrum status, and every failed request's story at\n"+
+		"/api/v1/requests?failed=true on its admin.address. docs/doctor.md explains each finding.")
 	return nil
 }

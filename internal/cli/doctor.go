@@ -16,7 +16,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/doctor"
 )
 
-func newDoctor(stdout io.Writer) *cobra.Command {
+func newDoctor(stdout, stderr io.Writer) *cobra.Command {
 	var cfgPath, adminURL, group, output, tokenFile string
 	var keepalive, timeout time.Duration
 	cmd := &cobra.Command{
@@ -50,8 +50,16 @@ func newDoctor(stdout io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			rep, err := doctor.Run(ctx, cfg, doctor.Options{TargetGroup: group, Admin: adminURL, Token: token,
-				KeepAliveLimit: keepalive, ProbeTimeout: timeout})
+			o := doctor.Options{TargetGroup: group, Admin: adminURL, Token: token, KeepAliveLimit: keepalive, ProbeTimeout: timeout}
+			var bars *doctorBars
+			if isTerminal(stderr) {
+				bars = newDoctorBars(ctx, stderr)
+				o.Progress = bars
+			}
+			rep, err := doctor.Run(ctx, cfg, o)
+			if bars != nil {
+				bars.Wait()
+			}
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -76,11 +84,11 @@ func newDoctor(stdout io.Writer) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVarP(&cfgPath, "config", "c", "fulcrum.yaml", "configuration file")
-	f.StringVar(&adminURL, "admin", "", "a running fulcrum's admin URL (default: admin.address when it answers)")
-	f.StringVar(&tokenFile, "token-file", "", "admin bearer token file (default: admin.token_file)")
+	f.StringVar(&adminURL, "admin", "", "admin API URL or host:port (default admin.address from -c, when it answers)")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the admin bearer token (default admin.token_file from -c)")
 	f.StringVar(&group, "target-group", "", "probe only this target group")
 	f.StringVarP(&output, "output", "o", "text", "text, json or markdown")
-	f.DurationVar(&keepalive, "keepalive-probe", 75*time.Second, "how long to wait for a target to close an idle connection")
+	f.DurationVar(&keepalive, "keepalive-probe", 5*time.Second, "how long to wait for a target to close an idle connection when neither its Keep-Alive header nor a running fulcrum tells")
 	f.DurationVar(&timeout, "probe-timeout", 5*time.Second, "timeout of each connect, TLS and response probe")
 	return cmd
 }

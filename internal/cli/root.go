@@ -53,8 +53,10 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = versionString() // fulcrum --version
+	root.SetVersionTemplate("fulcrum {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(stdout, stderr), newValidate(stdout), newStatus(stdout), newTargets(stdout), newReload(stdout), newAnalyze(stdout, stderr), newDoctor(stdout), newDemo(stdout), newVersion(stdout))
+	root.AddCommand(newServe(stdout, stderr), newValidate(stdout), newStatus(stdout), newTargets(stdout), newReload(stdout), newAnalyze(stdout, stderr), newDoctor(stdout, stderr), newDemo(stdout), newVersion(stdout))
 	return root
 }

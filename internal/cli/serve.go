@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -40,7 +42,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return configFailure(fmt.Errorf("read config: %w", err))
 			}
-			cfg, err := config.Load(src)
+			cfg, err := config.LoadAt(src, filepath.Dir(path))
 			if err != nil {
 				return configFailure(err)
 			}
@@ -49,7 +51,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				if err != nil {
 					return nil, nil, fmt.Errorf("read config: %w", err)
 				}
-				cfg, err := config.Load(src)
+				cfg, err := config.LoadAt(src, filepath.Dir(path))
 				return cfg, src, err
 			}
 			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path})
@@ -84,7 +86,8 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	mode, _ := config.ParseMode(cfg.Admin.SocketMode) // validated
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
 		SocketMode: mode, AllowedHosts: cfg.Admin.AllowedHosts, Pprof: cfg.Admin.Pprof,
-		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv}
+		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv,
+		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Version: versionString(), Started: time.Now()}
 	if err := adm.Listen(); err != nil {
 		return &exitError{code: 1, err: err}
 	}
@@ -135,7 +138,7 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error: %w", level, err)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch format {

@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -10,6 +14,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/charmbracelet/lipgloss"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -68,6 +75,10 @@ func TestStatusTable(t *testing.T) {
 	if !strings.Contains(evidence, "connection_refused ×7 in 5m") || !strings.Contains(evidence, "connection refused on 127.0.0.1:8081") {
 		t.Errorf("evidence line %q", evidence)
 	}
+	// The refusing target sent no 5xx itself; Fulcrum answered 7 for it.
+	if !strings.Contains(downRow, "    0.0     0.1") {
+		t.Errorf("LB-generated 5xx missing beside target 5xx: %q", downRow)
+	}
 	if !strings.Contains(out, "   0    2.0    0.0") { // 120 responses in the current minute
 		t.Errorf("request rate missing:\n%s", out)
 	}
@@ -83,7 +94,7 @@ func TestStatusOutputs(t *testing.T) {
 		t.Errorf("json: code %d %s", code, out)
 	}
 	code, out, _ = run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "csv")
-	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7\n") {
+	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7,0.1\n") {
 		t.Errorf("csv: code %d\n%s", code, out)
 	}
 	// Without the token the admin API's own error is shown.
@@ -97,5 +108,84 @@ func TestStatusOutputs(t *testing.T) {
 	}
 	if code, _, _ := run(t, "status", "-o", "yaml"); code != 2 {
 		t.Errorf("-o yaml: code %d, want 2", code)
+	}
+}
+
+// TestStatusGroups: an empty group says its requests get 503 and how
+// many; a target without health checks is not counted healthy; host:port
+// works for --admin, and an answer that is not Fulcrum's is an error.
+func TestStatusGroups(t *testing.T) {
+	now := time.Now()
+	on := target.New("web", "127.0.0.1:8080", 1, target.Health{State: target.StateHealthy, Since: now})
+	off := target.New("web", "127.0.0.1:8082", 1, target.Health{State: target.StateUnavailable, Since: now})
+	hist := accesslog.NewHistory(100)
+	for i := range 7 {
+		hist.Add(&accesslog.Record{TraceID: fmt.Sprint("r", i), TargetGroup: "empty", ELBStatus: 503, Error: failure.DestinationUnavailable, TargetStatus: 0})
+	}
+	groups := []*target.Group{target.NewGroup("web", []*target.Target{on, off}), target.NewGroup("empty", nil)}
+	s := &admin.Server{History: hist, Groups: func() []*target.Group { return groups }}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	code, out, errOut := run(t, "status", "--admin", strings.TrimPrefix(srv.URL, "http://"))
+	if code != 0 {
+		t.Fatalf("host:port: code %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "web  1/2 healthy, 1 unavailable (health checks disabled)") {
+		t.Errorf("unavailable counted as healthy:\n%s", out)
+	}
+	if !strings.Contains(out, "empty  no registered targets: every request gets 503 (7 of the last 7 requests)") {
+		t.Errorf("empty group:\n%s", out)
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"status":"ok"}`) }))
+	t.Cleanup(other.Close)
+	if code, _, errOut := run(t, "status", "--admin", other.URL); code != 1 || !strings.Contains(errOut, "not a fulcrum admin API") {
+		t.Errorf("non-fulcrum URL: code %d, stderr %q", code, errOut)
+	}
+}
+
+// TestStatusWidth: a wider terminal widens the table; evidence is cut at
+// a word, not inside one.
+func TestStatusWidth(t *testing.T) {
+	g := admin.TargetGroupView{Name: "web", Targets: []admin.TargetView{{Address: "10.0.0.1:8080", State: "unhealthy", AdminState: "ready",
+		Description: strings.Repeat("connection refused again ", 10)}}}
+	for _, width := range []int{40, 80, 132} {
+		var b strings.Builder
+		writeStatusTable(&b, []admin.TargetGroupView{g}, nil, lipgloss.NewRenderer(io.Discard), width)
+		longest := 0
+		for _, l := range strings.Split(strings.TrimRight(b.String(), "\n"), "\n") {
+			longest = max(longest, utf8.RuneCountInString(l))
+			if strings.HasSuffix(l, "…") && !strings.HasSuffix(l, "again…") && !strings.HasSuffix(l, "refused…") && !strings.HasSuffix(l, "connection…") {
+				t.Errorf("width %d: cut inside a word: %q", width, l)
+			}
+		}
+		if want := max(width, statusWidth); longest > want || (width > statusWidth && longest <= statusWidth) {
+			t.Errorf("width %d: longest line %d", width, longest)
+		}
+	}
+}
+
+// TestStatusFindsPortZero: with admin.address on port 0, status -c asks
+// the runtime socket for the real address.
+func TestStatusFindsPortZero(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	g := target.NewGroup("web", []*target.Target{target.New("web", "127.0.0.1:8080", 1, target.Health{State: target.StateHealthy, Since: now})})
+	s := &admin.Server{Address: "127.0.0.1:0", Socket: filepath.Join(dir, "fulcrum.sock"), Groups: func() []*target.Group { return []*target.Group{g} }}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+	cfg := filepath.Join(dir, "fulcrum.yaml")
+	os.WriteFile(cfg, []byte("admin: {address: \"127.0.0.1:0\", socket: fulcrum.sock}\nlisteners: [{name: web, address: \"127.0.0.1:0\", default_target_group: web}]\ntarget_groups: [{name: web}]\n"), 0o644)
+	code, out, errOut := run(t, "status", "-c", cfg)
+	if code != 0 || !strings.HasPrefix(out, "web  1/1 healthy") {
+		t.Errorf("status -c with port 0: code %d\n%s%s", code, out, errOut)
+	}
+	os.WriteFile(cfg, []byte("admin: {address: \"127.0.0.1:0\"}\nlisteners: [{name: web, address: \"127.0.0.1:0\", default_target_group: web}]\ntarget_groups: [{name: web}]\n"), 0o644)
+	if code, _, errOut := run(t, "status", "-c", cfg); code != 1 || !strings.Contains(errOut, "port 0") {
+		t.Errorf("port 0 without socket: code %d %q", code, errOut)
 	}
 }

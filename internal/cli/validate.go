@@ -13,12 +13,19 @@ import (
 func newValidate(stdout io.Writer) *cobra.Command {
 	var path string
 	cmd := &cobra.Command{
-		Use:   "validate -c FILE",
+		Use:   "validate [FILE | -c FILE]",
 		Short: "Check a configuration file without starting anything (like nginx -t)",
 		Long: "validate loads the configuration strictly and prints \"ok\", or every problem\n" +
-			"as \"path (line N): message\", one per line, and exits 1.",
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+			"as \"path (line N): message\", one per line, and exits 1. The file is FILE,\n" +
+			"else -c (nginx -t -c, haproxy -c -f).",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if cmd.Flags().Changed("config") && path != args[0] {
+					return &exitError{code: 2, err: fmt.Errorf("validate: the file is given twice (%s and -c %s); give one", args[0], path)}
+				}
+				path = args[0]
+			}
 			if _, err := config.LoadFile(path); err != nil {
 				return configFailure(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -11,11 +12,62 @@ import (
 func newVersion(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, VCS revision and Go version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			fmt.Fprintf(stdout, "fulcrum %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(stdout, "fulcrum %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}
+}
+
+// versionString is the release version set with -ldflags, else the
+// module version and VCS revision the Go toolchain stamped into the
+// binary (debug.ReadBuildInfo): "v1.2.3", or "(devel) rev 0123456789ab
+// modified 2026-11-22T10:00:00Z" for a build from a git checkout. It is
+// "dev" only when the binary carries neither.
+func versionString() string {
+	if Version != "dev" {
+		return Version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return Version
+	}
+	return buildVersion(bi)
+}
+
+// buildVersion formats a build's module version and VCS settings.
+func buildVersion(bi *debug.BuildInfo) string {
+	v := bi.Main.Version
+	var rev, at, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = " modified"
+			}
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if rev == "" {
+		if v == "(devel)" {
+			return "dev"
+		}
+		return v
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	out := v + " rev " + rev + modified
+	if at != "" {
+		out += " " + at
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -52,14 +53,26 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Load(data)
+	return load(data, filepath.Dir(path))
 }
 
 // Load decodes a configuration strictly, applies defaults and validates it.
 // Every problem is reported, each with its path and line, as an *Error.
-func Load(data []byte) (*Config, error) {
+func Load(data []byte) (*Config, error) { return load(data, "") }
+
+// LoadAt is Load for a file's contents: relative paths resolve against
+// dir, the file's directory, before validation opens them.
+func LoadAt(data []byte, dir string) (*Config, error) { return load(data, dir) }
+
+// load is Load with relative paths resolved against dir, when set, before
+// validation opens them.
+func load(data []byte, dir string) (*Config, error) {
+	data, envProblems := expandEnv(data, lookupEnv)
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
+		if tabs := tabProblems(data); len(tabs) > 0 {
+			return nil, &Error{Problems: tabs}
+		}
 		return nil, &Error{Problems: []Problem{{Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}}
 	}
 	if len(root.Content) == 0 {
@@ -71,11 +84,14 @@ func Load(data []byte) (*Config, error) {
 	// The walk is the strict decoder: it reports unknown keys and values of
 	// the wrong kind, then removes them from the tree so that decoding and
 	// validation can go on and report every other problem too.
-	s := &schema{lines: map[string]int{}, bad: map[string]bool{}}
+	s := &schema{lines: map[string]int{}, bad: map[string]bool{}, problems: envProblems}
 	s.walk(root.Content[0], reflect.TypeFor[Config](), "")
 	cfg := Default()
 	if err := root.Content[0].Decode(&cfg); err != nil {
 		return nil, &Error{Problems: append(s.problems, Problem{Msg: err.Error()})}
+	}
+	if dir != "" {
+		cfg.ResolvePaths(dir)
 	}
 	s.validate(&cfg)
 	if len(s.problems) > 0 {
@@ -183,7 +199,7 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 			if !ok {
 				p := join(path, k.Value)
 				s.lines[p] = k.Line
-				s.add(p, "unknown key")
+				s.add(p, "unknown key%s", didYouMean(t, k.Value))
 				continue
 			}
 			s.walk(v, f.Type, join(path, k.Value))

@@ -1,7 +1,7 @@
 // Package doctor probes a configuration's listeners and targets live and
 // explains what it finds: the troubleshooting operators do by hand with
 // telnet, curl -v, ss -ltnp, openssl s_client and tcpdump, done by
-// Fulcrum itself (logs-and-diagnosis §0-1, the doctor issue).
+// Fulcrum itself.
 //
 // Probes gather evidence (evidence.go, probe.go); pure rules turn
 // evidence into findings from the catalogue shared with analyze
@@ -57,8 +57,9 @@ type Connect struct {
 	Detail   string
 }
 
-// OK reports whether the connect succeeded.
-func (c Connect) OK() bool { return c.Done && c.Outcome == "ok" }
+// OK reports whether the connect succeeded: it was made and carries no
+// failure class.
+func (c Connect) OK() bool { return c.Done && c.Class.Type == failure.None }
 
 // TLSInfo is the outcome of a TLS handshake and certificate check.
 type TLSInfo struct {
@@ -69,6 +70,8 @@ type TLSInfo struct {
 	Subject      string
 	NotAfter     time.Time
 	HandshakeErr string
+	// HandshakeClass is the handshake failure's class.
+	HandshakeClass failure.Class
 	// VerifyErr is set when the chain or name does not verify, even when
 	// the group skips verification.
 	VerifyErr  string
@@ -100,7 +103,15 @@ type Conformance struct {
 	Problems []string
 	// Framing is content-length, chunked, close or none.
 	Framing string
-	Err     string
+	// Answered is true once a response byte came; Latency is from the
+	// request written to the first byte, or to the failure; Timeout the
+	// wait.
+	Answered bool
+	Latency  time.Duration
+	Timeout  time.Duration
+	// Err is the failure for display; Class is what rules read.
+	Err   string
+	Class failure.Class
 }
 
 // KeepAlive is how long the target kept an idle connection open.
@@ -110,7 +121,11 @@ type KeepAlive struct {
 	// it was still open at Limit.
 	IdleClose time.Duration
 	Limit     time.Duration
-	Err       string
+	// Source says how IdleClose is known: "Keep-Alive header", "learned
+	// by the running Fulcrum", "Connection: close" or "waited".
+	Source string
+	Err    string
+	Class  failure.Class
 }
 
 // Evidence is everything probed about one target, with the settings the
@@ -132,7 +147,10 @@ type Evidence struct {
 	TLS         TLSInfo
 	Check       HealthCheck
 	Conformance Conformance
-	KeepAlive   KeepAlive
+	// Recheck is the health path asked again with a longer wait after
+	// the health check timed out: did the target answer late, or never?
+	Recheck   Conformance
+	KeepAlive KeepAlive
 	// Live holds per error type counts of the last 5 minutes from the
 	// admin API, with 5xx and requests; nil without admin.
 	Live *Live
@@ -150,4 +168,25 @@ type Live struct {
 	Requests1m, Requests15m int64
 	Errors1m, Errors15m     int64
 	P99                     time.Duration
+	// KeepAlive is the idle-close time the running Fulcrum learned; 0
+	// when unknown.
+	KeepAlive time.Duration
+}
+
+// GroupEvidence is what is known about a target group as a whole: its
+// registrations and, from a running Fulcrum, the LB-generated 5xx of its
+// recent requests.
+type GroupEvidence struct {
+	Name string
+	// Routed is true when a listener routes to the group.
+	Routed bool
+	// Targets counts registered targets (the live count when Live).
+	Targets int
+	// States counts targets per health state, from the live data.
+	States map[string]int
+	Live   bool
+	// LB5xx counts recent requests Fulcrum itself answered with 5xx, per
+	// RFC 9209 error type; Recent is how many recent requests were read.
+	LB5xx  map[string]int
+	Recent int
 }

@@ -22,8 +22,8 @@ import (
 // maxHead bounds how much of a response header conformance reads.
 const maxHead = 64 << 10
 
-// probeConnect dials address with a plain TCP connect and classifies the
-// outcome: ok, refused, timeout, unreachable, dns or error.
+// probeConnect dials address with a plain TCP connect and keeps the
+// failure class of the outcome; Outcome is its display word.
 func probeConnect(ctx context.Context, address string, timeout time.Duration) Connect {
 	start := time.Now()
 	c, err := (&target.Dialer{Timeout: timeout}).Dial(ctx, address)
@@ -31,65 +31,73 @@ func probeConnect(ctx context.Context, address string, timeout time.Duration) Co
 	if err != nil {
 		r.Class = failure.Classify(err)
 		r.Detail = err.Error()
-		switch r.Class.Type {
-		case failure.ConnectionRefused:
-			r.Outcome = "refused"
-		case failure.ConnectionTimeout:
-			r.Outcome = "timeout"
-		case failure.DestinationIPUnroutable:
-			r.Outcome = "unreachable"
-		case failure.DNSError, failure.DNSTimeout:
-			r.Outcome = "dns"
-		default:
-			r.Outcome = "error"
-		}
+		r.Outcome = outcomeWord(r.Class)
 		return r
 	}
 	c.Close()
 	return r
 }
 
-// probeDNS resolves a host name target; IP targets need no probe.
+// outcomeWord is a class's word in the probe table, for display only.
+func outcomeWord(c failure.Class) string {
+	switch c.Type {
+	case failure.None:
+		return "ok"
+	case failure.ConnectionRefused:
+		return "refused"
+	case failure.ConnectionTimeout, failure.HTTPResponseTimeout, failure.DNSTimeout:
+		return "timeout"
+	case failure.DestinationIPUnroutable:
+		return "unreachable"
+	case failure.DNSError:
+		return "dns"
+	}
+	return "error"
+}
+
+// probeDNS resolves a host name target through target.Dialer, the way
+// traffic does, so a failure is classified; IP targets need no probe.
 func probeDNS(ctx context.Context, address string, timeout time.Duration) Connect {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil || net.ParseIP(host) != nil {
 		return Connect{}
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	start := time.Now()
-	addrs, err := net.DefaultResolver.LookupHost(ctx, host)
-	r := Connect{Done: true, Address: host, Duration: time.Since(start), Outcome: "ok", Detail: strings.Join(addrs, ", ")}
-	if err != nil {
-		r.Outcome, r.Detail = "dns", err.Error()
+	c, err := (&target.Dialer{Timeout: timeout}).Dial(ctx, address)
+	r := Connect{Done: true, Address: host, Duration: time.Since(start), Outcome: "ok"}
+	if c != nil {
+		c.Close()
+	}
+	if cl := failure.Classify(err); err != nil && cl.Phase == failure.PhaseDNS {
+		r.Class, r.Outcome, r.Detail = cl, outcomeWord(cl), err.Error()
+		return r
+	}
+	if addrs, err := net.DefaultResolver.LookupHost(ctx, host); err == nil {
+		r.Detail = strings.Join(addrs, ", ") // display only
 	}
 	return r
 }
 
-// probeTLS handshakes with the group's settings and checks the chain and
-// name separately, so a certificate problem shows even when the group
-// skips verification.
+// probeTLS handshakes through target.Dialer with the group's settings and
+// checks the chain and name separately, so a certificate problem shows
+// even when the group skips verification.
 func probeTLS(ctx context.Context, address string, cfg *tls.Config, timeout time.Duration) TLSInfo {
 	info := TLSInfo{Done: true, SkipVerify: cfg.InsecureSkipVerify}
-	c := cfg.Clone()
-	c.InsecureSkipVerify = true
-	if c.ServerName == "" {
-		c.ServerName = hostOf(address)
+	serverName := cfg.ServerName
+	if serverName == "" {
+		serverName = hostOf(address)
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	raw, err := (&net.Dialer{}).DialContext(ctx, "tcp", address)
+	conn, err := dialFor(ctx, address, cfg, timeout)
 	if err != nil {
-		info.HandshakeErr = err.Error()
+		info.HandshakeClass, info.HandshakeErr = failure.Classify(err), err.Error()
 		return info
 	}
-	defer raw.Close()
-	conn := tls.Client(raw, c)
-	if err := conn.HandshakeContext(ctx); err != nil {
-		info.HandshakeErr = err.Error()
+	defer conn.Close()
+	tc, ok := conn.(*tls.Conn)
+	if !ok {
 		return info
 	}
-	st := conn.ConnectionState()
+	st := tc.ConnectionState()
 	info.Version, info.Cipher, info.ALPN = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite), st.NegotiatedProtocol
 	if len(st.PeerCertificates) == 0 {
 		info.VerifyErr = "no certificate"
@@ -101,7 +109,7 @@ func probeTLS(ctx context.Context, address string, cfg *tls.Config, timeout time
 	for _, ic := range st.PeerCertificates[1:] {
 		inter.AddCert(ic)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: c.ServerName, Roots: cfg.RootCAs, Intermediates: inter}); err != nil {
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: serverName, Roots: cfg.RootCAs, Intermediates: inter}); err != nil {
 		info.VerifyErr = err.Error()
 	}
 	return info
@@ -118,27 +126,39 @@ func dialFor(ctx context.Context, address string, cfg *tls.Config, timeout time.
 
 // probeConformance sends one GET and reads the response header byte for
 // byte, checking the status line, header syntax and body framing
-// (RFC 9112 §4, §5, §6).
+// (RFC 9112 §4, §5, §6). It waits up to timeout for the first byte and
+// records when it came, so a slow target is told from one that never
+// answers; a failure carries its class.
 func probeConformance(ctx context.Context, address, path string, cfg *tls.Config, timeout time.Duration) Conformance {
-	r := Conformance{Done: true, Path: path}
+	r := Conformance{Done: true, Path: path, Timeout: timeout}
+	start := time.Now()
 	c, err := dialFor(ctx, address, cfg, timeout)
 	if err != nil {
-		r.Done, r.Err = false, err.Error()
+		r.Done, r.Err, r.Class = false, err.Error(), failure.Classify(err)
 		return r
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
+	defer stop()
 	c.SetDeadline(time.Now().Add(timeout))
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fulcrum-doctor\r\nAccept: */*\r\nConnection: close\r\n\r\n", path, address)
+	sent := time.Now()
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fulcrum-doctor\r\nAccept: */*\r\nConnection: close\r\n\r\n", path, address); err != nil {
+		r.Err, r.Class = err.Error(), failure.Classify(&failure.AttemptError{Phase: failure.PhaseWrite, Target: address, Written: true, Err: err})
+		return r
+	}
 	br := bufio.NewReaderSize(c, 4096)
+	if _, err := br.Peek(1); err != nil {
+		r.Latency = time.Since(sent)
+		r.Err = fmt.Sprintf("no response byte within %s: %v", time.Since(start).Round(time.Millisecond), err)
+		r.Class = failure.Classify(&failure.AttemptError{Phase: failure.PhaseAwaitHeaders, Target: address, Written: true, Err: err})
+		return r
+	}
+	r.Latency, r.Answered = time.Since(sent), true
 	var head []byte
 	for len(head) < maxHead {
 		line, err := br.ReadSlice('\n')
 		head = append(head, line...)
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-			if len(head) == 0 {
-				r.Done, r.Err = false, "no response: "+err.Error()
-				return r
-			}
 			r.Problems = append(r.Problems, fmt.Sprintf("header section ends without an empty line after %d bytes (%v)", len(head), err))
 			break
 		}
@@ -238,33 +258,47 @@ func validToken(b []byte) bool {
 	return true
 }
 
-// probeKeepAlive sends one keep-alive GET, reads the whole response, then
-// waits up to limit for the target to close the idle connection.
-func probeKeepAlive(ctx context.Context, address, path string, cfg *tls.Config, limit time.Duration) KeepAlive {
+// probeKeepAlive learns how long the target keeps an idle connection
+// open without waiting it out where it can: the response's Keep-Alive:
+// timeout=N header (RFC 2068 §19.7.1.1, as nginx, Apache and Node send
+// it), else known (the value a running Fulcrum learned), else it waits
+// up to limit for the target to close, a bounded search: a target still
+// open at limit keeps connections at least that long.
+func probeKeepAlive(ctx context.Context, address, path string, cfg *tls.Config, timeout, limit, known time.Duration) KeepAlive {
 	k := KeepAlive{Done: true, Limit: limit}
-	c, err := dialFor(ctx, address, cfg, 10*time.Second)
+	c, err := dialFor(ctx, address, cfg, timeout)
 	if err != nil {
-		k.Done, k.Err = false, err.Error()
+		k.Done, k.Err, k.Class = false, err.Error(), failure.Classify(err)
 		return k
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(timeout))
 	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: fulcrum-doctor\r\n\r\n", path, address)
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
 		k.Done, k.Err = false, err.Error()
+		k.Class = failure.Classify(&failure.AttemptError{Phase: failure.PhaseAwaitHeaders, Target: address, Written: true, Err: err})
 		return k
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if resp.Close {
-		k.Err = "the target answered Connection: close"
+		k.Source = "Connection: close"
 		k.IdleClose = time.Nanosecond
 		return k
 	}
+	if d, ok := keepAliveTimeout(resp.Header.Get("Keep-Alive")); ok {
+		k.IdleClose, k.Source = d, "Keep-Alive header"
+		return k
+	}
+	if known > 0 {
+		k.IdleClose, k.Source = known, "learned by the running Fulcrum"
+		return k
+	}
+	k.Source = "waited"
 	idleStart := time.Now()
 	c.SetDeadline(idleStart.Add(limit))
 	_, err = br.ReadByte()
@@ -277,4 +311,21 @@ func probeKeepAlive(ctx context.Context, address, path string, cfg *tls.Config, 
 	}
 	k.IdleClose = time.Since(idleStart)
 	return k
+}
+
+// keepAliveTimeout parses the timeout parameter of a Keep-Alive header
+// ("timeout=5, max=1000"), in whole seconds.
+func keepAliveTimeout(v string) (time.Duration, bool) {
+	for _, p := range strings.Split(v, ",") {
+		name, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(name), "timeout") {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(val))
+		if err != nil || n <= 0 {
+			return 0, false
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	return 0, false
 }

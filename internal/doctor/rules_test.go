@@ -15,8 +15,8 @@ func ok(addr string) Connect { return Connect{Done: true, Address: addr, Outcome
 func base() Evidence {
 	return Evidence{TargetGroup: "web", Target: "10.0.0.5:8080", PoolIdle: 60 * time.Second, ListenerIdle: 60 * time.Second,
 		Traffic:     ok("10.0.0.5:8080"),
-		Check:       HealthCheck{Done: true, Address: "10.0.0.5:8080", OK: true, Status: 200, Latency: 2 * time.Millisecond, Timeout: 5 * time.Second, Matcher: "200"},
-		Conformance: Conformance{Done: true, Path: "/", Status: 200, StatusLine: "HTTP/1.1 200 OK", Framing: "content-length"},
+		Check:       HealthCheck{Done: true, Address: "10.0.0.5:8080", Path: "/health", OK: true, Status: 200, Latency: 2 * time.Millisecond, Timeout: 5 * time.Second, Matcher: "200"},
+		Conformance: Conformance{Done: true, Answered: true, Latency: time.Millisecond, Path: "/", Status: 200, StatusLine: "HTTP/1.1 200 OK", Framing: "content-length"},
 		KeepAlive:   KeepAlive{Done: true, Limit: 75 * time.Second}}
 }
 
@@ -32,27 +32,31 @@ func TestDiagnose(t *testing.T) {
 	}{
 		{"healthy", func(*Evidence) {}, "", "", ""},
 		{"refused", func(e *Evidence) {
-			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "refused", Detail: "connection refused"}
+			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "refused", Detail: "connection refused", Class: failure.Class{Type: failure.ConnectionRefused}}
 			e.Check = HealthCheck{Done: true, Address: e.Target, Class: failure.Class{Type: failure.ConnectionRefused}}
 		}, failure.CauseTargetNotListening, SeverityError, "refused"},
 		{"connect timeout", func(e *Evidence) {
-			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "timeout", Duration: time.Second}
+			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "timeout", Duration: time.Second, Class: failure.Class{Type: failure.ConnectionTimeout}}
 		},
 			failure.CauseTargetPortFiltered, SeverityError, "no answer within 1000.0 ms"},
 		{"unreachable", func(e *Evidence) {
-			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "unreachable", Detail: "no route to host"}
+			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "unreachable", Detail: "no route to host", Class: failure.Class{Type: failure.DestinationIPUnroutable}}
 		}, failure.CauseTargetUnreachable, SeverityError, "no route to host"},
-		{"dns", func(e *Evidence) { e.DNS = Connect{Done: true, Outcome: "dns", Detail: "no such host"} },
+		{"dns", func(e *Evidence) {
+			e.DNS = Connect{Done: true, Outcome: "dns", Detail: "no such host", Class: failure.Class{Type: failure.DNSError}}
+		},
 			failure.CauseDNSResolutionFailed, SeverityError, "no such host"},
 		{"health port passes, traffic port refuses", func(e *Evidence) {
 			e.HealthPort, e.Health = true, ok("10.0.0.5:8081")
-			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "refused"}
+			e.Traffic = Connect{Done: true, Address: e.Target, Outcome: "refused", Class: failure.Class{Type: failure.ConnectionRefused}}
 		}, failure.CauseHealthCheckPortMismatch, SeverityError, "health checks pass on port 8081 while the traffic port 8080 is refused"},
 		{"traffic port fine, health port refuses", func(e *Evidence) {
-			e.HealthPort, e.Health = true, Connect{Done: true, Address: "10.0.0.5:8081", Outcome: "refused"}
+			e.HealthPort, e.Health = true, Connect{Done: true, Address: "10.0.0.5:8081", Outcome: "refused", Class: failure.Class{Type: failure.ConnectionRefused}}
 			e.Check.OK, e.Check.Status = false, 0
 		}, failure.CauseHealthCheckPortMismatch, SeverityError, "health-check port 8081: refused"},
-		{"handshake", func(e *Evidence) { e.TLS = TLSInfo{Done: true, HandshakeErr: "remote error: tls: handshake failure"} },
+		{"handshake", func(e *Evidence) {
+			e.TLS = TLSInfo{Done: true, HandshakeErr: "remote error: tls: handshake failure", HandshakeClass: failure.Class{Type: failure.TLSProtocolError, Phase: failure.PhaseTLS}}
+		},
 			failure.CauseTLSHandshakeFailed, SeverityError, "handshake failure"},
 		{"self-signed", func(e *Evidence) {
 			e.TLS = TLSInfo{Done: true, Subject: "CN=x", VerifyErr: "x509: certificate signed by unknown authority"}
@@ -64,10 +68,36 @@ func TestDiagnose(t *testing.T) {
 			failure.CauseTLSCertificateInvalid, SeverityWarning, "in 3.0 days"},
 		{"status mismatch", func(e *Evidence) { e.Check.OK, e.Check.Status = false, 503 },
 			failure.CauseHealthCheckStatus, SeverityError, "answered 503; the matcher accepts 200"},
-		{"check timeout", func(e *Evidence) {
+		{"check timeout, the target answers later", func(e *Evidence) {
 			e.Check.OK, e.Check.Status, e.Check.Latency = false, 0, 5*time.Second
 			e.Check.Class = failure.Class{Type: failure.HTTPResponseTimeout}
-		}, failure.CauseHealthCheckTimeout, SeverityError, "timed out"},
+			e.Recheck = Conformance{Done: true, Answered: true, Status: 200, Latency: 7 * time.Second}
+		}, failure.CauseHealthCheckTimeout, SeverityError, "answered in 7s"},
+		{"check timeout, the health path never answers", func(e *Evidence) {
+			e.Check.OK, e.Check.Status, e.Check.Latency = false, 0, 5*time.Second
+			e.Check.Class = failure.Class{Type: failure.HTTPResponseTimeout}
+			e.Recheck = Conformance{Done: true, Latency: 10 * time.Second, Class: failure.Class{Type: failure.HTTPResponseTimeout}}
+		}, failure.CauseTargetResponseTimeout, SeverityError, "no answer within"},
+		{"hung: accepts connections, never answers", func(e *Evidence) {
+			e.Check.OK, e.Check.Status, e.Check.Latency = false, 0, 5*time.Second
+			e.Check.Class = failure.Class{Type: failure.HTTPResponseTimeout}
+			e.Recheck = Conformance{Done: true, Latency: 10 * time.Second, Class: failure.Class{Type: failure.HTTPResponseTimeout}}
+			e.Conformance = Conformance{Done: true, Path: "/", Latency: 10 * time.Second, Timeout: 10 * time.Second, Err: "i/o timeout", Class: failure.Class{Type: failure.HTTPResponseTimeout}}
+		}, failure.CauseTargetHung, SeverityError, "accepts connections"},
+		{"GET / slower than the idle timeout", func(e *Evidence) {
+			e.ListenerIdle = 5 * time.Second
+			e.Conformance.Latency = 8 * time.Second
+		}, failure.CauseTargetSlowerThanIdle, SeverityError, "answered after 8s, later than the listener's idle_timeout of 5s"},
+		{"GET / silent past the idle timeout while health passes", func(e *Evidence) {
+			e.ListenerIdle = 5 * time.Second
+			e.Conformance = Conformance{Done: true, Path: "/", Latency: 10 * time.Second, Timeout: 10 * time.Second, Err: "i/o timeout", Class: failure.Class{Type: failure.HTTPResponseTimeout}}
+		}, failure.CauseTargetSlowerThanIdle, SeverityError, "clients get 504"},
+		{"GET / closed without an answer", func(e *Evidence) {
+			e.Conformance = Conformance{Done: true, Path: "/", Err: "EOF", Class: failure.Class{Type: failure.ConnectionTerminated}}
+		}, failure.CauseTargetClosed, SeverityError, "EOF"},
+		{"keep-alive probe failed", func(e *Evidence) {
+			e.KeepAlive = KeepAlive{Err: "malformed HTTP response", Class: failure.Class{Type: failure.HTTPProtocolError}}
+		}, failure.CauseInvalidResponse, SeverityWarning, "keep-alive GET"},
 		{"check close to its timeout", func(e *Evidence) { e.Check.Latency = 4500 * time.Millisecond },
 			failure.CauseHealthCheckTimeout, SeverityWarning, "90% of its 5s timeout"},
 		{"invalid header", func(e *Evidence) { e.Conformance.Problems = []string{`invalid header name "Bad Header"`} },
@@ -78,6 +108,8 @@ func TestDiagnose(t *testing.T) {
 			failure.CauseTarget5xx, SeverityError, "500 Internal Server Error"},
 		{"keep-alive shorter than the idle timeouts", func(e *Evidence) { e.KeepAlive.IdleClose = time.Second },
 			failure.CauseKeepaliveRace, SeverityWarning, "closes idle connections after 1.0s"},
+		{"keep-alive from the header", func(e *Evidence) { e.KeepAlive.IdleClose, e.KeepAlive.Source = 5*time.Second, "Keep-Alive header" },
+			failure.CauseKeepaliveRace, SeverityWarning, "5.0s (Keep-Alive header)"},
 		{"keep-alive longer than the idle timeouts", func(e *Evidence) { e.KeepAlive.IdleClose = 90 * time.Second }, "", "", ""},
 		{"live errors", func(e *Evidence) {
 			e.Live = &Live{Requests5m: 100, Errors5m: map[string]int64{"connection_terminated": 7}}
@@ -110,20 +142,23 @@ func TestDiagnose(t *testing.T) {
 			if fs[0].Fix == "" || fs[0].Summary == "" || fs[0].TargetGroup != "web" {
 				t.Errorf("incomplete finding %+v", fs[0])
 			}
+			if strings.Contains(fs[0].Fix, "PORT") || strings.Contains(fs[0].Fix, "TARGET") {
+				t.Errorf("fix with a placeholder left: %q", fs[0].Fix)
+			}
 		})
 	}
 }
 
-func TestGroupFailsAlike(t *testing.T) {
+func TestSharedCause(t *testing.T) {
 	refused := []Finding{{ID: failure.CauseTargetNotListening, Severity: SeverityError}}
-	if fs := Group("web", 2, [][]Finding{refused, refused}); len(fs) != 1 || fs[0].ID != failure.CauseAllTargetsFailAlike {
+	if fs := SharedCause("web", 2, [][]Finding{refused, refused}); len(fs) != 1 || fs[0].ID != failure.CauseAllTargetsFailAlike {
 		t.Errorf("same error on both targets: %+v", fs)
 	}
 	other := []Finding{{ID: failure.CauseTargetPortFiltered, Severity: SeverityError}}
-	if fs := Group("web", 2, [][]Finding{refused, other}); fs != nil {
+	if fs := SharedCause("web", 2, [][]Finding{refused, other}); fs != nil {
 		t.Errorf("different errors: %+v", fs)
 	}
-	if fs := Group("web", 1, [][]Finding{refused}); fs != nil {
+	if fs := SharedCause("web", 1, [][]Finding{refused}); fs != nil {
 		t.Errorf("one target: %+v", fs)
 	}
 }
@@ -154,6 +189,50 @@ func TestCheckHead(t *testing.T) {
 		}
 		if tc.framing != "" && r.Framing != tc.framing {
 			t.Errorf("%q: framing %q, want %q", tc.head, r.Framing, tc.framing)
+		}
+	}
+}
+
+// TestDiagnoseGroup: an empty group, an all-draining group and a group
+// whose LB-generated 5xx nothing explains each get a finding.
+func TestDiagnoseGroup(t *testing.T) {
+	tests := []struct {
+		name     string
+		g        GroupEvidence
+		found    []Finding
+		id       string
+		evidence string
+	}{
+		{"empty and routed", GroupEvidence{Name: "web", Routed: true, Live: true, LB5xx: map[string]int{"destination_unavailable": 7}, Recent: 7},
+			nil, failure.CauseNoRegisteredTargets, "7 of its last 7 requests got a 5xx"},
+		{"all draining", GroupEvidence{Name: "web", Targets: 2, Live: true, States: map[string]int{"draining": 2}},
+			nil, failure.CauseAllTargetsDraining, "all 2 targets of web are draining"},
+		{"unexplained LB 5xx", GroupEvidence{Name: "web", Targets: 1, Live: true, States: map[string]int{"healthy": 1}, LB5xx: map[string]int{"http_protocol_error": 61}, Recent: 100},
+			nil, failure.CauseInvalidResponse, "61 of the last 100"},
+		{"explained LB 5xx", GroupEvidence{Name: "web", Targets: 1, Live: true, States: map[string]int{"healthy": 1}, LB5xx: map[string]int{"connection_refused": 3}, Recent: 3},
+			[]Finding{{ID: failure.CauseTargetNotListening, TargetGroup: "web"}}, "", ""},
+		{"healthy", GroupEvidence{Name: "web", Targets: 1, Live: true, States: map[string]int{"healthy": 1}}, nil, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := DiagnoseGroup(tc.g, tc.found)
+			if tc.id == "" {
+				if len(fs) != 0 {
+					t.Fatalf("want no finding, got %+v", fs)
+				}
+				return
+			}
+			if len(fs) != 1 || fs[0].ID != tc.id || fs[0].Severity != SeverityError || !strings.Contains(fs[0].Evidence, tc.evidence) {
+				t.Fatalf("got %+v, want %s with %q", fs, tc.id, tc.evidence)
+			}
+		})
+	}
+}
+
+func TestKeepAliveTimeout(t *testing.T) {
+	for v, want := range map[string]time.Duration{"timeout=5, max=1000": 5 * time.Second, "max=10,timeout=75": 75 * time.Second, "": 0, "timeout=x": 0} {
+		if got, _ := keepAliveTimeout(v); got != want {
+			t.Errorf("%q: %s, want %s", v, got, want)
 		}
 	}
 }

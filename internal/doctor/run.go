@@ -27,7 +27,9 @@ type Options struct {
 	Admin string
 	// Token is the admin bearer token, if any.
 	Token string
-	// KeepAliveLimit bounds the keep-alive probe (default 75s).
+	// KeepAliveLimit bounds the keep-alive probe's wait when neither a
+	// Keep-Alive header nor the live data tells the target's idle-close
+	// time (default 5s).
 	KeepAliveLimit time.Duration
 	// ProbeTimeout bounds each connect, TLS and conformance probe
 	// (default 5s).
@@ -36,6 +38,16 @@ type Options struct {
 	Parallel int
 	// Now is the clock for certificate expiry; nil means time.Now.
 	Now func() time.Time
+	// Progress, when set, is told each target group's size before its
+	// targets are probed (Start) and each target when it is done (Done).
+	// It must be safe for concurrent use.
+	Progress Progress
+}
+
+// Progress follows a run, for a progress bar on a terminal.
+type Progress interface {
+	Start(group string, targets int)
+	Done(group, target string)
 }
 
 // Report is a doctor run's outcome: findings worst first, and every
@@ -61,7 +73,7 @@ func (r *Report) Errors() int {
 // Run probes every listener and target of cfg and diagnoses them.
 func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 	if o.KeepAliveLimit <= 0 {
-		o.KeepAliveLimit = 75 * time.Second
+		o.KeepAliveLimit = 5 * time.Second
 	}
 	if o.ProbeTimeout <= 0 {
 		o.ProbeTimeout = 5 * time.Second
@@ -87,7 +99,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 		return nil, fmt.Errorf("--target-group %q is not in the configuration", o.TargetGroup)
 	}
 
-	live := readLive(ctx, cfg, o)
+	live, groupsLive := readLive(ctx, cfg, o)
 	rep.Live = live != nil
 
 	for _, l := range cfg.Listeners {
@@ -104,6 +116,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 		per     [][]Finding
 	}
 	var groups []groupResult
+	var gevs []GroupEvidence
 	for _, tc := range cfg.TargetGroups {
 		if o.TargetGroup != "" && tc.Name != o.TargetGroup {
 			continue
@@ -118,34 +131,57 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 				listenerIdle = l.IdleTimeout.D()
 			}
 		}
+		ge := GroupEvidence{Name: tc.Name, Targets: len(tc.Targets), Routed: listenerIdle > 0 || routedAnywhere(cfg, tc.Name)}
+		if g, ok := groupsLive[tc.Name]; ok {
+			ge.Live, ge.Targets, ge.States, ge.LB5xx, ge.Recent = true, g.Targets, g.States, g.LB5xx, g.Recent
+		}
+		gevs = append(gevs, ge)
+		if o.Progress != nil {
+			o.Progress.Start(tc.Name, len(tc.Targets))
+		}
 		per := make([][]Finding, len(tc.Targets))
 		for ti, t := range tc.Targets {
 			wg.Go(func() {
+				if o.Progress != nil {
+					defer o.Progress.Done(tc.Name, t.Address)
+				}
 				select {
 				case sem <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
 				defer func() { <-sem }()
-				ev := probeTarget(ctx, tc, t.Address, tlsCfg, o, addProbe)
-				ev.ListenerIdle = listenerIdle
+				var lv *Live
 				if live != nil {
-					ev.Live = live[tc.Name+"/"+t.Address]
+					lv = live[tc.Name+"/"+t.Address]
 				}
+				ev := probeTarget(ctx, tc, t.Address, tlsCfg, o, listenerIdle, lv, addProbe)
 				per[ti] = Diagnose(ev, now())
 			})
 		}
 		groups = append(groups, groupResult{tc.Name, len(tc.Targets), per})
 	}
 	wg.Wait()
-	for _, g := range groups {
+	for i, g := range groups {
+		var all []Finding
 		for _, fs := range g.per {
-			rep.Findings = append(rep.Findings, fs...)
+			all = append(all, fs...)
 		}
-		rep.Findings = append(rep.Findings, Group(g.name, g.targets, g.per)...)
+		all = append(all, SharedCause(g.name, g.targets, g.per)...)
+		all = append(all, DiagnoseGroup(gevs[i], all)...)
+		rep.Findings = append(rep.Findings, all...)
 	}
 	rep.Findings = sortFindings(rep.Findings)
 	return rep, ctx.Err()
+}
+
+func routedAnywhere(cfg *config.Config, group string) bool {
+	for _, l := range cfg.Listeners {
+		if routesTo(l, group) {
+			return true
+		}
+	}
+	return false
 }
 
 func routesTo(l config.Listener, group string) bool {
@@ -161,16 +197,22 @@ func routesTo(l config.Listener, group string) bool {
 }
 
 // probeTarget gathers one target's evidence.
-func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg *tls.Config, o Options, addProbe func(Probe)) Evidence {
+//
+// The GET / probe waits the probe timeout plus up to twice as much again
+// for a listener idle timeout, so a target slower than the idle timeout
+// is told from one that never answers; after a timed-out health check the
+// health path is asked again with that wait, at the same time.
+func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg *tls.Config, o Options, listenerIdle time.Duration, live *Live, addProbe func(Probe)) Evidence {
 	ev := Evidence{TargetGroup: tc.Name, Target: addr, HTTPS: tc.Protocol == "https",
-		PoolIdle: tc.KeepaliveIdleTimeout.D()}
+		PoolIdle: tc.KeepaliveIdleTimeout.D(), ListenerIdle: listenerIdle, Live: live}
+	wait := o.ProbeTimeout + min(listenerIdle, 2*o.ProbeTimeout)
 	record := func(kind, address string, c Connect) {
 		addProbe(Probe{Kind: kind, TargetGroup: tc.Name, Target: addr, Address: address, Outcome: c.Outcome,
 			Millis: float64(c.Duration) / float64(time.Millisecond), Detail: c.Detail})
 	}
 	if ev.DNS = probeDNS(ctx, addr, o.ProbeTimeout); ev.DNS.Done {
 		record("dns", ev.DNS.Address, ev.DNS)
-		if ev.DNS.Outcome != "ok" {
+		if !ev.DNS.OK() {
 			return ev
 		}
 	}
@@ -202,17 +244,30 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 		ev.TLS = probeTLS(ctx, addr, tlsCfg, o.ProbeTimeout)
 		detail := ev.TLS.Version + " " + ev.TLS.Cipher + " alpn=" + ev.TLS.ALPN + " cert " + ev.TLS.Subject + " expires " + ev.TLS.NotAfter.UTC().Format(time.RFC3339)
 		outcome := "ok"
-		if ev.TLS.HandshakeErr != "" {
+		if ev.TLS.HandshakeClass.Type != failure.None {
 			outcome, detail = "handshake-failed", ev.TLS.HandshakeErr
 		} else if ev.TLS.VerifyErr != "" {
 			outcome, detail = "verify-failed", ev.TLS.VerifyErr
 		}
 		addProbe(Probe{Kind: "tls", TargetGroup: tc.Name, Target: addr, Address: addr, Outcome: outcome, Detail: detail})
-		if ev.TLS.HandshakeErr != "" {
+		if ev.TLS.HandshakeClass.Type != failure.None {
 			return ev
 		}
 	}
-	ev.Conformance = probeConformance(ctx, addr, "/", tlsCfg, o.ProbeTimeout)
+	var recheck sync.WaitGroup
+	if ev.Check.Done && !ev.Check.OK && timedOut(ev.Check.Class) {
+		recheck.Go(func() {
+			ev.Recheck = probeConformance(ctx, addr, hc.Path, tlsCfg, max(wait, 2*hc.Timeout.D()))
+			outcome := "answered"
+			if !ev.Recheck.Answered {
+				outcome = "error"
+			}
+			addProbe(Probe{Kind: "health-recheck", TargetGroup: tc.Name, Target: addr, Address: addr, Outcome: outcome,
+				Millis: float64(ev.Recheck.Latency) / float64(time.Millisecond), Detail: strings.TrimSpace(ev.Recheck.StatusLine + " " + ev.Recheck.Err)})
+		})
+	}
+	ev.Conformance = probeConformance(ctx, addr, "/", tlsCfg, wait)
+	recheck.Wait()
 	outcome := "ok"
 	if len(ev.Conformance.Problems) > 0 {
 		outcome = "invalid"
@@ -221,17 +276,22 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 		outcome = "error"
 	}
 	addProbe(Probe{Kind: "conformance", TargetGroup: tc.Name, Target: addr, Address: addr, Outcome: outcome,
-		Detail: strings.TrimSpace(ev.Conformance.StatusLine + " framing=" + ev.Conformance.Framing + " " + ev.Conformance.Err)})
+		Millis: float64(ev.Conformance.Latency) / float64(time.Millisecond), Detail: strings.TrimSpace(ev.Conformance.StatusLine + " framing=" + ev.Conformance.Framing + " " + ev.Conformance.Err)})
 	if ev.Conformance.Err == "" && len(ev.Conformance.Problems) == 0 {
-		ev.KeepAlive = probeKeepAlive(ctx, addr, "/", tlsCfg, o.KeepAliveLimit)
-		detail := fmt.Sprintf("still open after %s", ev.KeepAlive.Limit)
+		known := time.Duration(0)
+		if live != nil {
+			known = live.KeepAlive
+		}
+		ev.KeepAlive = probeKeepAlive(ctx, addr, "/", tlsCfg, wait, o.KeepAliveLimit, known)
+		detail := fmt.Sprintf("still open after %s idle (no Keep-Alive header; --keepalive-probe waits longer)", ev.KeepAlive.Limit)
 		if ev.KeepAlive.IdleClose > 0 {
-			detail = fmt.Sprintf("closed after %.2fs idle", ev.KeepAlive.IdleClose.Seconds())
+			detail = fmt.Sprintf("closes after %.2fs idle (%s)", ev.KeepAlive.IdleClose.Seconds(), ev.KeepAlive.Source)
 		}
+		outcome := "ok"
 		if ev.KeepAlive.Err != "" {
-			detail = ev.KeepAlive.Err
+			outcome, detail = "error", ev.KeepAlive.Err
 		}
-		addProbe(Probe{Kind: "keepalive", TargetGroup: tc.Name, Target: addr, Address: addr, Outcome: "ok", Detail: detail})
+		addProbe(Probe{Kind: "keepalive", TargetGroup: tc.Name, Target: addr, Address: addr, Outcome: outcome, Detail: detail})
 	}
 	return ev
 }
@@ -266,7 +326,10 @@ func probeListener(ctx context.Context, l config.Listener, timeout time.Duration
 	resp, err := client.Do(req)
 	if err != nil {
 		addProbe(Probe{Kind: "listener-request", Target: l.Name, Address: addr, Outcome: "error", Detail: err.Error()})
-		return nil
+		cause, _ := failure.LookupCause(failure.CauseListenerUnreachable)
+		return &Finding{ID: cause.ID, Severity: SeverityWarning, Target: l.Name, Summary: cause.Summary,
+			Evidence: fmt.Sprintf("listener %s at %s accepts connections, but GET / through it failed: %v", l.Name, addr, err),
+			Fix:      fmt.Sprintf("curl -v %s://%s/ and read fulcrum's log for the request", scheme, addr)}
 	}
 	resp.Body.Close()
 	detail := resp.Status
@@ -277,49 +340,52 @@ func probeListener(ctx context.Context, l config.Listener, timeout time.Duration
 	return nil
 }
 
+// liveGroup is what a running Fulcrum reported about a target group.
+type liveGroup struct {
+	Targets int
+	States  map[string]int
+	LB5xx   map[string]int
+	Recent  int
+}
+
 // readLive reads a running Fulcrum's target groups from its admin API:
-// errors per type and 5xx over the last 5 minutes, keyed "group/target".
-// It returns nil when nothing answers.
-func readLive(ctx context.Context, cfg *config.Config, o Options) map[string]*Live {
+// errors per type and 5xx over the last 5 minutes, keyed "group/target",
+// and per group its targets' states and the LB-generated 5xx among the
+// recent requests (/api/v1/requests). It returns nil maps when nothing
+// answers.
+func readLive(ctx context.Context, cfg *config.Config, o Options) (map[string]*Live, map[string]*liveGroup) {
 	base := o.Admin
 	if base == "" {
 		host, port, _ := net.SplitHostPort(cfg.Admin.Address)
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			host = "127.0.0.1"
 		}
-		if port == "0" {
-			return nil
+		if port == "0" || port == "" {
+			return nil, nil
 		}
 		base = "http://" + net.JoinHostPort(host, port)
 	}
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/api/v1/target-groups", nil)
-	if err != nil {
-		return nil
-	}
-	if o.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+o.Token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return nil
-	}
 	var body struct {
 		TargetGroups []admin.TargetGroupView `json:"target_groups"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&body) != nil {
-		return nil
+	if !getJSON(ctx, strings.TrimSuffix(base, "/")+"/api/v1/target-groups", o.Token, &body) || body.TargetGroups == nil {
+		return nil, nil
 	}
 	out := map[string]*Live{}
+	groups := map[string]*liveGroup{}
 	for _, g := range body.TargetGroups {
+		lg := &liveGroup{Targets: len(g.Targets), States: map[string]int{}, LB5xx: map[string]int{}}
+		groups[g.Name] = lg
 		for _, t := range g.Targets {
+			lg.States[t.State]++
 			l := &Live{State: t.State, Reason: t.Reason, Requests5m: t.Requests.M5, Status5xx: t.Status5xx.M5, Errors5m: map[string]int64{},
-				Requests1m: t.Requests.M1, Requests15m: t.Requests.M15, P99: time.Duration(t.ResponseTime.P99 * float64(time.Second))}
+				Requests1m: t.Requests.M1, Requests15m: t.Requests.M15, P99: time.Duration(t.ResponseTime.P99 * float64(time.Second)),
+				KeepAlive: time.Duration(t.KeepAlive.LearnedIdleClose * float64(time.Second))}
 			for et, w := range t.Errors {
 				l.Errors5m[et] = w.M5
 				l.Errors1m += w.M1
@@ -328,5 +394,44 @@ func readLive(ctx context.Context, cfg *config.Config, o Options) map[string]*Li
 			out[g.Name+"/"+t.Address] = l
 		}
 	}
-	return out
+	var reqs struct {
+		Requests []admin.RequestView `json:"requests"`
+	}
+	if getJSON(ctx, strings.TrimSuffix(base, "/")+"/api/v1/requests?limit=1000", o.Token, &reqs) {
+		for _, r := range reqs.Requests {
+			lg := groups[r.TargetGroup]
+			if lg == nil {
+				continue
+			}
+			lg.Recent++
+			if r.Status >= 500 && r.TargetStatus == 0 {
+				et := r.ErrorType
+				if et == "" {
+					et = "unknown"
+				}
+				lg.LB5xx[et]++
+			}
+		}
+	}
+	return out, groups
+}
+
+// getJSON GETs url into v; false when anything fails.
+func getJSON(ctx context.Context, url, token string, v any) bool {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return false
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return false
+	}
+	return json.NewDecoder(resp.Body).Decode(v) == nil
 }

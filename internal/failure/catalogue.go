@@ -42,6 +42,12 @@ const (
 	CauseDrainingTarget        = "draining-target-got-traffic"
 	CauseLBError               = "lb-error-unclassified"
 	CauseConnectionLimit       = "connection-limit-reached"
+	// Causes doctor and status name from a target's behaviour or a
+	// group's registrations.
+	CauseTargetSlowerThanIdle = "target-slower-than-idle-timeout"
+	CauseTargetHung           = "target-accepts-but-never-answers"
+	CauseNoRegisteredTargets  = "no-registered-targets"
+	CauseAllTargetsDraining   = "all-targets-draining"
 )
 
 // Catalogue returns every cause, in the order reports list ties.
@@ -91,6 +97,14 @@ func Catalogue() []Cause {
 			"Give in-flight requests time to finish (deregistration_delay) and stop new ones reaching the target."},
 		{CauseConnectionLimit, "lb", "Every routable target was at its max_connections and the request's wait in the target group's queue ran out (queue full or queue_timeout).",
 			"Add targets, raise targets[].max_connections if the targets can take it, or raise queue_size / queue_timeout."},
+		{CauseTargetSlowerThanIdle, "target", "The target answers, but later than the listener's idle timeout: the load balancer gives up first and the client gets 504 (ALB: target processing time reaches the idle timeout).",
+			"Make the endpoint faster, or raise listeners[].idle_timeout above its worst latency if long requests are expected."},
+		{CauseTargetHung, "target", "The target accepts connections but never answers (HAProxy L7TOUT; ALB 504 with target processing time at the idle timeout): the process is frozen, deadlocked or out of workers.",
+			"On the target, look at the process (top, a thread dump, kill -CONT if it was stopped) and its worker pool; restart it if it is wedged."},
+		{CauseNoRegisteredTargets, "lb", "The target group has no registered targets: every request routed to it gets 503 (ALB HTTPCode_ELB_503).",
+			"Register a target (targets: in the config, or fulcrum targets register) or route the listener elsewhere."},
+		{CauseAllTargetsDraining, "lb", "Every target of the group is draining: no target takes new requests, which get 503.",
+			"Register a new target before deregistering the last one, or cancel the drain."},
 		{CauseLBError, "lb", "The load balancer produced an error the log does not explain further.",
 			"Correlate with the load balancer's error log and metrics for the same minute."},
 	}

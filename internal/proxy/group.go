@@ -34,6 +34,10 @@ func (g *Group) RetryBudgetExhausted() int64 { return g.budget.exhausted.Load() 
 // QueueLength returns how many requests wait for a target slot now.
 func (g *Group) QueueLength() int64 { return g.queue.waiting.Load() }
 
+// QueueMax returns the most requests that waited at once since the
+// group's queue was made; it survives reloads with the queue.
+func (g *Group) QueueMax() int64 { return g.queue.most.Load() }
+
 // newTransport builds the connection pool settings of tc.
 func newTransport(tc config.TargetGroup) (*Transport, error) {
 	tlsCfg, err := target.ClientTLS(tc)

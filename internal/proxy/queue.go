@@ -16,6 +16,9 @@ type queue struct {
 	size    atomic.Int64
 	timeout atomic.Int64 // nanoseconds
 	waiting atomic.Int64
+	// most is the highest number of requests that waited at once since
+	// the queue was made (HAProxy's qmax).
+	most atomic.Int64
 	// wake carries one token per freed slot while requests wait.
 	wake chan struct{}
 }
@@ -48,9 +51,12 @@ const (
 // taken), the queue timeout passes, or ctx ends. try runs once more after
 // the request joined the line, so a slot freed just before is not missed.
 func (q *queue) wait(ctx context.Context, try func() *target.Target) (*target.Target, error) {
-	if q.waiting.Add(1) > q.size.Load() {
+	n := q.waiting.Add(1)
+	if n > q.size.Load() {
 		q.waiting.Add(-1)
 		return nil, errQueueFull
+	}
+	for m := q.most.Load(); n > m && !q.most.CompareAndSwap(m, n); m = q.most.Load() {
 	}
 	defer q.waiting.Add(-1)
 	timer := time.NewTimer(time.Duration(q.timeout.Load()))
