@@ -71,7 +71,7 @@ func AppendALB(b []byte, r *Record) []byte {
 		b = append(b, ` "-"`...)
 	}
 	b = append(b, ` "-" "`...) // redirect_url
-	b = append(b, r.Error.String()...)
+	b = append(b, r.Error.Reason()...)
 	b = append(b, `" "`...)
 	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendEscaped(b, a.Target) })
 	b = append(b, `" "`...)

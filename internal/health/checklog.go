@@ -101,10 +101,10 @@ func CheckReason(r Result) string {
 	case r.Status > 0:
 		return "ResponseCodeMismatch"
 	}
-	switch r.Class.Type {
-	case failure.ConnectionTimeout, failure.HTTPResponseTimeout, failure.DNSTimeout:
+	switch {
+	case r.Class.Type.Timeout():
 		return "TimedOut"
-	case failure.ProxyInternalError, failure.None:
+	case r.Class.Type == failure.ProxyInternalError, r.Class.Type == failure.None:
 		return "InternalError"
 	}
 	return "ConnectionReset"

@@ -58,16 +58,10 @@ func (o *Outlier) ObserveResponse(now time.Time, t *target.Target, status int) {
 // before any response byte. Failures on reused connections (the
 // keep-alive race), client aborts and response timeouts do not.
 func CountsAsConnectionError(c failure.Class) bool {
-	if c.Reused {
+	if c.Reused || !c.TargetFault() || c.Type == failure.HTTPResponseTimeout {
 		return false
 	}
-	switch c.Type {
-	case failure.ClientClosed, failure.HTTPResponseTimeout, failure.None:
-		return false
-	case failure.ConnectionTerminated:
-		return true
-	}
-	return c.Phase > failure.PhaseNone && c.Phase <= failure.PhaseTLS
+	return c.Type == failure.ConnectionTerminated || c.BeforeRequest()
 }
 
 // ObserveFailure records a failed attempt to t.

@@ -226,10 +226,11 @@ func (m *Metrics) Request(listener, group string, code int, elb bool) {
 	m.requests.WithLabelValues(listener, group, m.code(code), source).Inc()
 }
 
-// AttemptFailed counts one failed attempt with its class. Client-side
-// failures (460) are not the target's and are not counted.
+// AttemptFailed counts one failed attempt with its class. Failures that are
+// not the target's (failure.Class.TargetFault: a client that went away, the
+// load balancer's own answers) are not counted.
 func (m *Metrics) AttemptFailed(group, addr string, c failure.Class) {
-	if m == nil || c.Type == failure.ClientClosed || c.Type == failure.None {
+	if m == nil || !c.TargetFault() {
 		return
 	}
 	m.connErrors.WithLabelValues(group, addr, c.Type.String(), strconv.FormatBool(c.Reused)).Inc()

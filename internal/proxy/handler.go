@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -133,7 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			defer h.bufs.Put(bp)
 			n, err := io.ReadFull(r.Body, (*bp)[:r.ContentLength])
 			if err != nil {
-				h.answer(q, failure.HTTPRequestError, 400, "client sent "+strconv.Itoa(n)+" of "+strconv.FormatInt(r.ContentLength, 10)+" body bytes: "+err.Error())
+				h.fail(q, &failure.ClientError{Err: fmt.Errorf("client sent %d of %d body bytes: %w", n, r.ContentLength, err)})
 				return
 			}
 			replay = (*bp)[:n]
@@ -166,12 +167,13 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		rs := g.Targets.Routes()
 		t := g.Policy.Pick(rs, tried)
 		if t == nil {
-			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
+			err := fmt.Errorf("target group %s has %w", g.Name, failure.ErrNoTarget)
+			class, detail = failure.Classify(err), err.Error()
 			break
 		}
-		t, limited, why := h.acquire(q, rs, t, tried)
-		if t == nil {
-			class, detail = limited, why
+		t, err := h.acquire(q, rs, t, tried)
+		if err != nil {
+			class, detail = failure.Classify(err), err.Error()
 			break
 		}
 		if attempt == 1 && rs.FailOpen {
@@ -200,7 +202,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			now := time.Now()
 			rec.TargetProcessing = now.Sub(sent)
 			rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Status: x.resp.StatusCode, Duration: rec.TargetProcessing,
-				Class: failure.Class{Reused: x.reused, Idle: x.idle}})
+				Class: failure.Response(x.reused, x.idle)})
 			t.Stats.ObserveResponse(now, x.resp.StatusCode, rec.TargetProcessing)
 			g.Outlier.ObserveResponse(now, t, x.resp.StatusCode)
 			if x.reused {
@@ -217,11 +219,13 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			return
 		}
 		h.release(g, t)
-		if errors.Is(err, errClientBody) {
-			h.answer(q, failure.HTTPRequestError, 400, err.Error())
+		class, detail = failure.Classify(err), err.Error()
+		if class.Type == failure.HTTPRequestError {
+			// The client's request body failed: not the target's fault,
+			// and not worth another attempt.
+			h.answer(q, class, detail)
 			return
 		}
-		class, detail = failure.Classify(err), err.Error()
 		now := time.Now()
 		rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Class: class, Detail: detail, Duration: now.Sub(sent)})
 		t.Stats.ObserveError(now, class, detail)
@@ -239,7 +243,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			t.KeepAlive.ObserveClosed(now, class.Idle)
 		}
 		g.Outlier.ObserveFailure(now, t, class)
-		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.Phase <= failure.PhaseTLS)
+		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.BeforeRequest())
 		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
 			break
 		}
@@ -260,34 +264,35 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		// just as stale.
 		fresh = class.Reused
 	}
-	h.answer(q, class.Type, class.Status(), detail)
+	h.answer(q, class, detail)
 }
 
 // acquire takes a request slot on the picked target t. When t is at its
 // max_connections it takes another target's free slot, or waits in the
-// group's queue for one. It returns nil with the class to answer when the
-// queue is full, times out, or the client goes away.
-func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tried []*target.Target) (*target.Target, failure.Class, string) {
+// group's queue for one. It returns an error matching
+// failure.ErrConnectionLimit when the queue is full or times out, and a
+// *failure.ClientError when the client goes away while queued.
+func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tried []*target.Target) (*target.Target, error) {
 	if t.TryAcquire() {
-		return t, failure.Class{}, ""
+		return t, nil
 	}
 	if t = acquireFree(rs, tried); t != nil {
-		return t, failure.Class{}, ""
+		return t, nil
 	}
 	g := q.group
 	h.Metrics.Queued(g.Name)
 	t, err := g.queue.wait(q.r.Context(), func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
 	switch {
 	case err == nil:
-		return t, failure.Class{}, ""
+		return t, nil
 	case err == errQueueFull:
 		h.Metrics.QueueRejected(g.Name, "full")
 	case err == errQueueTimeout:
 		h.Metrics.QueueRejected(g.Name, "timeout")
 	default:
-		return nil, failure.Class{Type: failure.ClientClosed}, "client closed the connection while the request was queued"
+		return nil, &failure.ClientError{Closed: true, Err: errors.New("client closed the connection while the request was queued")}
 	}
-	return nil, failure.Class{Type: failure.ConnectionLimitReached}, err.Error()
+	return nil, err
 }
 
 // release ends an attempt's hold on t and, when t has a connection limit,
@@ -330,7 +335,8 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if n > 0 {
 			if _, werr := q.w.Write(buf[:n]); werr != nil {
 				// The client went away mid-body; the target did nothing wrong.
-				rec.Error, rec.ErrorDetail = failure.ClientClosed, "client closed the connection during the response body: "+werr.Error()
+				err := &failure.ClientError{Closed: true, Err: fmt.Errorf("client closed the connection during the response body: %w", werr)}
+				rec.Error, rec.ErrorDetail = failure.Classify(err).Type, err.Error()
 				return
 			}
 			rec.SentBytes += int64(n)
@@ -344,9 +350,6 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if rerr != nil {
 			ae := &failure.AttemptError{Phase: failure.PhaseBody, Target: rec.Target, Reused: x.reused, Idle: x.idle, Written: true, Err: rerr}
 			c := failure.Classify(ae)
-			if c.Type != failure.ClientClosed {
-				c.Type = failure.HTTPResponseIncomplete
-			}
 			rec.Error, rec.ErrorDetail = c.Type, ae.Error()
 			if q.target != nil {
 				q.target.Stats.ObserveError(time.Now(), c, rec.ErrorDetail)
@@ -371,10 +374,17 @@ func (h *Handler) forward(q *request, x *exchange) {
 	}
 }
 
+// fail answers a request that failed before or outside any attempt with
+// err's class (failure.Classify) and err's text as the detail.
+func (h *Handler) fail(q *request, err error) {
+	h.answer(q, failure.Classify(err), err.Error())
+}
+
 // answer sends Fulcrum's own response for a failure: the class's status,
 // Server: fulcrum, and an RFC 9209 Proxy-Status naming the error type. A
 // client that already went away (460) gets nothing.
-func (h *Handler) answer(q *request, et failure.ErrorType, status int, detail string) {
+func (h *Handler) answer(q *request, c failure.Class, detail string) {
+	et, status := c.Type, c.Status()
 	rec := q.rec
 	rec.Error, rec.ErrorDetail, rec.ELBStatus, rec.TargetStatus = et, detail, status, 0
 	rec.TargetProcessing, rec.ResponseProcessing = -1, -1

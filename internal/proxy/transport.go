@@ -28,8 +28,9 @@ import (
 var (
 	errLimit = errors.New("read limit reached")
 	// errClientBody marks a failure to read the client's request body: the
-	// client's fault, answered 400 and never retried.
-	errClientBody = errors.New("reading the client's request body")
+	// client's fault (failure.ClientError, http_request_error), answered
+	// 400 and never retried.
+	errClientBody = &failure.ClientError{Err: errors.New("reading the client's request body")}
 )
 
 // Transport sends requests to targets over pooled keep-alive HTTP/1.1
