@@ -199,16 +199,9 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			retrying = false
 		}
 		if err == nil {
-			now := time.Now()
-			rec.TargetProcessing = now.Sub(sent)
-			rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Status: x.resp.StatusCode, Duration: rec.TargetProcessing,
-				Class: failure.Response(x.reused, x.idle)})
-			t.Stats.ObserveResponse(now, x.resp.StatusCode, rec.TargetProcessing)
-			g.Outlier.ObserveResponse(now, t, x.resp.StatusCode)
-			if x.reused {
-				t.KeepAlive.ObserveReused(x.idle)
-			}
-			h.Metrics.ResponseTime(g.Name, t.Address, rec.TargetProcessing)
+			o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: time.Now()}
+			rec.TargetProcessing = o.Duration()
+			h.observe(rec, &o)
 			q.target = t
 			if upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
 				h.upgrade(q, x)
@@ -226,10 +219,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			h.answer(q, class, detail)
 			return
 		}
-		now := time.Now()
-		rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Class: class, Detail: detail, Duration: now.Sub(sent)})
-		t.Stats.ObserveError(now, class, detail)
-		h.Metrics.AttemptFailed(g.Name, t.Address, class)
+		h.observe(rec, &Outcome{Group: g, Target: t, Class: class, Detail: detail, Err: err, Sent: sent, Done: time.Now()})
 		if class.Type == failure.ClientClosed {
 			break
 		}
@@ -239,10 +229,6 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			// that already took that long a second time.
 			break
 		}
-		if class.Reused && class.Type == failure.ConnectionTerminated && !class.Written {
-			t.KeepAlive.ObserveClosed(now, class.Idle)
-		}
-		g.Outlier.ObserveFailure(now, t, class)
 		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.BeforeRequest())
 		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
 			break
@@ -352,11 +338,12 @@ func (h *Handler) forward(q *request, x *exchange) {
 			c := failure.Classify(ae)
 			rec.Error, rec.ErrorDetail = c.Type, ae.Error()
 			if q.target != nil {
-				q.target.Stats.ObserveError(time.Now(), c, rec.ErrorDetail)
-				h.Metrics.AttemptFailed(q.group.Name, q.target.Address, c)
+				now := time.Now()
+				h.observe(rec, &Outcome{Group: q.group, Target: q.target, Class: c, Detail: rec.ErrorDetail, Err: ae, Sent: now, Done: now})
+			} else {
+				last := &rec.Attempts[len(rec.Attempts)-1]
+				last.Class, last.Detail = c, rec.ErrorDetail
 			}
-			last := &rec.Attempts[len(rec.Attempts)-1]
-			last.Class, last.Detail = c, rec.ErrorDetail
 			h.finish(q)
 			if flusher != nil {
 				flusher.Flush() // the client gets what the target sent
