@@ -13,7 +13,8 @@ import (
 )
 
 // statHeader is HAProxy's `show stat` CSV header up to need_conn_est
-// (management.txt §9.1, peers.md §1.3). Fulcrum fills the columns it can
+// (HAProxy Management Guide §9.3 "show stat", the
+// check_status field: https://docs.haproxy.org/3.0/management.html). Fulcrum fills the columns it can
 // honestly fill and leaves the rest empty.
 const statHeader = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis," +
 	"status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type," +

@@ -1,7 +1,8 @@
 // Package doctor probes a configuration's listeners and targets live and
 // explains what it finds: the troubleshooting operators do by hand with
 // telnet, curl -v, ss -ltnp, openssl s_client and tcpdump, done by
-// Fulcrum itself (logs-and-diagnosis §0-1, the doctor issue).
+// Fulcrum itself (the causes of docs/diagnosis.md and the failure
+// package's catalogue).
 //
 // Probes gather evidence (evidence.go, probe.go); pure rules turn
 // evidence into findings from the catalogue shared with analyze

@@ -1,5 +1,5 @@
 // Package health runs active health checks and the target health state
-// machine, following ALB (alb-semantics §4): each check uses its own new
+// machine, following ALB (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html): each check uses its own new
 // connection, healthy_threshold consecutive passes make a target healthy,
 // unhealthy_threshold consecutive failures make it unhealthy, and every
 // state carries ALB's reason code and a description with the evidence.

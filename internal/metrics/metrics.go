@@ -1,6 +1,7 @@
 // Package metrics exports Fulcrum's Prometheus metrics. The metric names
 // and labels are a contract (docs/observability.md): they mirror ALB's
-// CloudWatch metrics (alb-semantics §6) with Fulcrum's RFC 9209 error types
+// CloudWatch metrics
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html) with Fulcrum's RFC 9209 error types
 // as labels. Label values are bounded: listeners, target groups and targets
 // come from the configuration or registration, never from a request.
 //

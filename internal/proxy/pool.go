@@ -11,7 +11,7 @@ import (
 )
 
 // headerLimit is the largest response header section accepted from a
-// target (ALB: 32 K, alb-semantics §5.3).
+// target (ALB: 32 K, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
 const headerLimit = 32 << 10
 
 // backendConn is one pooled HTTP/1.1 connection to a target.

@@ -171,7 +171,8 @@ func (t *Target) Release() {
 func (t *Target) InFlight() int64 { return t.inFlight.Load() }
 
 // StartDraining moves the target to draining with ALB's reason
-// Target.DeregistrationInProgress (alb-semantics §5.4). It reports false
+// Target.DeregistrationInProgress (ALB deregistration delay,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay). It reports false
 // when the target was already draining.
 func (t *Target) StartDraining(now time.Time, why string) bool {
 	if !t.draining.CompareAndSwap(false, true) {
