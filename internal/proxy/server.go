@@ -65,8 +65,9 @@ type snapshot struct {
 	order  []*Group
 }
 
-// groupState is what a target group keeps across reloads: its targets,
-// transport, queue and health checker.
+// groupState is what a target group keeps across reloads: its targets
+// (target.Group), transport, queue and health checker. Each reload wraps it
+// in a new Group.
 type groupState struct {
 	targets      *target.Group
 	transport    *Transport

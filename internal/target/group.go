@@ -18,7 +18,9 @@ var ErrTargetExists = errors.New("target is already registered")
 const slowStartScale = 100
 
 // Group is a target group's registered targets and the set that currently
-// takes traffic. Targets can be registered and removed at runtime; readers
+// takes traffic: the runtime state of a config.TargetGroup that outlives
+// reloads (health, counters, keep-alive learning live on its targets).
+// proxy.Group wraps it for the request path. Targets can be registered and removed at runtime; readers
 // get an immutable snapshot of the list.
 type Group struct {
 	// Name is the target group's name.
