@@ -31,7 +31,7 @@ func (m *Machine) Observe(cur target.Health, r Result, now time.Time) (target.He
 		return cur, false
 	}
 	if cur.Reason == target.ReasonOutlierEjected {
-		// Passive health took the target out; checks keep counting, and
+		// Outlier detection took the target out; checks keep counting, and
 		// the ejection's end decides what comes next (Outlier.Sweep).
 		if r.OK {
 			m.fails, m.passes = 0, m.passes+1

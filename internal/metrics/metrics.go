@@ -158,7 +158,7 @@ func (m *Metrics) ConfigReload(ok bool) {
 	m.configReloads.WithLabelValues(result).Inc()
 }
 
-// OutlierEjection counts a target ejected by passive health.
+// OutlierEjection counts a target ejected by outlier detection.
 func (m *Metrics) OutlierEjection(group, addr string) {
 	if m == nil {
 		return

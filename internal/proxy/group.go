@@ -15,7 +15,7 @@ import (
 // generation (built from a config.TargetGroup around the long-lived
 // target.Group and groupState): its targets and
 // route set, its pick policy, its transport, its retry limits, its queue
-// and its passive health. A reload builds a new Group; the target set, the
+// and its outlier detection. A reload builds a new Group; the target set, the
 // transport (when the connection settings did not change) and the queue
 // carry over, so targets keep their health, pools and counters.
 type Group struct {

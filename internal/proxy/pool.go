@@ -23,7 +23,6 @@ type backendConn struct {
 	wrote int64 // bytes handed to the socket during the current request
 
 	lastUsed time.Time
-	reused   bool
 }
 
 func newBackendConn(c net.Conn) *backendConn {

@@ -53,8 +53,9 @@ type Target struct {
 	Address string
 	// Stats are the target's traffic and health-check counters.
 	Stats Stats
-	// Passive is the outlier-ejection state fed by real traffic.
-	Passive Passive
+	// Outlier is the outlier-detection state fed by real traffic (health.Outlier
+	// ejects on it).
+	Outlier OutlierState
 	// KeepAlive is what Fulcrum learned about the target's keep-alive
 	// idle-close time.
 	KeepAlive KeepAlive
