@@ -249,10 +249,10 @@ func sortFindings(fs []Finding) []Finding {
 	return fs
 }
 
-// Group adds the group-level finding: when every target of a group with
+// SharedCause returns the group-level finding (all-targets-fail-alike, or nil): when every target of a group with
 // two or more fails the same way, the cause is probably shared (a
 // security group, a subnet, a bad release) rather than per target.
-func Group(group string, targets int, perTarget [][]Finding) []Finding {
+func SharedCause(group string, targets int, perTarget [][]Finding) []Finding {
 	if targets < 2 || len(perTarget) != targets {
 		return nil
 	}

@@ -116,14 +116,14 @@ func TestDiagnose(t *testing.T) {
 
 func TestGroupFailsAlike(t *testing.T) {
 	refused := []Finding{{ID: failure.CauseTargetNotListening, Severity: SeverityError}}
-	if fs := Group("web", 2, [][]Finding{refused, refused}); len(fs) != 1 || fs[0].ID != failure.CauseAllTargetsFailAlike {
+	if fs := SharedCause("web", 2, [][]Finding{refused, refused}); len(fs) != 1 || fs[0].ID != failure.CauseAllTargetsFailAlike {
 		t.Errorf("same error on both targets: %+v", fs)
 	}
 	other := []Finding{{ID: failure.CauseTargetPortFiltered, Severity: SeverityError}}
-	if fs := Group("web", 2, [][]Finding{refused, other}); fs != nil {
+	if fs := SharedCause("web", 2, [][]Finding{refused, other}); fs != nil {
 		t.Errorf("different errors: %+v", fs)
 	}
-	if fs := Group("web", 1, [][]Finding{refused}); fs != nil {
+	if fs := SharedCause("web", 1, [][]Finding{refused}); fs != nil {
 		t.Errorf("one target: %+v", fs)
 	}
 }

@@ -142,7 +142,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 		for _, fs := range g.per {
 			rep.Findings = append(rep.Findings, fs...)
 		}
-		rep.Findings = append(rep.Findings, Group(g.name, g.targets, g.per)...)
+		rep.Findings = append(rep.Findings, SharedCause(g.name, g.targets, g.per)...)
 	}
 	rep.Findings = sortFindings(rep.Findings)
 	return rep, ctx.Err()
