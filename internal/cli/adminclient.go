@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -51,11 +50,11 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 			return nil, configFailure(err)
 		}
 		if c.base == "" {
-			host, port, _ := net.SplitHostPort(cfg.Admin.Address)
-			if host == "" || host == "0.0.0.0" || host == "::" {
-				host = "127.0.0.1"
+			addr := config.DialAddress(cfg.Admin.Address)
+			if addr == "" {
+				return nil, fmt.Errorf("admin.address %q in %s has no fixed port to connect to; pass --admin URL", cfg.Admin.Address, cfgPath)
 			}
-			c.base = "http://" + net.JoinHostPort(host, port)
+			c.base = "http://" + addr
 		}
 		if tokenFile == "" {
 			tokenFile = cfg.Admin.TokenFile
