@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 
@@ -51,6 +52,9 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				}
 				cfg, err := config.Load(src)
 				return cfg, src, err
+			}
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs // reported by GET /api/v1/config, compared by `fulcrum reload -c`
 			}
 			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path})
 		},
