@@ -231,7 +231,8 @@ func splitALB(line string) []string {
 	return out
 }
 
-// ALB field indexes (alb-semantics §1.2, zero-based).
+// ALB field indexes (zero-based; field order of
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html#access-log-entry-format).
 const (
 	fTarget       = 4
 	fTargetTime   = 6

@@ -16,7 +16,8 @@ import (
 )
 
 // athena is the Athena RegexSerDe for ALB logs quoted in
-// logs-and-diagnosis.md §3.1, with its newer request pattern that allows
+// the AWS documentation's Athena table for ALB logs
+// (https://docs.aws.amazon.com/athena/latest/ug/application-load-balancer-logs.html), with its newer request pattern that allows
 // spaces in the URI.
 var athena = regexp.MustCompile(`([^ ]*) ([^ ]*) ([^ ]*) ([^ ]*):([0-9]*) ([^ ]*)[:-]([0-9]*) ([-.0-9]*) ([-.0-9]*) ([-.0-9]*) (|[-0-9]*) (-|[-0-9]*) ([-0-9]*) ([-0-9]*) \"([^ ]*) (.*) (- |[^ ]*)\" \"([^\"]*)\" ([A-Z0-9-]+) ([A-Za-z0-9.-]*) ([^ ]*) \"([^\"]*)\" \"([^\"]*)\" \"([^\"]*)\" ([-.0-9]*) ([^ ]*) \"([^\"]*)\"($| \"[^ ]*\")(.*)`)
 

@@ -7,8 +7,8 @@ import (
 
 // AppendALB appends r as one ALB access log line, with a trailing newline:
 // the 29 documented fields then conn_trace_id, transformed_host,
-// transformed_uri and request_transform_status (alb-semantics §1.2), quoted
-// and with "-"/-1 sentinels exactly as ALB writes them (§1.3). Quoted
+// transformed_uri and request_transform_status (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html),
+// quoted and with "-"/-1 sentinels exactly as ALB writes them. Quoted
 // values have '"' and '\' escaped and control bytes replaced, so a line
 // always parses.
 func AppendALB(b []byte, r *Record) []byte {
@@ -71,7 +71,7 @@ func AppendALB(b []byte, r *Record) []byte {
 		b = append(b, ` "-"`...)
 	}
 	b = append(b, ` "-" "`...) // redirect_url
-	b = append(b, r.Error.String()...)
+	b = append(b, r.Error.Reason()...)
 	b = append(b, `" "`...)
 	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendEscaped(b, a.Target) })
 	b = append(b, `" "`...)

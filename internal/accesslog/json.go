@@ -65,7 +65,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 	if r.Error == 0 {
 		b = append(b, `""`...)
 	} else {
-		b = appendJSONString(b, r.Error.String())
+		b = appendJSONString(b, r.Error.Reason())
 	}
 	b = append(b, `,"error_detail":`...)
 	b = appendJSONString(b, r.ErrorDetail)
@@ -84,7 +84,7 @@ func AppendJSON(b []byte, r *Record) []byte {
 		if a.Class.Type == 0 {
 			b = append(b, `""`...)
 		} else {
-			b = appendJSONString(b, a.Class.Type.String())
+			b = appendJSONString(b, a.Class.Type.Reason())
 		}
 		b = append(b, `,"phase":`...)
 		if a.Class.Type == 0 {

@@ -1,5 +1,5 @@
 // Package accesslog records one line per request, in ALB's access log
-// format (alb-semantics §1.2) or as JSON with each attempt's failure class.
+// format (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html) or as JSON with each attempt's failure class.
 // Lines are encoded without allocation into pooled buffers and written by
 // one goroutine; a full buffer drops lines and counts them, so logging
 // never blocks the request path.

@@ -85,9 +85,6 @@ func requestView(r *accesslog.Record) RequestView {
 	}
 	if r.Error != failure.None {
 		v.ErrorType = r.Error.String()
-		if r.Error == failure.ClientClosed {
-			v.ErrorType = "client_closed"
-		}
 	}
 	for _, a := range r.Attempts {
 		av := AttemptView{Target: a.Target, Connection: "fresh", Status: a.Status, Detail: a.Detail, Evidence: a.Evidence, DurationSeconds: a.Duration.Seconds()}
@@ -96,9 +93,6 @@ func requestView(r *accesslog.Record) RequestView {
 		}
 		if a.Class.Type != failure.None {
 			av.ErrorType, av.Phase = a.Class.Type.String(), a.Class.Phase.String()
-			if a.Class.Type == failure.ClientClosed {
-				av.ErrorType = "client_closed"
-			}
 		}
 		v.Attempts = append(v.Attempts, av)
 	}

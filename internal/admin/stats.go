@@ -229,18 +229,20 @@ func checkStatus(c target.CheckOutcome) string {
 	if c.Status > 0 {
 		return "L7STS"
 	}
-	switch c.Class.Type {
-	case failure.ConnectionTimeout, failure.DNSTimeout:
-		if c.Class.Phase == failure.PhaseTLS {
+	if c.Class.Type.Timeout() {
+		switch {
+		case c.Class.Type == failure.HTTPResponseTimeout:
+			return "L7TOUT"
+		case c.Class.Phase == failure.PhaseTLS:
 			return "L6TOUT"
 		}
 		return "L4TOUT"
+	}
+	switch c.Class.Type {
 	case failure.ConnectionRefused, failure.DestinationIPUnroutable, failure.DNSError:
 		return "L4CON"
 	case failure.TLSProtocolError, failure.TLSCertificateError:
 		return "L6RSP"
-	case failure.HTTPResponseTimeout:
-		return "L7TOUT"
 	case failure.ConnectionTerminated, failure.HTTPProtocolError, failure.HTTPResponseHeaderSectionSize, failure.HTTPResponseIncomplete:
 		return "L7RSP"
 	}

@@ -43,7 +43,7 @@ type TargetView struct {
 	// SlowStartSince is when the target entered slow start; absent when
 	// it is not ramping up.
 	SlowStartSince *time.Time `json:"slow_start_since,omitempty"`
-	// Outlier is passive health: the consecutive failure runs and the
+	// Outlier is outlier detection: the consecutive failure runs and the
 	// ejection, if any.
 	Outlier OutlierView `json:"outlier"`
 	// KeepAlive is what was learned about the target's keep-alive
@@ -63,7 +63,7 @@ type TargetView struct {
 	Transitions []TransitionView `json:"transitions"`
 }
 
-// OutlierView is a target's passive health state.
+// OutlierView is a target's outlier-detection state.
 type OutlierView struct {
 	Ejected bool `json:"ejected"`
 	// Ejections counts ejections since registration; each lasts one more
@@ -167,7 +167,7 @@ func targetView(t *target.Target, h target.Health, now time.Time) TargetView {
 	if ss := t.SlowStartSince(); !ss.IsZero() {
 		v.SlowStartSince = &ss
 	}
-	ps := t.Passive.Snapshot()
+	ps := t.Outlier.Snapshot()
 	v.Outlier = OutlierView{Ejected: ps.Ejected, Ejections: ps.Ejections, Evidence: ps.Evidence,
 		ConsecutiveConnectionErrors: ps.ConsecutiveErrors, Consecutive5xx: ps.Consecutive5xx}
 	if ps.Ejected {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -54,21 +53,17 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 			return nil, configFailure(err)
 		}
 		if c.base == "" {
-			host, port, _ := net.SplitHostPort(cfg.Admin.Address)
-			if host == "" || host == "0.0.0.0" || host == "::" {
-				host = "127.0.0.1"
-			}
-			c.base = "http://" + net.JoinHostPort(host, port)
-			if port == "0" {
+			addr := config.DialAddress(cfg.Admin.Address)
+			if addr == "" {
 				if cfg.Admin.Socket == "" {
 					return nil, &exitError{code: 1, err: fmt.Errorf("%s: admin.address %s has port 0, so its port is chosen at start; pass --admin with the address of the \"admin started\" log line, or set admin.socket so it can be looked up", cfgPath, cfg.Admin.Address)}
 				}
-				addr, err := adminFromSocket(cfg.Admin.Socket)
-				if err != nil {
+				var err error
+				if addr, err = adminFromSocket(cfg.Admin.Socket); err != nil {
 					return nil, &exitError{code: 1, err: err}
 				}
-				c.base = "http://" + addr
 			}
+			c.base = "http://" + addr
 		}
 		if tokenFile == "" {
 			tokenFile = cfg.Admin.TokenFile

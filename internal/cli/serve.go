@@ -54,6 +54,9 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				cfg, err := config.LoadAt(src, filepath.Dir(path))
 				return cfg, src, err
 			}
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs // reported by GET /api/v1/config, compared by `fulcrum reload -c`
+			}
 			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path})
 		},
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -82,6 +84,17 @@ func newReload(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if af.config != "" {
+				// The server reloads the file it was started with; -c must
+				// name that file, or "reloaded" would be a lie about FILE.
+				var cv admin.ConfigView
+				if _, err := c.do(cmd.Context(), "GET", "/api/v1/config", nil, &cv); err != nil {
+					return &exitError{code: 1, err: err}
+				}
+				if !sameFile(af.config, cv.Path) {
+					return &exitError{code: 1, err: fmt.Errorf("fulcrum at %s serves %q, not %q: reload reads the server's own file; restart it with -c %s to switch files", c.base, cv.Path, af.config, af.config)}
+				}
+			}
 			var v admin.ReloadView
 			body, err := c.do(cmd.Context(), "POST", "/api/v1/reload", nil, &v)
 			if err != nil {
@@ -106,4 +119,20 @@ func newReload(stdout io.Writer) *cobra.Command {
 	}
 	af.add(cmd)
 	return cmd
+}
+
+// sameFile reports whether paths a and b name the same file: equal
+// absolute paths, or os.SameFile when both exist.
+func sameFile(a, b string) bool {
+	if b == "" {
+		return false
+	}
+	aa, errA := filepath.Abs(a)
+	ab, errB := filepath.Abs(b)
+	if errA == nil && errB == nil && aa == ab {
+		return true
+	}
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }

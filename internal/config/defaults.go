@@ -6,8 +6,11 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Defaults follow ALB where ALB has one (alb-semantics.md §4.3, §5.1, §5.3,
-// §5.4); the rest are documented in docs/configuration.md.
+// Defaults follow ALB where ALB has one (health check settings:
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html; idle timeout:
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#connection-idle-timeout;
+// header limits: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html; deregistration delay:
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay); the rest are documented in docs/configuration.md.
 const (
 	DefaultAdminAddress         = "127.0.0.1:9901"
 	DefaultRequestHistory       = 10000

@@ -46,6 +46,7 @@ func TestLoadFileRelativePaths(t *testing.T) {
 		t.Errorf("a missing ca_file is named by its resolved path: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("not read by Load"), 0o644)
+	os.Mkdir(filepath.Join(dir, "logs"), 0o755) // validate checks that a log's directory exists
 	cfg, err := LoadFile(path)
 	if err != nil {
 		t.Fatal(err)

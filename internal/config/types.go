@@ -127,7 +127,10 @@ type Rule struct {
 }
 
 // TargetGroup is a pool of targets with its balancing, retry and health
-// check settings.
+// check settings, as the operator wrote it: a value, never changed while
+// the server runs. Its runtime forms are target.Group (the registered
+// targets and their health), proxy.Group (one reload generation of the
+// request path's view) and proxy.groupState (what survives reloads).
 type TargetGroup struct {
 	// Name identifies the group; it is the target_group_arn log field.
 	Name string `yaml:"name"`

@@ -15,7 +15,7 @@ type Cause struct {
 	Fix string
 }
 
-// Catalogue ids. The doctor ids come from the doctor issue's catalogue;
+// Catalogue ids. The doctor ids name what a live probe can show;
 // the log-only ones name what only a log can show.
 const (
 	CauseListenerUnreachable     = "listener-unreachable"

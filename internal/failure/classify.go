@@ -18,14 +18,36 @@ import (
 var (
 	// ErrHeaderTooLarge: the response header section exceeded 32 KiB.
 	ErrHeaderTooLarge = errors.New("response header section exceeds 32 KiB")
-	// ErrNoTarget: the target group has no registered target.
+	// ErrNoTarget: the target group has no registered target
+	// (destination_unavailable, 503). The proxy wraps it with the group's
+	// name: "target group NAME has no registered target".
 	ErrNoTarget = errors.New("no registered target")
-	// ErrResponseTimeout: no response bytes arrived within the idle timeout.
-	ErrResponseTimeout = errors.New("no response bytes within the idle timeout")
+	// ErrConnectionLimit: every routable target was at max_connections and
+	// the group's queue was full or timed out (connection_limit_reached,
+	// 503). The proxy's queue errors match it with errors.Is.
+	ErrConnectionLimit = errors.New("every target is at max_connections")
 	// ErrDeregistered: the deregistration delay expired with the request in
 	// flight.
 	ErrDeregistered = errors.New("deregistration delay expired")
 )
+
+// ClientError is a failure on the client's side of the proxy, never the
+// target's: the client's request could not be read or was malformed
+// (Closed false: http_request_error, 400), or the client went away before
+// the response was complete (Closed true: ClientClosed, 460). Its text is
+// Err's.
+type ClientError struct {
+	// Closed is true when the client closed the connection.
+	Closed bool
+	// Err is the underlying error; its text is the log's detail.
+	Err error
+}
+
+// Error returns Err's text.
+func (e *ClientError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *ClientError) Unwrap() error { return e.Err }
 
 // AttemptError is the error of one failed attempt to a target, as the
 // transport saw it: where it failed and on which connection.
@@ -64,25 +86,72 @@ type Class struct {
 	Idle   time.Duration
 	// Written is true when request bytes may have reached the target.
 	Written bool
+	// ClientTimeout is true for an http_request_error where the client
+	// sent no byte of its request for the listener's idle timeout: ALB
+	// answers 408 rather than 400.
+	ClientTimeout bool
 }
 
-// Status returns the HTTP status for the class (see ErrorType.Status).
-func (c Class) Status() int { return c.Type.Status() }
+// Status returns the HTTP status for the class (see ErrorType.Status); a
+// client that stalled (ClientTimeout) gets 408 Request Timeout.
+func (c Class) Status() int {
+	if c.ClientTimeout {
+		return 408
+	}
+	return c.Type.Status()
+}
+
+// Response returns the class of an attempt that got a response header: no
+// error type, on a connection that was reused (after idle) or fresh.
+func Response(reused bool, idle time.Duration) Class {
+	return Class{Reused: reused, Idle: idle}
+}
+
+// BeforeRequest reports whether the attempt failed before any request byte
+// could reach the target: in the DNS, connect or TLS phase.
+func (c Class) BeforeRequest() bool {
+	return c.Phase != PhaseNone && c.Phase <= PhaseTLS
+}
+
+// TargetFault reports whether the failure counts against the target: false
+// for a success (None), a client that went away (ClientClosed), and the
+// load balancer's own answers (destination_unavailable,
+// connection_limit_reached, http_request_error, proxy_internal_error).
+// Target statistics, metrics of failed attempts and outlier detection
+// count only these.
+func (c Class) TargetFault() bool {
+	switch c.Type {
+	case None, ClientClosed, DestinationUnavailable, ConnectionLimitReached, HTTPRequestError, ProxyInternalError:
+		return false
+	}
+	return true
+}
 
 // Classify maps an attempt's error to its Class. It inspects types and
-// sentinels only: syscall errnos, *net.DNSError, TLS and x509 error types,
-// timeouts, io.EOF, and this package's sentinels. Errors that are not an
-// *AttemptError are classified as ProxyInternalError, except context
-// cancellation, which is ClientClosed.
+// sentinels only: *ClientError, syscall errnos, *net.DNSError, TLS and
+// x509 error types, timeouts, io.EOF, and this package's sentinels. Errors
+// that are neither a *ClientError nor an *AttemptError are
+// destination_unavailable (ErrNoTarget), connection_limit_reached
+// (ErrConnectionLimit), ClientClosed (context cancellation) or
+// proxy_internal_error.
 func Classify(err error) Class {
 	if err == nil {
 		return Class{}
+	}
+	var ce *ClientError
+	if errors.As(err, &ce) {
+		if ce.Closed {
+			return Class{Type: ClientClosed}
+		}
+		return Class{Type: HTTPRequestError, ClientTimeout: errors.Is(ce.Err, os.ErrDeadlineExceeded)}
 	}
 	var ae *AttemptError
 	if !errors.As(err, &ae) {
 		switch {
 		case errors.Is(err, ErrNoTarget):
 			return Class{Type: DestinationUnavailable}
+		case errors.Is(err, ErrConnectionLimit):
+			return Class{Type: ConnectionLimitReached}
 		case errors.Is(err, context.Canceled):
 			return Class{Type: ClientClosed}
 		}
@@ -131,7 +200,7 @@ func classifyPhase(p Phase, err error) ErrorType {
 			return HTTPResponseHeaderSectionSize
 		case errors.Is(err, ErrDeregistered):
 			return ConnectionTerminated
-		case errors.Is(err, ErrResponseTimeout), isTimeout(err):
+		case isTimeout(err):
 			return HTTPResponseTimeout
 		case isClosed(err):
 			return ConnectionTerminated
@@ -144,7 +213,7 @@ func classifyPhase(p Phase, err error) ErrorType {
 }
 
 func isTimeout(err error) bool {
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrResponseTimeout) {
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 		return true
 	}
 	var ne net.Error
@@ -183,7 +252,7 @@ func (c Class) Retryable(idempotent bool) bool {
 	switch c.Type {
 	case DNSError, DNSTimeout, ConnectionRefused, DestinationIPUnroutable,
 		ConnectionTimeout, TLSProtocolError, TLSCertificateError:
-		return c.Phase <= PhaseTLS
+		return c.BeforeRequest()
 	case ConnectionTerminated:
 		if c.Reused && !c.Written {
 			return true

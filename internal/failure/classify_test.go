@@ -50,6 +50,11 @@ func TestClassify(t *testing.T) {
 		{"body cut", attempt(PhaseBody, false, true, io.ErrUnexpectedEOF), HTTPResponseIncomplete, 0},
 		{"client gone", attempt(PhaseAwaitHeaders, false, true, context.Canceled), ClientClosed, 460},
 		{"unknown", errors.New("boom"), ProxyInternalError, 500},
+		{"queue full", fmt.Errorf("queue: %w", ErrConnectionLimit), ConnectionLimitReached, 503},
+		{"client body", fmt.Errorf("read: %w", &ClientError{Err: io.ErrUnexpectedEOF}), HTTPRequestError, 400},
+		{"client closed", &ClientError{Closed: true, Err: errors.New("write: broken pipe")}, ClientClosed, 460},
+		{"client error wins over attempt", &AttemptError{Phase: PhaseWrite, Err: &ClientError{Err: io.EOF}}, HTTPRequestError, 400},
+		{"cancelled outside an attempt", fmt.Errorf("queued: %w", context.Canceled), ClientClosed, 460},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,7 +102,7 @@ func TestRetryable(t *testing.T) {
 }
 
 func TestErrorTypeNamesRoundTrip(t *testing.T) {
-	for ty := DestinationUnavailable; ty < ClientClosed; ty++ {
+	for ty := DestinationUnavailable; ty <= ClientClosed; ty++ {
 		got, ok := ParseErrorType(ty.String())
 		if !ok || got != ty {
 			t.Errorf("ParseErrorType(%q) = %v, %v", ty.String(), got, ok)
@@ -105,6 +110,66 @@ func TestErrorTypeNamesRoundTrip(t *testing.T) {
 	}
 	if _, ok := ParseErrorType("-"); ok {
 		t.Error(`ParseErrorType("-") should not name a type`)
+	}
+}
+
+func TestErrorTypeNamesAndReasons(t *testing.T) {
+	tests := []struct {
+		ty           ErrorType
+		name, reason string
+	}{
+		{None, "-", "-"},
+		{ConnectionRefused, "connection_refused", "connection_refused"},
+		{ClientClosed, "client_closed", "-"},
+		{numTypes, "-", "-"},
+	}
+	for _, tc := range tests {
+		if got := tc.ty.String(); got != tc.name {
+			t.Errorf("%d.String() = %q, want %q", tc.ty, got, tc.name)
+		}
+		if got := tc.ty.Reason(); got != tc.reason {
+			t.Errorf("%d.Reason() = %q, want %q", tc.ty, got, tc.reason)
+		}
+	}
+}
+
+func TestErrorTypeTimeout(t *testing.T) {
+	want := map[ErrorType]bool{DNSTimeout: true, ConnectionTimeout: true, HTTPResponseTimeout: true}
+	for ty := None; ty < numTypes; ty++ {
+		if got := ty.Timeout(); got != want[ty] {
+			t.Errorf("%v.Timeout() = %v, want %v", ty, got, want[ty])
+		}
+	}
+}
+
+func TestClassRules(t *testing.T) {
+	tests := []struct {
+		name                  string
+		c                     Class
+		beforeRequest, target bool
+	}{
+		{"success", Class{}, false, false},
+		{"dns", Class{Type: DNSError, Phase: PhaseDNS}, true, true},
+		{"refused", Class{Type: ConnectionRefused, Phase: PhaseConnect}, true, true},
+		{"tls", Class{Type: TLSCertificateError, Phase: PhaseTLS}, true, true},
+		{"write", Class{Type: ConnectionTerminated, Phase: PhaseWrite, Reused: true}, false, true},
+		{"timeout", Class{Type: HTTPResponseTimeout, Phase: PhaseAwaitHeaders, Written: true}, false, true},
+		{"body", Class{Type: HTTPResponseIncomplete, Phase: PhaseBody, Written: true}, false, true},
+		{"client closed", Class{Type: ClientClosed, Phase: PhaseConnect}, true, false},
+		{"no target", Class{Type: DestinationUnavailable}, false, false},
+		{"queue", Class{Type: ConnectionLimitReached}, false, false},
+		{"bad request", Class{Type: HTTPRequestError}, false, false},
+		{"internal", Class{Type: ProxyInternalError}, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.c.BeforeRequest(); got != tc.beforeRequest {
+				t.Errorf("BeforeRequest() = %v, want %v", got, tc.beforeRequest)
+			}
+			if got := tc.c.TargetFault(); got != tc.target {
+				t.Errorf("TargetFault() = %v, want %v", got, tc.target)
+			}
+		})
 	}
 }
 

@@ -52,7 +52,8 @@ const (
 	// ProxyInternalError: Fulcrum itself failed.
 	ProxyInternalError
 	// ClientClosed is not an RFC 9209 type: the client went away before the
-	// response (ALB's 460). It is logged as "-".
+	// response (ALB's 460). Its name is client_closed; the access log's
+	// error_reason field shows "-" for it (see Reason), as ALB logs a 460.
 	ClientClosed
 	numTypes
 )
@@ -79,12 +80,14 @@ var typeNames = [numTypes]string{
 	ConnectionLimitReached:        "connection_limit_reached",
 	HTTPRequestError:              "http_request_error",
 	ProxyInternalError:            "proxy_internal_error",
-	ClientClosed:                  "-",
+	ClientClosed:                  "client_closed",
 }
 
 // typeStatus is the status Fulcrum answers with when the last attempt failed
-// this way, following ALB (alb-semantics.md §2.2–§2.4). 0 means no answer
-// can be sent (headers already went out).
+// this way, following ALB's HTTP error codes (460, 502, 503, 504; "Troubleshoot
+// your Application Load Balancers",
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
+// 0 means no answer can be sent (headers already went out).
 var typeStatus = [numTypes]int{
 	DestinationUnavailable:        503,
 	DNSError:                      502,
@@ -104,12 +107,34 @@ var typeStatus = [numTypes]int{
 	ClientClosed:                  460,
 }
 
-// String returns the RFC 9209 name, or "-" for None and ClientClosed.
+// String returns the RFC 9209 name (RFC 9209 §2.3), "client_closed" for
+// ClientClosed, or "-" for None and out-of-range values.
 func (t ErrorType) String() string {
 	if t >= numTypes {
 		return "-"
 	}
 	return typeNames[t]
+}
+
+// Reason returns the access log's error_reason value for t: its String,
+// except "-" for None and ClientClosed, which ALB logs with status 460 and
+// no reason.
+func (t ErrorType) Reason() string {
+	if t == ClientClosed {
+		return "-"
+	}
+	return t.String()
+}
+
+// Timeout reports whether t is a timeout: dns_timeout, connection_timeout
+// (connect or TLS handshake) or http_response_timeout. Health check reason
+// codes, HAProxy-style check status and doctor findings all use this set.
+func (t ErrorType) Timeout() bool {
+	switch t {
+	case DNSTimeout, ConnectionTimeout, HTTPResponseTimeout:
+		return true
+	}
+	return false
 }
 
 // Status returns the HTTP status Fulcrum answers with for t, or 0 when no
@@ -121,7 +146,8 @@ func (t ErrorType) Status() int {
 	return typeStatus[t]
 }
 
-// ParseErrorType returns the ErrorType named name, for log readers.
+// ParseErrorType returns the ErrorType whose String is name, for log
+// readers; "-" names no type (false).
 func ParseErrorType(name string) (ErrorType, bool) {
 	for i, n := range typeNames {
 		if n == name && n != "-" {

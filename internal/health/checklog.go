@@ -12,7 +12,8 @@ import (
 )
 
 // CheckLog writes one line per health check in the field order of ALB's
-// health check logs (alb-semantics §1.11), so existing parsers read it:
+// health check logs (AWS ELB User Guide for ALBs, "Health check
+// logs"), so existing parsers read it:
 //
 //	type time latency target_addr target_group status status_code reason_code elb ip_address
 //
@@ -101,10 +102,10 @@ func CheckReason(r Result) string {
 	case r.Status > 0:
 		return "ResponseCodeMismatch"
 	}
-	switch r.Class.Type {
-	case failure.ConnectionTimeout, failure.HTTPResponseTimeout, failure.DNSTimeout:
+	switch {
+	case r.Class.Type.Timeout():
 		return "TimedOut"
-	case failure.ProxyInternalError, failure.None:
+	case r.Class.Type == failure.ProxyInternalError, r.Class.Type == failure.None:
 		return "InternalError"
 	}
 	return "ConnectionReset"

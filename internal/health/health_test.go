@@ -287,12 +287,12 @@ func TestOutlierEjection(t *testing.T) {
 	o.ObserveResponse(now, a, 200) // a response ends the run
 	o.ObserveFailure(now, a, refused)
 	o.ObserveFailure(now, a, refused)
-	if a.Passive.Ejected() {
+	if a.Outlier.Ejected() {
 		t.Fatal("ejected without three consecutive connection errors")
 	}
 	o.ObserveFailure(now.Add(1200*time.Millisecond), a, refused)
 	h := a.Health()
-	if !a.Passive.Ejected() || h.State != target.StateUnhealthy || h.Reason != target.ReasonOutlierEjected {
+	if !a.Outlier.Ejected() || h.State != target.StateUnhealthy || h.Reason != target.ReasonOutlierEjected {
 		t.Fatalf("a should be ejected: %+v", h)
 	}
 	if want := "3 consecutive connection_refused in 1.2s on fresh connections; ejected until 1970-01-01T00:17:11Z"; h.Description != want {
@@ -304,17 +304,17 @@ func TestOutlierEjection(t *testing.T) {
 	// max_ejection_percent 50: b cannot go too.
 	o.ObserveResponse(now, b, 503)
 	o.ObserveResponse(now, b, 503)
-	if b.Passive.Ejected() || len(ejected) != 1 {
+	if b.Outlier.Ejected() || len(ejected) != 1 {
 		t.Errorf("ejected %v; the second of two targets must stay at 50%%", ejected)
 	}
 	// The ejection ends after the base time; the last check decides.
 	a.Stats.ObserveCheck(target.CheckOutcome{OK: false, Detail: "connection refused on a:80"}, false)
 	o.Sweep(now.Add(29 * time.Second))
-	if !a.Passive.Ejected() {
+	if !a.Outlier.Ejected() {
 		t.Fatal("ejection ended early")
 	}
 	o.Sweep(now.Add(32 * time.Second))
-	if h := a.Health(); a.Passive.Ejected() || h.State != target.StateUnhealthy || h.Reason != target.ReasonFailedHealthChecks {
+	if h := a.Health(); a.Outlier.Ejected() || h.State != target.StateUnhealthy || h.Reason != target.ReasonFailedHealthChecks {
 		t.Errorf("after the ejection with a failing check: %+v", h)
 	}
 	// A second ejection lasts twice as long.
@@ -323,7 +323,7 @@ func TestOutlierEjection(t *testing.T) {
 	for range 3 {
 		o.ObserveFailure(later, a, refused)
 	}
-	if got := a.Passive.Snapshot().RetryAt; !got.Equal(later.Add(60 * time.Second)) {
+	if got := a.Outlier.Snapshot().RetryAt; !got.Equal(later.Add(60 * time.Second)) {
 		t.Errorf("second ejection until %v, want %v", got, later.Add(60*time.Second))
 	}
 }

@@ -1,5 +1,5 @@
 // Package health runs active health checks and the target health state
-// machine, following ALB (alb-semantics §4): each check uses its own new
+// machine, following ALB (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html): each check uses its own new
 // connection, healthy_threshold consecutive passes make a target healthy,
 // unhealthy_threshold consecutive failures make it unhealthy, and every
 // state carries ALB's reason code and a description with the evidence.
@@ -31,7 +31,7 @@ func (m *Machine) Observe(cur target.Health, r Result, now time.Time) (target.He
 		return cur, false
 	}
 	if cur.Reason == target.ReasonOutlierEjected {
-		// Passive health took the target out; checks keep counting, and
+		// Outlier detection took the target out; checks keep counting, and
 		// the ejection's end decides what comes next (Outlier.Sweep).
 		if r.OK {
 			m.fails, m.passes = 0, m.passes+1

@@ -10,7 +10,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
-// Outlier is passive health for one target group: it watches the results
+// Outlier is outlier detection for one target group: it watches the results
 // of real requests and ejects a target after a run of connection errors on
 // fresh connections, or of 5xx responses (Envoy's outlier detection,
 // HAProxy's observe layer4/layer7 with on-error mark-down). An ejected
@@ -47,7 +47,7 @@ func (o *Outlier) ObserveResponse(now time.Time, t *target.Target, status int) {
 	if o == nil {
 		return
 	}
-	run := t.Passive.ObserveResponse(now, status)
+	run := t.Outlier.ObserveResponse(now, status)
 	if o.Consecutive5xx > 0 && run.Count >= o.Consecutive5xx {
 		o.eject(now, t, fmt.Sprintf("%d consecutive 5xx responses in %s", run.Count, now.Sub(run.Since).Round(time.Millisecond)))
 	}
@@ -58,16 +58,10 @@ func (o *Outlier) ObserveResponse(now time.Time, t *target.Target, status int) {
 // before any response byte. Failures on reused connections (the
 // keep-alive race), client aborts and response timeouts do not.
 func CountsAsConnectionError(c failure.Class) bool {
-	if c.Reused {
+	if c.Reused || !c.TargetFault() || c.Type == failure.HTTPResponseTimeout {
 		return false
 	}
-	switch c.Type {
-	case failure.ClientClosed, failure.HTTPResponseTimeout, failure.None:
-		return false
-	case failure.ConnectionTerminated:
-		return true
-	}
-	return c.Phase > failure.PhaseNone && c.Phase <= failure.PhaseTLS
+	return c.Type == failure.ConnectionTerminated || c.BeforeRequest()
 }
 
 // ObserveFailure records a failed attempt to t.
@@ -75,29 +69,29 @@ func (o *Outlier) ObserveFailure(now time.Time, t *target.Target, c failure.Clas
 	if o == nil || o.ConsecutiveConnectionErrors == 0 || !CountsAsConnectionError(c) {
 		return
 	}
-	run := t.Passive.ObserveConnError(now, c.Type)
+	run := t.Outlier.ObserveConnError(now, c.Type)
 	if run.Count >= o.ConsecutiveConnectionErrors {
 		o.eject(now, t, fmt.Sprintf("%d consecutive %s in %s on fresh connections", run.Count, run.Type, now.Sub(run.Since).Round(time.Millisecond)))
 	}
 }
 
 func (o *Outlier) eject(now time.Time, t *target.Target, evidence string) {
-	if t.Passive.Ejected() || t.Draining() {
+	if t.Outlier.Ejected() || t.Draining() {
 		return
 	}
 	registered, ejected := 0, 0
 	for _, x := range o.Group.Targets() {
-		if x.Health().Registered() || x.Passive.Ejected() {
+		if x.Health().Registered() || x.Outlier.Ejected() {
 			registered++
 		}
-		if x.Passive.Ejected() {
+		if x.Outlier.Ejected() {
 			ejected++
 		}
 	}
 	if (ejected+1)*100 > o.MaxEjectionPercent*registered {
 		return // max_ejection_percent: keep the target; retries cover it
 	}
-	until := t.Passive.Eject(now, o.BaseEjectionTime, o.MaxEjectionTime, evidence)
+	until := t.Outlier.Eject(now, o.BaseEjectionTime, o.MaxEjectionTime, evidence)
 	desc := fmt.Sprintf("%s; ejected until %s", evidence, until.UTC().Format(time.RFC3339))
 	prev := t.SetHealth(target.Health{State: target.StateUnhealthy, Reason: target.ReasonOutlierEjected, Description: desc, Since: now})
 	o.Group.Refresh()
@@ -122,7 +116,7 @@ func (o *Outlier) Sweep(now time.Time) {
 	}
 	changed := false
 	for _, t := range o.Group.Targets() {
-		if !t.Passive.Expired(now) {
+		if !t.Outlier.Expired(now) {
 			continue
 		}
 		cur := t.Health()

@@ -113,11 +113,11 @@ func (p *HTTPProber) fail(res Result, start time.Time, err error) Result {
 	res.Latency = time.Since(start)
 	res.Class = failure.Classify(err)
 	what := strings.ReplaceAll(res.Class.Type.String(), "_", " ")
-	switch res.Class.Type {
-	case failure.ConnectionTimeout, failure.HTTPResponseTimeout, failure.DNSTimeout:
+	switch {
+	case res.Class.Type.Timeout():
 		res.Reason = target.ReasonTimeout
 		res.Description = fmt.Sprintf("Request timed out after %s: %s on %s", p.Timeout, what, res.Address)
-	case failure.ConnectionRefused, failure.DestinationIPUnroutable, failure.ConnectionTerminated:
+	case res.Class.Type == failure.ConnectionRefused, res.Class.Type == failure.DestinationIPUnroutable, res.Class.Type == failure.ConnectionTerminated:
 		res.Reason = target.ReasonFailedHealthChecks
 		res.Description = fmt.Sprintf("%s on %s", what, res.Address)
 	default: // the error text is the evidence: a TLS alert, a malformed header

@@ -13,7 +13,8 @@ func healthStates() [6]target.State {
 }
 
 // healthCollector computes the target health gauges at scrape time (ALB's
-// HealthyHostCount and UnHealthyHostCount, alb-semantics §6).
+// HealthyHostCount and UnHealthyHostCount,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html).
 type healthCollector struct {
 	groups func() []*target.Group
 

@@ -1,6 +1,7 @@
 // Package metrics exports Fulcrum's Prometheus metrics. The metric names
 // and labels are a contract (docs/observability.md): they mirror ALB's
-// CloudWatch metrics (alb-semantics §6) with Fulcrum's RFC 9209 error types
+// CloudWatch metrics
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html) with Fulcrum's RFC 9209 error types
 // as labels. Label values are bounded: listeners, target groups and targets
 // come from the configuration or registration, never from a request.
 //
@@ -157,7 +158,7 @@ func (m *Metrics) ConfigReload(ok bool) {
 	m.configReloads.WithLabelValues(result).Inc()
 }
 
-// OutlierEjection counts a target ejected by passive health.
+// OutlierEjection counts a target ejected by outlier detection.
 func (m *Metrics) OutlierEjection(group, addr string) {
 	if m == nil {
 		return
@@ -226,10 +227,11 @@ func (m *Metrics) Request(listener, group string, code int, elb bool) {
 	m.requests.WithLabelValues(listener, group, m.code(code), source).Inc()
 }
 
-// AttemptFailed counts one failed attempt with its class. Client-side
-// failures (460) are not the target's and are not counted.
+// AttemptFailed counts one failed attempt with its class. Failures that are
+// not the target's (failure.Class.TargetFault: a client that went away, the
+// load balancer's own answers) are not counted.
 func (m *Metrics) AttemptFailed(group, addr string, c failure.Class) {
-	if m == nil || c.Type == failure.ClientClosed || c.Type == failure.None {
+	if m == nil || !c.TargetFault() {
 		return
 	}
 	m.connErrors.WithLabelValues(group, addr, c.Type.String(), strconv.FormatBool(c.Reused)).Inc()

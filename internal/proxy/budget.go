@@ -3,7 +3,8 @@ package proxy
 import "sync/atomic"
 
 // retryBudget caps retries in flight at a percentage of requests in flight,
-// with a floor of 3 (Envoy's retry budget, peers.md §2.4), so retries can
+// with a floor of 3 (Envoy's retry budget, RetryBudget in
+// https://www.envoyproxy.io/docs/envoy/latest/api-v3/config/cluster/v3/circuit_breaker.proto), so retries can
 // not multiply load on a failing group.
 type retryBudget struct {
 	percent  int64

@@ -29,7 +29,8 @@ func connInfoOf(ctx context.Context) *connInfo {
 
 // trackedListener wraps accepted connections so that requests net/http
 // rejects itself (malformed: 400, header section too large: 431) still get
-// an access log line, as ALB logs them (alb-semantics §1.1).
+// an access log line, as ALB logs them (conn_trace_id,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html).
 //
 // It also enforces the listener's max_connections: a connection beyond the
 // limit is closed as soon as it is accepted and counted as rejected (ALB

@@ -11,9 +11,11 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
-// Group is a target group as the request path sees it: its targets and
+// Group is a target group as the request path sees it, for one reload
+// generation (built from a config.TargetGroup around the long-lived
+// target.Group and groupState): its targets and
 // route set, its pick policy, its transport, its retry limits, its queue
-// and its passive health. A reload builds a new Group; the target set, the
+// and its outlier detection. A reload builds a new Group; the target set, the
 // transport (when the connection settings did not change) and the queue
 // carry over, so targets keep their health, pools and counters.
 type Group struct {

@@ -174,12 +174,13 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		rs := g.Targets.Routes()
 		t := g.Policy.Pick(rs, tried)
 		if t == nil {
-			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
+			err := fmt.Errorf("target group %s has %w", g.Name, failure.ErrNoTarget)
+			class, detail = failure.Classify(err), err.Error()
 			break
 		}
-		t, limited, why := h.acquire(q, rs, t, tried)
-		if t == nil {
-			class, detail = limited, why
+		t, err := h.acquire(q, rs, t, tried)
+		if err != nil {
+			class, detail = failure.Classify(err), err.Error()
 			break
 		}
 		if attempt == 1 && rs.FailOpen {
@@ -205,16 +206,9 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			retrying = false
 		}
 		if err == nil {
-			now := time.Now()
-			rec.TargetProcessing = now.Sub(sent)
-			rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Status: x.resp.StatusCode, Duration: rec.TargetProcessing,
-				Class: failure.Class{Reused: x.reused, Idle: x.idle}})
-			t.Stats.ObserveResponse(now, x.resp.StatusCode, rec.TargetProcessing)
-			g.Outlier.ObserveResponse(now, t, x.resp.StatusCode)
-			if x.reused {
-				t.KeepAlive.ObserveReused(x.idle)
-			}
-			h.Metrics.ResponseTime(g.Name, t.Address, rec.TargetProcessing)
+			o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: time.Now()}
+			rec.TargetProcessing = o.Duration()
+			h.observe(rec, &o)
 			q.target = t
 			if upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
 				h.upgrade(q, x)
@@ -225,15 +219,14 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			return
 		}
 		h.release(g, t)
-		if errors.Is(err, errClientBody) {
+		class, detail = failure.Classify(err), err.Error()
+		if class.Type == failure.HTTPRequestError {
+			// The client's request body failed: not the target's fault,
+			// and not worth another attempt.
 			h.clientBodyFailed(q, err)
 			return
 		}
-		class, detail = failure.Classify(err), err.Error()
-		now := time.Now()
-		rec.Attempts = append(rec.Attempts, accesslog.Attempt{Target: t.Address, Class: class, Detail: detail, Duration: now.Sub(sent)})
-		t.Stats.ObserveError(now, class, detail)
-		h.Metrics.AttemptFailed(g.Name, t.Address, class)
+		h.observe(rec, &Outcome{Group: g, Target: t, Class: class, Detail: detail, Err: err, Sent: sent, Done: time.Now()})
 		if class.Type == failure.ClientClosed {
 			break
 		}
@@ -243,11 +236,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 			// that already took that long a second time.
 			break
 		}
-		if class.Reused && class.Type == failure.ConnectionTerminated && !class.Written {
-			t.KeepAlive.ObserveClosed(now, class.Idle)
-		}
-		g.Outlier.ObserveFailure(now, t, class)
-		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.Phase <= failure.PhaseTLS)
+		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.BeforeRequest())
 		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
 			break
 		}
@@ -268,34 +257,35 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 		// just as stale.
 		fresh = class.Reused
 	}
-	h.answer(q, class.Type, class.Status(), detail)
+	h.answer(q, class, detail)
 }
 
 // acquire takes a request slot on the picked target t. When t is at its
 // max_connections it takes another target's free slot, or waits in the
-// group's queue for one. It returns nil with the class to answer when the
-// queue is full, times out, or the client goes away.
-func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tried []*target.Target) (*target.Target, failure.Class, string) {
+// group's queue for one. It returns an error matching
+// failure.ErrConnectionLimit when the queue is full or times out, and a
+// *failure.ClientError when the client goes away while queued.
+func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tried []*target.Target) (*target.Target, error) {
 	if t.TryAcquire() {
-		return t, failure.Class{}, ""
+		return t, nil
 	}
 	if t = acquireFree(rs, tried); t != nil {
-		return t, failure.Class{}, ""
+		return t, nil
 	}
 	g := q.group
 	h.Metrics.Queued(g.Name)
 	t, err := g.queue.wait(q.r.Context(), func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
 	switch {
 	case err == nil:
-		return t, failure.Class{}, ""
+		return t, nil
 	case err == errQueueFull:
 		h.Metrics.QueueRejected(g.Name, "full")
 	case err == errQueueTimeout:
 		h.Metrics.QueueRejected(g.Name, "timeout")
 	default:
-		return nil, failure.Class{Type: failure.ClientClosed}, "client closed the connection while the request was queued"
+		return nil, &failure.ClientError{Closed: true, Err: errors.New("client closed the connection while the request was queued")}
 	}
-	return nil, failure.Class{Type: failure.ConnectionLimitReached}, err.Error()
+	return nil, err
 }
 
 // release ends an attempt's hold on t and, when t has a connection limit,
@@ -343,7 +333,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if n > 0 {
 			if _, werr := q.w.Write(buf[:n]); werr != nil {
 				// The client went away mid-body; the target did nothing wrong.
-				rec.Error, rec.ErrorDetail = failure.ClientClosed, clientWriteDetail(werr)
+				rec.Error, rec.ErrorDetail = failure.Classify(&failure.ClientError{Closed: true, Err: werr}).Type, clientWriteDetail(werr)
 				return
 			}
 			rec.SentBytes += int64(n)
@@ -357,16 +347,14 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if rerr != nil {
 			ae := &failure.AttemptError{Phase: failure.PhaseBody, Target: rec.Target, Reused: x.reused, Idle: x.idle, Written: true, Err: rerr}
 			c := failure.Classify(ae)
-			if c.Type != failure.ClientClosed {
-				c.Type = failure.HTTPResponseIncomplete
-			}
 			rec.Error, rec.ErrorDetail = c.Type, ae.Error()
 			if q.target != nil {
-				q.target.Stats.ObserveError(time.Now(), c, rec.ErrorDetail)
-				h.Metrics.AttemptFailed(q.group.Name, q.target.Address, c)
+				now := time.Now()
+				h.observe(rec, &Outcome{Group: q.group, Target: q.target, Class: c, Detail: rec.ErrorDetail, Err: ae, Sent: now, Done: now})
+			} else {
+				last := &rec.Attempts[len(rec.Attempts)-1]
+				last.Class, last.Detail = c, rec.ErrorDetail
 			}
-			last := &rec.Attempts[len(rec.Attempts)-1]
-			last.Class, last.Detail = c, rec.ErrorDetail
 			h.finish(q)
 			if flusher != nil {
 				flusher.Flush() // the client gets what the target sent
@@ -384,10 +372,17 @@ func (h *Handler) forward(q *request, x *exchange) {
 	}
 }
 
+// fail answers a request that failed before or outside any attempt with
+// err's class (failure.Classify) and err's text as the detail.
+func (h *Handler) fail(q *request, err error) {
+	h.answer(q, failure.Classify(err), err.Error())
+}
+
 // answer sends Fulcrum's own response for a failure: the class's status,
 // Server: fulcrum, and an RFC 9209 Proxy-Status naming the error type. A
 // client that already went away (460) gets nothing.
-func (h *Handler) answer(q *request, et failure.ErrorType, status int, detail string) {
+func (h *Handler) answer(q *request, c failure.Class, detail string) {
+	et, status := c.Type, c.Status()
 	rec := q.rec
 	rec.Error, rec.ErrorDetail, rec.ELBStatus, rec.TargetStatus = et, detail, status, 0
 	rec.TargetProcessing, rec.ResponseProcessing = -1, -1

@@ -177,12 +177,11 @@ func tunnel(client net.Conn, clientBuf []byte, tgt net.Conn, targetBuf []byte, i
 // sent a malformed or short body. Either is the client's fault: no target
 // is blamed.
 func (h *Handler) clientBodyFailed(q *request, err error) {
+	detail := err.Error()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		h.answer(q, failure.HTTPRequestError, http.StatusRequestTimeout,
-			"client sent no request body byte for idle_timeout "+q.idleTimeout.String()+": "+err.Error())
-		return
+		detail = "client sent no request body byte for idle_timeout " + q.idleTimeout.String() + ": " + detail
 	}
-	h.answer(q, failure.HTTPRequestError, http.StatusBadRequest, err.Error())
+	h.answer(q, failure.Classify(&failure.ClientError{Err: err}), detail)
 }
 
 // clientWriteDetail explains a failed write of the response to the client.

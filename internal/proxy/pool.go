@@ -10,7 +10,7 @@ import (
 )
 
 // headerLimit is the largest response header section accepted from a
-// target (ALB: 32 K, alb-semantics §5.3).
+// target (ALB: 32 K, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
 const headerLimit = 32 << 10
 
 // backendConn is one pooled HTTP/1.1 connection to a target.
@@ -22,7 +22,6 @@ type backendConn struct {
 	wrote int64 // bytes handed to the socket during the current request
 
 	lastUsed time.Time
-	reused   bool
 }
 
 func newBackendConn(c net.Conn) *backendConn {

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -37,10 +38,14 @@ func (q *queue) freed() {
 }
 
 // errQueueFull and errQueueTimeout say why a request left the queue
-// without a target.
+// without a target. Both match failure.ErrConnectionLimit.
 type queueError string
 
 func (e queueError) Error() string { return string(e) }
+
+// Is makes a queue error match failure.ErrConnectionLimit, so
+// failure.Classify names it connection_limit_reached.
+func (e queueError) Is(target error) bool { return target == failure.ErrConnectionLimit }
 
 const (
 	errQueueFull    = queueError("every target is at max_connections and the queue is full")

@@ -40,7 +40,7 @@ func upgradeType(h http.Header) string {
 // forwardHeaders rewrites the client's headers in place for the target:
 // hop-by-hop headers go, X-Forwarded-For is appended to, X-Forwarded-Proto
 // and -Port are set, and X-Request-Id carries the request id (ALB,
-// alb-semantics §5.8). Expect is dropped: Fulcrum answers 100 Continue
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html). Expect is dropped: Fulcrum answers 100 Continue
 // itself when it reads the body, as ALB does.
 func forwardHeaders(h http.Header, remoteAddr, proto, port, reqID, upgrade string) {
 	removeHopHeaders(h)

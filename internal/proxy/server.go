@@ -22,7 +22,7 @@ import (
 )
 
 // maxRequestHeader is the largest request header section accepted (ALB:
-// 64 K, alb-semantics §5.3); beyond it net/http answers 431.
+// 64 K, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html); beyond it net/http answers 431.
 const maxRequestHeader = 64 << 10
 
 // ErrNotServing is returned by runtime changes before Serve runs or after
@@ -65,8 +65,9 @@ type snapshot struct {
 	order  []*Group
 }
 
-// groupState is what a target group keeps across reloads: its targets,
-// transport, queue and health checker.
+// groupState is what a target group keeps across reloads: its targets
+// (target.Group), transport, queue and health checker. Each reload wraps it
+// in a new Group.
 type groupState struct {
 	targets      *target.Group
 	transport    *Transport

@@ -28,8 +28,9 @@ import (
 var (
 	errLimit = errors.New("read limit reached")
 	// errClientBody marks a failure to read the client's request body: the
-	// client's fault, answered 400 and never retried.
-	errClientBody = errors.New("reading the client's request body")
+	// client's fault (failure.ClientError, http_request_error), answered
+	// 400 and never retried.
+	errClientBody = &failure.ClientError{Err: errors.New("reading the client's request body")}
 )
 
 // Transport sends requests to targets over pooled keep-alive HTTP/1.1
@@ -157,7 +158,8 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	}
 	x.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 	// When the target's deregistration delay expires, the attempt ends
-	// wherever it is (ALB answers 502, alb-semantics §5.4).
+	// wherever it is (ALB answers 502,
+	// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay).
 	x.stopCut = context.AfterFunc(tg.CutContext(), func() { c.SetDeadline(time.Unix(1, 0)) })
 	c.wrote = 0
 	c.SetDeadline(now.Add(timeout))
@@ -211,7 +213,8 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 // validHeader rejects a response header that net/http's lenient reader
 // accepts but no client should get: a field name that is not an RFC 9110
 // token ("X-Debug Info"), or a value with control bytes. ALB answers 502
-// to such a response (alb-semantics §2.2), and so does Fulcrum
+// to such a response ("HTTP 502: Bad gateway",
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html), and so does Fulcrum
 // (http_protocol_error).
 func validHeader(h http.Header) error {
 	for k, vs := range h {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -21,7 +22,7 @@ func (h *Handler) upgrade(q *request, x *exchange) {
 	rc := http.NewResponseController(q.w)
 	cc, brw, err := rc.Hijack()
 	if err != nil {
-		h.answer(q, failure.ProxyInternalError, 500, "cannot take over the client connection: "+err.Error())
+		h.fail(q, fmt.Errorf("cannot take over the client connection: %w", err))
 		return
 	}
 	defer cc.Close()
@@ -39,7 +40,8 @@ func (h *Handler) upgrade(q *request, x *exchange) {
 	resp.Header.Write(brw)
 	brw.WriteString("\r\n")
 	if err := brw.Flush(); err != nil {
-		rec.Error, rec.ELBStatus, rec.TargetStatus = failure.ClientClosed, 460, 101
+		c := failure.Classify(&failure.ClientError{Closed: true, Err: err})
+		rec.Error, rec.ELBStatus, rec.TargetStatus = c.Type, c.Status(), 101
 		return
 	}
 	rec.ELBStatus, rec.TargetStatus = 101, 101

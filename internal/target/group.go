@@ -18,7 +18,9 @@ var ErrTargetExists = errors.New("target is already registered")
 const slowStartScale = 100
 
 // Group is a target group's registered targets and the set that currently
-// takes traffic. Targets can be registered and removed at runtime; readers
+// takes traffic: the runtime state of a config.TargetGroup that outlives
+// reloads (health, counters, keep-alive learning live on its targets).
+// proxy.Group wraps it for the request path. Targets can be registered and removed at runtime; readers
 // get an immutable snapshot of the list.
 type Group struct {
 	// Name is the target group's name.
@@ -32,7 +34,8 @@ type Group struct {
 }
 
 // RouteSet is the set of targets that take new requests, computed from
-// health (ALB, alb-semantics §4.4): the healthy and unavailable targets or,
+// health (ALB fail-open, "Health checks for your target groups",
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html): the healthy and unavailable targets or,
 // when there are none, every registered target (fail-open). An empty set
 // means no target is registered and the answer is 503.
 type RouteSet struct {
@@ -124,7 +127,8 @@ func (g *Group) Routes() *RouteSet { return g.routes.Load() }
 func (g *Group) Refresh() { g.RefreshAt(time.Now()) }
 
 // RefreshAt is Refresh with the clock passed in. Slow start follows ALB
-// (alb-semantics §5.5): a target that becomes healthy while at least one
+// (ALB slow start mode,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#slow-start-mode): a target that becomes healthy while at least one
 // other healthy target is not in slow start gets a share that grows
 // linearly from almost nothing to its full weight over the slow start
 // duration; it leaves slow start when the duration ends or when it stops

@@ -84,7 +84,8 @@ func cutCause(t *Target) error {
 func TestTryAcquireHonoursMaxConnections(t *testing.T) {
 	a := New("web", "a:80", 1, Health{State: StateHealthy})
 	a.SetMaxConnections(2)
-	if !a.TryAcquire() || !a.TryAcquire() || a.TryAcquire() {
+	first, second, third := a.TryAcquire(), a.TryAcquire(), a.TryAcquire()
+	if !first || !second || third {
 		t.Fatal("want two slots and no third")
 	}
 	a.Release()

@@ -6,8 +6,8 @@ package target
 
 import "time"
 
-// State is a target health state (ALB TargetHealthStateEnum, alb-semantics
-// §4.1).
+// State is a target health state (ALB TargetHealthStateEnum,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html).
 type State uint8
 
 // The target health states.
@@ -36,7 +36,8 @@ func (s State) String() string {
 	return "unknown"
 }
 
-// ALB reason codes (alb-semantics §4.2). Codes starting with Elb come from
+// ALB reason codes (TargetHealth.Reason,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html). Codes starting with Elb come from
 // the load balancer side, Target codes from the target side.
 const (
 	ReasonRegistrationInProgress   = "Elb.RegistrationInProgress"

@@ -19,7 +19,8 @@ const (
 
 // KeepAlive learns how long a target keeps an idle connection open, so
 // Fulcrum stops reusing a connection before the target closes it (the
-// keep-alive race, alb-semantics §2.2). It learns from the target's
+// keep-alive race; "HTTP 502: Bad gateway" in
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html). It learns from the target's
 // "Keep-Alive: timeout=N" response header, which is exact, and from
 // pooled connections found closed while idle, each an upper bound. An
 // observed close shorter than the longest idle time a connection was

@@ -152,15 +152,16 @@ func (s *Stats) ObserveResponse(now time.Time, status int, d time.Duration) {
 	s.mu.Unlock()
 }
 
-// ObserveError counts a failed attempt. A client that went away is not the
-// target's failure and is not counted.
+// ObserveError counts a failed attempt. A failure that is not the target's
+// (failure.Class.TargetFault: a client that went away, the load balancer's
+// own answers) is not counted.
 func (s *Stats) ObserveError(now time.Time, c failure.Class, detail string) {
-	if c.Type == failure.ClientClosed || c.Type == failure.None {
+	if !c.TargetFault() {
 		return
 	}
 	s.mu.Lock()
 	s.bucket(now).errors[c.Type]++
-	if c.Phase != failure.PhaseNone && c.Phase <= failure.PhaseTLS {
+	if c.BeforeRequest() {
 		s.connErrors++
 	} else {
 		s.respErrors++

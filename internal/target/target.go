@@ -53,8 +53,9 @@ type Target struct {
 	Address string
 	// Stats are the target's traffic and health-check counters.
 	Stats Stats
-	// Passive is the outlier-ejection state fed by real traffic.
-	Passive Passive
+	// Outlier is the outlier-detection state fed by real traffic (health.Outlier
+	// ejects on it).
+	Outlier OutlierState
 	// KeepAlive is what Fulcrum learned about the target's keep-alive
 	// idle-close time.
 	KeepAlive KeepAlive
@@ -173,7 +174,8 @@ func (t *Target) Release() {
 func (t *Target) InFlight() int64 { return t.inFlight.Load() }
 
 // StartDraining moves the target to draining with ALB's reason
-// Target.DeregistrationInProgress (alb-semantics §5.4). It reports false
+// Target.DeregistrationInProgress (ALB deregistration delay,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay). It reports false
 // when the target was already draining.
 func (t *Target) StartDraining(now time.Time, why string) bool {
 	if !t.draining.CompareAndSwap(false, true) {

@@ -1,9 +1,9 @@
 // Package alb parses AWS Application Load Balancer access logs
-// (alb-semantics §1.2, logs-and-diagnosis §3.1), in every field-count era
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html), in every field-count era
 // (24, 25, 27, 29, 30 and later trailing fields, which are ignored), and
 // Fulcrum's own ALB-format log, whose error_reason holds RFC 9209 error
 // types. Causes follow the AWS troubleshooting signatures
-// (logs-and-diagnosis §1.2).
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
 package alb
 
 import (
@@ -122,7 +122,8 @@ func attribute(r record, e *logparse.Entry) {
 	}
 	if r.actions != "" && !strings.Contains(r.actions, "forward") {
 		// fixed-response or redirect: a rule answered, no target was
-		// involved (logs-and-diagnosis §3.1).
+		// involved (actions_executed in
+		// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html).
 		e.Excluded, e.Signature = true, fmt.Sprintf("%d from actions_executed %q", r.elb, r.actions)
 		return
 	}

@@ -69,7 +69,7 @@ func line(timings, elb, target, targetAddr, actions, errorReason string) []byte 
 }
 
 // TestCauses encodes the AWS troubleshooting signatures
-// (logs-and-diagnosis §1.2, §1.3), one row each.
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html), one row each.
 func TestCauses(t *testing.T) {
 	tests := []struct {
 		signature string

@@ -1,8 +1,8 @@
 // Package elb parses AWS Classic Load Balancer access logs
-// (logs-and-diagnosis §3.2): HTTP and TCP/SSL listener lines, with or
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/access-log-collection.html): HTTP and TCP/SSL listener lines, with or
 // without the user agent and TLS fields added in 2015, and backend status
 // "-" or "0" when the ELB answered. Causes follow the Classic ELB error
-// pages (logs-and-diagnosis §1.2).
+// pages (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/ts-elb-http-errors.html).
 package elb
 
 import (

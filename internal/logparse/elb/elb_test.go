@@ -31,8 +31,8 @@ func TestVendorExamples(t *testing.T) {
 	}
 }
 
-// TestCauses encodes the Classic ELB error pages (logs-and-diagnosis
-// §1.2): one row per documented signature.
+// TestCauses encodes the Classic ELB error pages
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/ts-elb-http-errors.html): one row per documented signature.
 func TestCauses(t *testing.T) {
 	mk := func(backend, timings, elb, be string) []byte {
 		return []byte("2026-11-22T10:00:00.000000Z my-lb 198.51.100.7:4000 " + backend + " " + timings + " " + elb + " " + be + ` 0 0 "GET http://x:80/ HTTP/1.1" "curl" - -`)

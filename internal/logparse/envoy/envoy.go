@@ -1,8 +1,8 @@
-// Package envoy parses Envoy access logs (usage.rst, logs-and-diagnosis
-// §3.5): the default text format, old and new, and JSON logs with the
+// Package envoy parses Envoy access logs
+// (https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage): the default text format, old and new, and JSON logs with the
 // conventional keys (Istio's too). %RESPONSE_FLAGS% names the cause, with
 // %RESPONSE_CODE_DETAILS% and %UPSTREAM_TRANSPORT_FAILURE_REASON% as
-// evidence (logs-and-diagnosis §1.2).
+// evidence (response flags in https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage).
 package envoy
 
 import (

@@ -17,7 +17,7 @@ type row struct {
 }
 
 // TestTextCauses encodes the response flags of usage.rst
-// (logs-and-diagnosis §1.2), one line each.
+// (response flags, https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage), one line each.
 func TestTextCauses(t *testing.T) {
 	want := []row{
 		{204, "10.0.2.1:80", "", false},                                  // the docs' example

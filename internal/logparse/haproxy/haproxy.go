@@ -1,5 +1,6 @@
 // Package haproxy parses HAProxy logs (configuration.txt §8.2-8.5,
-// logs-and-diagnosis §3.3): `option httplog` lines behind any envelope
+// HAProxy Configuration Manual §8.2.3 "HTTP log format" and §8.5
+// "Session state at disconnection", https://docs.haproxy.org/3.0/configuration.html): `option httplog` lines behind any envelope
 // (RFC 3164 or 5424 syslog, stdout, container prefixes), found by their
 // first "ip:port [dd/Mon/yyyy:hh:mm:ss.mmm]", and the health-check and
 // server-state lines, which become events. The termination state's two

@@ -47,7 +47,7 @@ func TestVendorExamples(t *testing.T) {
 	}
 }
 
-// TestCauses encodes configuration.txt §8.5's termination states, one row
+// TestCauses encodes the HAProxy Configuration Manual §8.5's termination states, one row
 // per documented pair, behind three different envelopes.
 func TestCauses(t *testing.T) {
 	mk := func(prefix, server, timers, status, term string) []byte {

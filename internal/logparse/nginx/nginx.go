@@ -1,5 +1,5 @@
-// Package nginx parses nginx's error log (logs-and-diagnosis §3.4, peers
-// §3.3) and access logs in the `combined` format, optionally followed by
+// Package nginx parses nginx's error log (https://nginx.org/en/docs/ngx_core_module.html#error_log;
+// messages from src/http/ngx_http_upstream.c) and access logs in the `combined` format, optionally followed by
 // the upstream variables ($upstream_addr $upstream_status
 // $upstream_response_time, positionally or as key=value pairs). In the
 // error log the errno number and the "while …" phase name the cause; the
@@ -81,7 +81,8 @@ func contextValue(line []byte, key string) string {
 	return string(rest[:j])
 }
 
-// errorCause maps an upstream error message to a cause (peers §3.3).
+// errorCause maps an upstream error message to a cause (messages of nginx's
+// src/http/ngx_http_upstream.c).
 func errorCause(m string) string {
 	connecting := strings.Contains(m, "while connecting to upstream")
 	header := strings.Contains(m, "while reading response header from upstream")

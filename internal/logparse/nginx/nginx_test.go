@@ -10,7 +10,8 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 )
 
-// TestErrorCauses: each upstream message of peers.md §3.3 names its cause
+// TestErrorCauses: each upstream message of nginx's
+// src/http/ngx_http_upstream.c names its cause
 // (errno number and "while …" phase).
 func TestErrorCauses(t *testing.T) {
 	want := []struct{ target, cause string }{

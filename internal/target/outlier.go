@@ -8,18 +8,18 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
 
-// ReasonOutlierEjected is Fulcrum's reason code for a target that passive
-// health (outlier ejection) took out of rotation. ALB has no equivalent;
+// ReasonOutlierEjected is Fulcrum's reason code for a target that outlier
+// detection ejected from rotation. ALB has no equivalent;
 // the name follows ALB's Target.* convention because the target's own
 // traffic is the evidence.
 const ReasonOutlierEjected = "Target.OutlierEjected"
 
-// Passive is a target's outlier-detection state: its runs of consecutive
+// OutlierState is a target's outlier-detection state: its runs of consecutive
 // connection errors and 5xx responses from real traffic, and its
 // ejections (Envoy's outlier detection, HAProxy's `observe layer4`). The
 // success path costs one atomic load per counter; the rest is taken under
 // a mutex on the error path only.
-type Passive struct {
+type OutlierState struct {
 	connErrors atomic.Int32
 	status5xx  atomic.Int32
 	ejected    atomic.Bool
@@ -43,7 +43,7 @@ type Run struct {
 // ObserveResponse records a response header with the given status. A 5xx
 // extends the 5xx run and returns it; anything else ends it. Every
 // response ends the connection-error run.
-func (p *Passive) ObserveResponse(now time.Time, status int) Run {
+func (p *OutlierState) ObserveResponse(now time.Time, status int) Run {
 	if p.connErrors.Load() != 0 {
 		p.connErrors.Store(0)
 	}
@@ -65,7 +65,7 @@ func (p *Passive) ObserveResponse(now time.Time, status int) Run {
 
 // ObserveConnError records a connection-level failure of type et and
 // returns the run it extends.
-func (p *Passive) ObserveConnError(now time.Time, et failure.ErrorType) Run {
+func (p *OutlierState) ObserveConnError(now time.Time, et failure.ErrorType) Run {
 	n := p.connErrors.Add(1)
 	p.mu.Lock()
 	if n == 1 {
@@ -80,7 +80,7 @@ func (p *Passive) ObserveConnError(now time.Time, et failure.ErrorType) Run {
 // Eject records an ejection lasting base times the number of ejections so
 // far (so repeated ejections grow), capped at maxTime. It returns when the
 // target will be retried.
-func (p *Passive) Eject(now time.Time, base, maxTime time.Duration, evidence string) time.Time {
+func (p *OutlierState) Eject(now time.Time, base, maxTime time.Duration, evidence string) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.ejections++
@@ -94,11 +94,11 @@ func (p *Passive) Eject(now time.Time, base, maxTime time.Duration, evidence str
 }
 
 // Ejected reports whether the target is ejected now.
-func (p *Passive) Ejected() bool { return p.ejected.Load() }
+func (p *OutlierState) Ejected() bool { return p.ejected.Load() }
 
 // Expired reports whether an ejection is over at now; it clears the
 // ejection when it is.
-func (p *Passive) Expired(now time.Time) bool {
+func (p *OutlierState) Expired(now time.Time) bool {
 	if !p.ejected.Load() {
 		return false
 	}
@@ -111,8 +111,8 @@ func (p *Passive) Expired(now time.Time) bool {
 	return true
 }
 
-// PassiveSnapshot is a copy of the outlier state for the admin API.
-type PassiveSnapshot struct {
+// OutlierSnapshot is a copy of the outlier state for the admin API.
+type OutlierSnapshot struct {
 	Ejected           bool
 	Ejections         int
 	RetryAt           time.Time
@@ -122,10 +122,10 @@ type PassiveSnapshot struct {
 }
 
 // Snapshot returns a copy of the state.
-func (p *Passive) Snapshot() PassiveSnapshot {
+func (p *OutlierState) Snapshot() OutlierSnapshot {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	s := PassiveSnapshot{Ejected: p.ejected.Load(), Ejections: p.ejections, Evidence: p.evidence,
+	s := OutlierSnapshot{Ejected: p.ejected.Load(), Ejections: p.ejections, Evidence: p.evidence,
 		ConsecutiveErrors: int(p.connErrors.Load()), Consecutive5xx: int(p.status5xx.Load())}
 	if s.Ejected {
 		s.RetryAt = p.until
