@@ -52,6 +52,9 @@ func NewHistory(n int) *History {
 
 // Failed reports whether r counts as a failed request.
 func Failed(r *Record) bool {
+	if r.Answered() {
+		return false // a rule's redirect or fixed response, never a failure
+	}
 	if r.Error != failure.None || r.ELBStatus >= 500 {
 		return true
 	}

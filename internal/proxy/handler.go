@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
-	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
+	"github.com/fulcrumlb/fulcrum/internal/stickiness"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -42,25 +42,13 @@ type Handler struct {
 	Metrics *metrics.Metrics
 	// Logger receives operational messages.
 	Logger *slog.Logger
+	// Sticky seals and opens stickiness cookies; nil turns stickiness off.
+	Sticky *stickiness.Codec
 
 	// routes is the listener's current rules; a reload swaps it.
 	routes  atomic.Pointer[routeTable]
 	records sync.Pool
 	bufs    sync.Pool
-}
-
-// routeTable is one generation of a listener's routing: its rules, its
-// default target group, and the idle timeout that bounds each wait for a
-// target's bytes.
-type routeTable struct {
-	def         *Group
-	rules       []rule
-	idleTimeout time.Duration
-}
-
-// setRoutes installs lc's rules over groups.
-func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
-	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D()})
 }
 
 func (h *Handler) record() *accesslog.Record {
@@ -90,6 +78,8 @@ type request struct {
 	target *target.Target
 	// idleTimeout bounds each wait for the target's bytes.
 	idleTimeout time.Duration
+	// route is what the rules decided (actions.go).
+	route routeState
 }
 
 // ServeHTTP proxies one request.
@@ -106,8 +96,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt := h.routes.Load()
 	q.idleTimeout = rt.idleTimeout
-	q.group, rec.RulePriority = rt.route(r)
-	rec.TargetGroup, rec.Forwarded = q.group.Name, true
+	if !h.routeRequest(q, rt) {
+		return // a redirect or fixed_response answered (actions.go)
+	}
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
 	if r.Method == http.MethodOptions && r.RequestURI == "*" {
@@ -164,7 +155,10 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 	var detail string
 	for attempt := 1; ; attempt++ {
 		rs := g.Targets.Routes()
-		t := g.Policy.Pick(rs, tried)
+		t := h.stickyTarget(q, rs, tried)
+		if t == nil {
+			t = g.Policy.Pick(rs, tried)
+		}
 		if t == nil {
 			class, detail = failure.Class{Type: failure.DestinationUnavailable}, "target group "+g.Name+" has no registered target"
 			break
@@ -309,6 +303,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 		hdr[k] = v
 	}
 	hdr["X-Request-Id"] = []string{q.id}
+	h.stickyCookies(q, resp, hdr)
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {
 			hdr.Add("Trailer", k)
@@ -415,19 +410,6 @@ func proxyStatus(et failure.ErrorType, details string) string {
 		b = append(b, '"')
 	}
 	return string(b)
-}
-
-func (rt *routeTable) route(r *http.Request) (*Group, int) {
-	if len(rt.rules) == 0 {
-		return rt.def, 0
-	}
-	host := hostOnly(r.Host)
-	for i := range rt.rules {
-		if rt.rules[i].match(host, r.URL.Path) {
-			return rt.rules[i].group, rt.rules[i].priority
-		}
-	}
-	return rt.def, 0
 }
 
 func (h *Handler) fillRecord(q *request, ci *connInfo) {
