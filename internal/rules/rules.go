@@ -152,14 +152,25 @@ func (t *Table) Match(r *http.Request) *Rule {
 
 // input caches what several conditions read from one request.
 type input struct {
-	r        *http.Request
-	host     string
-	hostDone bool
-	path     string
-	pathDone bool
-	src      netip.Addr
-	srcDone  bool
+	r         *http.Request
+	host      string
+	hostDone  bool
+	path      string
+	pathDone  bool
+	src       netip.Addr
+	srcDone   bool
+	query     [maxQueryPairs]queryKV
+	nquery    int
+	queryDone bool
+	// queryMore is true when the query has more pairs than fit in query.
+	queryMore bool
 }
+
+// maxQueryPairs is how many query pairs a request's matching decodes
+// once; the rest are decoded by each query_string condition.
+const maxQueryPairs = 16
+
+type queryKV struct{ k, v string }
 
 func (in *input) matches(rule *Rule) bool {
 	for i := range rule.Conditions {
@@ -192,7 +203,15 @@ func (in *input) match(c *Condition) bool {
 		}
 		return false
 	case QueryString:
-		return matchQuery(c, in.r.URL.RawQuery)
+		if !in.queryDone {
+			in.parseQuery()
+		}
+		for i := 0; i < in.nquery; i++ {
+			if matchPair(c, in.query[i].k, in.query[i].v) {
+				return true
+			}
+		}
+		return in.queryMore && matchQuery(c, in.r.URL.RawQuery)
 	case SourceIP:
 		if !in.srcDone {
 			if ap, err := netip.ParseAddrPort(in.r.RemoteAddr); err == nil {
@@ -221,6 +240,35 @@ func anyMatch(ps []pattern, s string) bool {
 	return false
 }
 
+// parseQuery splits and decodes the first maxQueryPairs pairs once.
+func (in *input) parseQuery() {
+	in.queryDone = true
+	raw := in.r.URL.RawQuery
+	for raw != "" {
+		var kv string
+		kv, raw, _ = strings.Cut(raw, "&")
+		if kv == "" {
+			continue
+		}
+		if in.nquery == maxQueryPairs {
+			in.queryMore = true
+			return
+		}
+		k, v, _ := strings.Cut(kv, "=")
+		in.query[in.nquery] = queryKV{unescape(k), unescape(v)}
+		in.nquery++
+	}
+}
+
+func matchPair(c *Condition, k, v string) bool {
+	for i := range c.keys {
+		if c.keys[i].match(k) && c.values[i].match(v) {
+			return true
+		}
+	}
+	return false
+}
+
 // matchQuery reports whether any key=value pair of raw matches any of the
 // condition's pairs.
 func matchQuery(c *Condition, raw string) bool {
@@ -231,11 +279,8 @@ func matchQuery(c *Condition, raw string) bool {
 			continue
 		}
 		k, v, _ := strings.Cut(kv, "=")
-		k, v = unescape(k), unescape(v)
-		for i := range c.keys {
-			if c.keys[i].match(k) && c.values[i].match(v) {
-				return true
-			}
+		if matchPair(c, unescape(k), unescape(v)) {
+			return true
 		}
 	}
 	return false
