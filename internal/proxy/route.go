@@ -53,7 +53,7 @@ func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
 			f.total += w.W()
 			f.groups, f.cum = append(f.groups, groups[w.Name]), append(f.cum, f.total)
 		}
-		if a.Sticky != nil && len(f.groups) > 1 {
+		if a.Sticky != nil && len(a.Groups) > 1 {
 			f.sticky = a.Sticky.Duration.D()
 		}
 	}
