@@ -100,3 +100,24 @@ target_groups:
 		}
 	}
 }
+
+// TestHTTPSRedirectExample is the documented one-rule HTTP to HTTPS
+// redirect, with the port written as a number too.
+func TestHTTPSRedirectExample(t *testing.T) {
+	for _, port := range []string{`"443"`, `443`} {
+		c, err := Load([]byte(`
+listeners:
+  - name: http
+    address: 0.0.0.0:80
+    default_action:
+      type: redirect
+      redirect: {protocol: https, port: ` + port + `, status_code: 301}
+`))
+		if err != nil {
+			t.Fatalf("port %s: %v", port, err)
+		}
+		if rd := c.Listeners[0].DefaultAction.Redirect; rd.Port != "443" || rd.Protocol != "https" {
+			t.Fatalf("redirect = %+v", rd)
+		}
+	}
+}
