@@ -99,4 +99,3 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 		t.Fatalf("X-Amzn-Mtls-Clientcert = %q", h)
 	}
 }
-
