@@ -81,7 +81,7 @@ func requestView(r *accesslog.Record) RequestView {
 		Method: r.Method, URL: r.URL, RulePriority: r.RulePriority, TargetGroup: r.TargetGroup,
 		Status: r.ELBStatus, TargetStatus: r.TargetStatus, Detail: r.ErrorDetail, Failed: accesslog.Failed(r),
 		Attempts: []AttemptView{}, Action: r.Action, RedirectURL: r.RedirectURL, Stickiness: r.Sticky, AmznTraceID: r.AmznTraceID,
-		Timings:  RequestTimesView{seconds(r.RequestProcessing), seconds(r.TargetProcessing), seconds(r.ResponseProcessing)},
+		Timings: RequestTimesView{seconds(r.RequestProcessing), seconds(r.TargetProcessing), seconds(r.ResponseProcessing)},
 	}
 	if r.Error != failure.None {
 		v.ErrorType = r.Error.String()
