@@ -65,12 +65,18 @@ func AppendALB(b []byte, r *Record) []byte {
 	}
 	b = append(b, ' ')
 	b = appendTime(b, r.RequestCreation)
-	if r.Forwarded {
+	switch {
+	case r.Action != "":
+		b = append(b, ' ')
+		b = appendQuoted(b, r.Action)
+	case r.Forwarded:
 		b = append(b, ` "forward"`...)
-	} else {
+	default:
 		b = append(b, ` "-"`...)
 	}
-	b = append(b, ` "-" "`...) // redirect_url
+	b = append(b, ' ')
+	b = appendQuoted(b, r.RedirectURL)
+	b = append(b, ` "`...)
 	b = append(b, r.Error.Reason()...)
 	b = append(b, `" "`...)
 	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendEscaped(b, a.Target) })

@@ -105,6 +105,9 @@ func (h *History) MaxBytes() int64 { return h.maxBytes }
 
 // Failed reports whether r counts as a failed request.
 func Failed(r *Record) bool {
+	if r.Answered() {
+		return false // a rule's redirect or fixed response, never a failure
+	}
 	if r.Error != failure.None || r.ELBStatus >= 500 {
 		return true
 	}

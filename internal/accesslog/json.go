@@ -56,11 +56,20 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `,"request_creation_time":"`...)
 	b = appendTime(b, r.RequestCreation)
 	b = append(b, `","actions_executed":`...)
-	if r.Forwarded {
+	switch {
+	case r.Action != "":
+		b = appendJSONString(b, r.Action)
+	case r.Forwarded:
 		b = append(b, `"forward"`...)
-	} else {
+	default:
 		b = append(b, `""`...)
 	}
+	b = append(b, `,"redirect_url":`...)
+	b = appendJSONString(b, r.RedirectURL)
+	b = append(b, `,"stickiness":`...)
+	b = appendJSONString(b, r.Sticky)
+	b = append(b, `,"amzn_trace_id":`...)
+	b = appendJSONString(b, r.AmznTraceID)
 	b = append(b, `,"error_reason":`...)
 	if r.Error == 0 {
 		b = append(b, `""`...)

@@ -86,6 +86,24 @@ type Record struct {
 	Attempts []Attempt
 	// ConnID identifies the client connection (ALB's conn_trace_id).
 	ConnID string
+	// Action is ALB's actions_executed when a rule or default action
+	// answered without a target ("redirect", "fixed-response"); empty
+	// means Forwarded decides.
+	Action string
+	// RedirectURL is a redirect action's Location (ALB's redirect_url).
+	RedirectURL string
+	// Sticky says how stickiness chose the target: "lb_cookie",
+	// "app_cookie", or why a sticky target was left; empty when
+	// stickiness played no part.
+	Sticky string
+	// AmznTraceID is the X-Amzn-Trace-Id sent to the target.
+	AmznTraceID string
+}
+
+// Answered reports whether a rule's redirect or fixed_response produced
+// the response: an ELB status that no target and no failure caused.
+func (r *Record) Answered() bool {
+	return r.Action == "redirect" || r.Action == "fixed-response"
 }
 
 // Reset clears r for reuse, keeping the Attempts capacity.

@@ -40,6 +40,13 @@ type RequestView struct {
 	Failed    bool             `json:"failed"`
 	Attempts  []AttemptView    `json:"attempts"`
 	Timings   RequestTimesView `json:"timings"`
+	// Action is "redirect" or "fixed-response" when a rule answered;
+	// Stickiness says how stickiness chose the target, or why it left
+	// it; AmznTraceID is the X-Amzn-Trace-Id sent on.
+	Action      string `json:"action,omitempty"`
+	RedirectURL string `json:"redirect_url,omitempty"`
+	Stickiness  string `json:"stickiness,omitempty"`
+	AmznTraceID string `json:"amzn_trace_id,omitempty"`
 }
 
 // AttemptView is one attempt against a target.
@@ -80,8 +87,8 @@ func requestView(r *accesslog.Record) RequestView {
 		RequestID: r.TraceID, ID: r.ID, Received: r.RequestCreation, Time: r.Time, Listener: r.Listener, Client: r.Client,
 		Method: r.Method, URL: r.URL, RulePriority: r.RulePriority, TargetGroup: r.TargetGroup,
 		Status: r.ELBStatus, TargetStatus: r.TargetStatus, Detail: r.ErrorDetail, Failed: accesslog.Failed(r),
-		Attempts: []AttemptView{},
-		Timings:  RequestTimesView{seconds(r.RequestProcessing), seconds(r.TargetProcessing), seconds(r.ResponseProcessing)},
+		Attempts: []AttemptView{}, Action: r.Action, RedirectURL: r.RedirectURL, Stickiness: r.Sticky, AmznTraceID: r.AmznTraceID,
+		Timings: RequestTimesView{seconds(r.RequestProcessing), seconds(r.TargetProcessing), seconds(r.ResponseProcessing)},
 	}
 	if r.Error != failure.None {
 		v.ErrorType = r.Error.String()

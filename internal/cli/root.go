@@ -57,6 +57,6 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetVersionTemplate("fulcrum {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServe(stdout, stderr), newValidate(stdout), newStatus(stdout), newTargets(stdout), newReload(stdout), newAnalyze(stdout, stderr), newDoctor(stdout, stderr), newDemo(stdout), newVersion(stdout))
+	root.AddCommand(newServe(stdout, stderr), newValidate(stdout), newStatus(stdout), newTargets(stdout), newReload(stdout), newAnalyze(stdout, stderr), newDoctor(stdout, stderr), newDemo(stdout), newVersion(stdout), newImport(stdout))
 	return root
 }

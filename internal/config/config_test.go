@@ -53,9 +53,9 @@ func TestLoadReportsEveryProblemWithPathAndLine(t *testing.T) {
 	want := []string{
 		`listeners[0].protocol (line 4): "ftp" is not one of http, https`,
 		`listeners[0].default_target_group (line 5): "nope" is not a target group`,
-		`listeners[0].rules[0].path (line 7): "api/*" must start with / and may only end with *`,
+		`listeners[0].rules[0].path (line 7): "api/*" must start with / or *`,
 		`listeners[0].rules[1].priority (line 8): 10 is used by another rule of this listener`,
-		`listeners[0].rules[1].host (line 8): "a*b" must be an exact host name or *.suffix`,
+		`listeners[0].rules[1].host (line 8): "a b" may hold only letters, digits, '-', '.', '*' and '?'`,
 		`target_groups[1].health_check.timeout (line 15): 20s must be shorter than the interval (10s)`,
 		`target_groups[1].health_check.matcher (line 16): "600" is not a list of status codes or ranges within 200-499 (e.g. "200,202" or "200-299")`,
 		`target_groups[1].targets[0].address (line 18): "127.0.0.1" is not host:port`,

@@ -215,7 +215,7 @@ func (s *schema) walk(n *yaml.Node, t reflect.Type, path string) {
 			s.walk(c, t.Elem(), path+"["+strconv.Itoa(i)+"]")
 		}
 	default:
-		if n.Kind != yaml.ScalarNode {
+		if n.Kind != yaml.ScalarNode && !reflect.PointerTo(t).Implements(unmarshalerType) {
 			s.reject(n, path, "must be a single value, not a list or mapping")
 			return
 		}

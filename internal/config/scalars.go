@@ -25,7 +25,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("must be a duration such as \"30s\"")
 	}
-	v, err := time.ParseDuration(n.Value)
+	v, err := parseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("%q is not a duration", n.Value)
 	}
@@ -120,3 +120,25 @@ func (m *Matcher) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the matcher as written.
 func (m Matcher) MarshalYAML() (any, error) { return m.text, nil }
+
+// parseDuration is time.ParseDuration that also takes a leading whole
+// number of days, as in "1d" or "1d12h" (stickiness durations run to 7d).
+func parseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > 3650 {
+		return 0, fmt.Errorf("bad days in %q", s)
+	}
+	v := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil {
+			return 0, err
+		}
+		v += r
+	}
+	return v, nil
+}

@@ -124,7 +124,15 @@ func (c *Config) ResolvePaths(dir string) {
 			abs(&t.CertFile)
 			abs(&t.KeyFile)
 		}
+		for j := range c.Listeners[i].Certificates {
+			abs(&c.Listeners[i].Certificates[j].CertFile)
+			abs(&c.Listeners[i].Certificates[j].KeyFile)
+		}
+		if m := c.Listeners[i].MutualAuthentication; m != nil {
+			abs(&m.CAFile)
+		}
 	}
+	abs(&c.StickinessKeyFile)
 	for i := range c.TargetGroups {
 		abs(&c.TargetGroups[i].TLS.CAFile)
 	}

@@ -22,6 +22,10 @@ type Config struct {
 	// ShutdownGrace is how long graceful shutdown waits for in-flight
 	// requests after SIGTERM or SIGINT. Default 30s, range 0s..3600s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// StickinessKeyFile holds the secret (at least 32 bytes) that
+	// encrypts stickiness cookies, so that instances sharing it agree on
+	// them. Default: a random key per process (rules.go).
+	StickinessKeyFile string `yaml:"stickiness_key_file"`
 }
 
 // AccessLog configures the access log.
@@ -85,6 +89,10 @@ type Listener struct {
 	Protocol string `yaml:"protocol"`
 	// TLS holds the certificate for https listeners.
 	TLS *ListenerTLS `yaml:"tls"`
+	// Certificates, TLSPolicy, MutualAuthentication: see rules.go.
+	Certificates         []Certificate         `yaml:"certificates"`
+	TLSPolicy            *TLSPolicy            `yaml:"tls_policy"`
+	MutualAuthentication *MutualAuthentication `yaml:"mutual_authentication"`
 	// IdleTimeout is the client idle limit and the longest wait for a
 	// target's response bytes (ALB idle_timeout). Default 60s, range 1s..4000s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
@@ -104,6 +112,9 @@ type Listener struct {
 	ExposeErrorDetails bool `yaml:"expose_error_details"`
 	// DefaultTargetGroup receives requests that match no rule. Required.
 	DefaultTargetGroup string `yaml:"default_target_group"`
+	// DefaultAction is the action for requests that match no rule; one
+	// of it and DefaultTargetGroup is required (rules.go).
+	DefaultAction *Action `yaml:"default_action"`
 	// Rules are matched lowest priority number first; the first match wins.
 	Rules []Rule `yaml:"rules"`
 }
@@ -124,6 +135,9 @@ type Rule struct {
 	Path string `yaml:"path"`
 	// TargetGroup is the name of the target group to forward to. Required.
 	TargetGroup string `yaml:"target_group"`
+	// Conditions must all match (rules.go); Action replaces TargetGroup.
+	Conditions []Condition `yaml:"conditions"`
+	Action     *Action     `yaml:"action"`
 }
 
 // TargetGroup is a pool of targets with its balancing, retry and health
@@ -178,6 +192,8 @@ type TargetGroup struct {
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// Targets are the registered targets.
 	Targets []Target `yaml:"targets"`
+	// Stickiness keeps a client on one target (rules.go).
+	Stickiness *Stickiness `yaml:"stickiness"`
 }
 
 // OutlierDetection configures passive health: targets whose traffic fails

@@ -28,6 +28,7 @@ func (s *schema) validate(c *Config) {
 		s.add("health_check_log.path", `is required ("-" for standard output)`)
 	}
 	s.durRange("shutdown_grace", c.ShutdownGrace, 0, time.Hour)
+	s.stickinessKey(c) // validate_rules.go
 
 	groups := map[string]bool{}
 	for i, tg := range c.TargetGroups {
@@ -73,50 +74,11 @@ func (s *schema) listener(p string, l *Listener, groups map[string]bool) {
 		s.hostPort(p+".address", l.Address, true)
 	}
 	if s.oneOf(p+".protocol", l.Protocol, "http", "https") {
-		switch {
-		case l.Protocol == "https" && (l.TLS == nil || l.TLS.CertFile == "" || l.TLS.KeyFile == ""):
-			s.add(p+".tls", "https listeners need tls.cert_file and tls.key_file")
-		case l.Protocol == "https":
-			if _, err := LoadKeyPair(l.TLS.CertFile, l.TLS.KeyFile); err != nil {
-				s.add(p+".tls", "cannot load the certificate: %v", err)
-			}
-		case l.TLS != nil:
-			s.add(p+".tls", "is only used by https listeners")
-		}
+		s.listenerTLS(p, l) // validate_rules.go
 	}
 	s.durRange(p+".idle_timeout", l.IdleTimeout, time.Second, 4000*time.Second)
 	s.intRange(p+".max_connections", l.MaxConnections, 0, 10000000)
-	switch {
-	case l.DefaultTargetGroup == "":
-		s.add(p+".default_target_group", "is required")
-	case !groups[l.DefaultTargetGroup]:
-		s.add(p+".default_target_group", "%q is not a target group", l.DefaultTargetGroup)
-	}
-	prios := map[int]bool{}
-	for j, r := range l.Rules {
-		rp := fmt.Sprintf("%s.rules[%d]", p, j)
-		if s.intRange(rp+".priority", r.Priority, 1, 50000) {
-			if prios[r.Priority] {
-				s.add(rp+".priority", "%d is used by another rule of this listener", r.Priority)
-			}
-			prios[r.Priority] = true
-		}
-		if r.Host == "" && r.Path == "" {
-			s.add(rp, "needs a host or a path to match")
-		}
-		if h := r.Host; h != "" && (strings.Contains(strings.TrimPrefix(h, "*."), "*") || strings.ContainsAny(h, " /")) {
-			s.add(rp+".host", "%q must be an exact host name or *.suffix", h)
-		}
-		if path := r.Path; path != "" && (!strings.HasPrefix(path, "/") || strings.Contains(strings.TrimSuffix(path, "*"), "*")) {
-			s.add(rp+".path", "%q must start with / and may only end with *", path)
-		}
-		switch {
-		case r.TargetGroup == "":
-			s.add(rp+".target_group", "is required")
-		case !groups[r.TargetGroup]:
-			s.add(rp+".target_group", "%q is not a target group", r.TargetGroup)
-		}
-	}
+	s.listenerRouting(p, l, groups) // validate_rules.go
 }
 
 func (s *schema) targetGroup(p string, tg *TargetGroup) {
@@ -129,6 +91,7 @@ func (s *schema) targetGroup(p string, tg *TargetGroup) {
 			s.add(p+".tls.ca_file", "%v", err)
 		}
 	}
+	s.stickiness(p, tg) // validate_rules.go
 	s.oneOf(p+".algorithm", tg.Algorithm, "round_robin", "least_outstanding_requests", "weighted_random")
 	s.durRange(p+".connect_timeout", tg.ConnectTimeout, time.Millisecond, 600*time.Second)
 	s.durRange(p+".deregistration_delay", tg.DeregistrationDelay, 0, 3600*time.Second)

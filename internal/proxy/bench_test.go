@@ -30,8 +30,8 @@ func BenchmarkRuleMatch(b *testing.B) {
 	r := httptest.NewRequest("GET", "http://shop.example.com/api/cart?id=1", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if g, _ := h.routes.Load().route(r); g.Name != "api" {
-			b.Fatal(g.Name)
+		if _, f := h.routes.Load().route(r); f.groups[0].Name != "api" {
+			b.Fatal(f.groups[0].Name)
 		}
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
-	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
+	"github.com/fulcrumlb/fulcrum/internal/stickiness"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -43,27 +43,13 @@ type Handler struct {
 	Metrics *metrics.Metrics
 	// Logger receives operational messages.
 	Logger *slog.Logger
+	// Sticky seals and opens stickiness cookies; nil turns stickiness off.
+	Sticky *stickiness.Codec
 
 	// routes is the listener's current rules; a reload swaps it.
 	routes  atomic.Pointer[routeTable]
 	records sync.Pool
 	bufs    sync.Pool
-}
-
-// routeTable is one generation of a listener's routing: its rules, its
-// default target group, and the idle timeout that bounds each wait for a
-// target's bytes.
-type routeTable struct {
-	def         *Group
-	rules       []rule
-	idleTimeout time.Duration
-	// exposeDetails is the listener's expose_error_details.
-	exposeDetails bool
-}
-
-// setRoutes installs lc's rules over groups.
-func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
-	h.routes.Store(&routeTable{def: groups[lc.DefaultTargetGroup], rules: compileRules(lc.Rules, groups), idleTimeout: lc.IdleTimeout.D(), exposeDetails: lc.ExposeErrorDetails})
 }
 
 func (h *Handler) record() *accesslog.Record {
@@ -95,6 +81,8 @@ type request struct {
 	idleTimeout time.Duration
 	// exposeDetails shows the failure detail to the client.
 	exposeDetails bool
+	// route is what the rules decided (actions.go).
+	route routeState
 }
 
 // ServeHTTP proxies one request.
@@ -113,8 +101,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.idleTimeout = rt.idleTimeout
 	q.w = newIdleWriter(w, q.idleTimeout)
 	q.exposeDetails = rt.exposeDetails
-	q.group, rec.RulePriority = rt.route(r)
-	rec.TargetGroup, rec.Forwarded = q.group.Name, true
+	if !h.routeRequest(q, rt) {
+		return // a redirect or fixed_response answered (actions.go)
+	}
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
 	if r.Method == http.MethodOptions && r.RequestURI == "*" {
@@ -172,7 +161,10 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 	var detail string
 	for attempt := 1; ; attempt++ {
 		rs := g.Targets.Routes()
-		t := g.Policy.Pick(rs, tried)
+		t := h.stickyTarget(q, rs, tried)
+		if t == nil {
+			t = g.Policy.Pick(rs, tried)
+		}
 		if t == nil {
 			err := fmt.Errorf("target group %s has %w", g.Name, failure.ErrNoTarget)
 			class, detail = failure.Classify(err), err.Error()
@@ -312,6 +304,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 		hdr[k] = v
 	}
 	hdr["X-Request-Id"] = []string{q.id}
+	h.stickyCookies(q, resp, hdr)
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {
 			hdr.Add("Trailer", k)
@@ -423,19 +416,6 @@ func proxyStatus(et failure.ErrorType, details string) string {
 		b = append(b, '"')
 	}
 	return string(b)
-}
-
-func (rt *routeTable) route(r *http.Request) (*Group, int) {
-	if len(rt.rules) == 0 {
-		return rt.def, 0
-	}
-	host := hostOnly(r.Host)
-	for i := range rt.rules {
-		if rt.rules[i].match(host, r.URL.Path) {
-			return rt.rules[i].group, rt.rules[i].priority
-		}
-	}
-	return rt.def, 0
 }
 
 func (h *Handler) fillRecord(q *request, ci *connInfo) {

@@ -18,6 +18,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/health"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
+	"github.com/fulcrumlb/fulcrum/internal/stickiness"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -41,6 +42,7 @@ type Server struct {
 	metrics  *metrics.Metrics
 	history  *accesslog.History
 	load     func() (*config.Config, []byte, error)
+	sticky   *stickiness.Codec
 
 	// snap is what the request path and the admin API read.
 	snap atomic.Pointer[snapshot]
@@ -104,7 +106,7 @@ type listener struct {
 	srv     *http.Server
 	ln      net.Listener
 	tl      *trackedListener
-	cert    atomic.Pointer[tls.Certificate]
+	tlsCfg  atomic.Pointer[tls.Config] // tls.go
 }
 
 // New builds a server from a validated configuration. It opens the access
@@ -121,6 +123,11 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s := &Server{logger: logger, stdout: stdout, metrics: opts.Metrics, history: opts.History, load: opts.Load,
 		states: map[string]*groupState{}, listeners: map[string]*listener{}}
 	s.info.Store(&config.Info{Path: opts.Path, Source: string(opts.Source), LoadedAt: time.Now()})
+	sticky, err := stickiness.Load(cfg.StickinessKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	s.sticky = sticky
 	if c := cfg.HealthCheckLog; c != nil {
 		l, err := health.OpenCheckLog(c.Path, stdout)
 		if err != nil {
@@ -262,6 +269,7 @@ func (s *Server) newListener(lc config.Listener, snap *snapshot) *listener {
 		History:   s.history,
 		Metrics:   s.metrics,
 		Logger:    s.logger,
+		Sticky:    s.sticky,
 	}
 	h.setRoutes(lc, snap.groups)
 	s.metrics.AddListener(lc.Name)
@@ -316,20 +324,9 @@ func (s *Server) bind(l *listener) error {
 			return err
 		}
 		l.srv.TLSConfig = &tls.Config{NextProtos: []string{"h2", "http/1.1"},
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return l.cert.Load(), nil }}
+			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return l.tlsCfg.Load(), nil }}
 		l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
 	}
-	return nil
-}
-
-// loadCert (re)reads an https listener's certificate; a reload picks up a
-// renewed certificate without closing the socket.
-func (l *listener) loadCert() error {
-	cert, err := config.LoadKeyPair(l.cfg.TLS.CertFile, l.cfg.TLS.KeyFile)
-	if err != nil {
-		return fmt.Errorf("listener %s: %w", l.cfg.Name, err)
-	}
-	l.cert.Store(&cert)
 	return nil
 }
 

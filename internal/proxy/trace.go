@@ -1,0 +1,54 @@
+package proxy
+
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// traceHeaderName is ALB's request tracing header.
+const traceHeaderName = "X-Amzn-Trace-Id"
+
+// traceHeader sets the request's X-Amzn-Trace-Id as ALB does (AWS,
+// "Request tracing for your Application Load Balancer") and returns it:
+// without a header carrying a Root field, it becomes
+// "Root=1-{8 hex digits of the epoch second}-{24 random hex digits}";
+// with one, a Self field of the same form is put first, replacing any
+// earlier Self, and the other fields are kept. A header over 1024 bytes
+// is replaced.
+func traceHeader(h http.Header, now time.Time) string {
+	id := traceID(now)
+	old := h.Get(traceHeaderName)
+	v := "Root=" + id
+	if old != "" && len(old) <= 1024 && strings.Contains(old, "Root=") {
+		var b strings.Builder
+		b.WriteString("Self=" + id)
+		for f := range strings.SplitSeq(old, ";") {
+			if f = strings.TrimSpace(f); f == "" || strings.HasPrefix(f, "Self=") {
+				continue
+			}
+			b.WriteByte(';')
+			b.WriteString(f)
+		}
+		v = b.String()
+	}
+	h[traceHeaderName] = []string{v}
+	return v
+}
+
+// traceID is "1-{epoch hex}-{24 hex}", the X-Ray trace id format.
+func traceID(now time.Time) string {
+	var r [12]byte
+	u, w := rand.Uint64(), rand.Uint32()
+	for i := range 8 {
+		r[i] = byte(u >> (8 * i))
+	}
+	for i := range 4 {
+		r[8+i] = byte(w >> (8 * i))
+	}
+	epoch := strconv.FormatInt(now.Unix(), 16)
+	return "1-" + strings.Repeat("0", max(0, 8-len(epoch))) + epoch + "-" + hex.EncodeToString(r[:])
+}
