@@ -372,3 +372,9 @@ var tokenChar = func() (t [128]bool) {
 	}
 	return t
 }()
+
+// LooksLikeFraming reports whether a header name is, or normalises to,
+// Content-Length or Transfer-Encoding (case folded, non-letters dropped,
+// Unicode look-alike letters folded). A forwarder drops every such field
+// and writes its own framing.
+func LooksLikeFraming(name []byte) bool { return looksLikeFraming(name) }
