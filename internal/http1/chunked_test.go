@@ -3,6 +3,8 @@ package http1
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net/http/httputil"
 	"testing"
 )
 
@@ -87,4 +89,24 @@ func TestReframe(t *testing.T) {
 	if got := string(AppendRequest(nil, &r)); got != "POST /u HTTP/1.1\r\nContent-Length: 3\r\n\r\n" {
 		t.Errorf("CL: %q", got)
 	}
+}
+
+// FuzzChunkedDecoder checks the decoder, fed one byte at a time, against
+// net/http/httputil's chunked reader on bodies both accept.
+func FuzzChunkedDecoder(f *testing.F) {
+	f.Add([]byte("5\r\nhello\r\n0\r\n\r\n"))
+	f.Add([]byte("3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		ours, err := decodeAll(t, in, 1)
+		if err != nil {
+			return
+		}
+		theirs, herr := io.ReadAll(httputil.NewChunkedReader(bytes.NewReader(in)))
+		if herr != nil {
+			return
+		}
+		if !bytes.Equal(ours, theirs) {
+			t.Fatalf("ours %q, httputil %q", ours, theirs)
+		}
+	})
 }

@@ -71,8 +71,12 @@ func (r *Request) finish(cl []byte) error {
 	if r.absHost != nil {
 		r.Host = r.absHost
 	}
-	if r.Minor == 0 && !r.keepAlive10 {
-		r.Close = true
+	if r.Minor == 0 {
+		// RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+		r.Expect100 = false
+		if !r.keepAlive10 {
+			r.Close = true
+		}
 	}
 	if r.HadTransferEncoding {
 		// Every Transfer-Encoding field, as one list; chunked must be

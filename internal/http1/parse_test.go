@@ -37,6 +37,7 @@ func TestParse(t *testing.T) {
 		{name: "1.0 no Host", in: "GET / HTTP/1.0\r\n\r\n", cl: -1, close: true},
 		{name: "absolute form", in: "GET http://b.example:8080/p?q HTTP/1.1\r\nHost: a\r\n\r\n", cl: -1, host: "b.example:8080", headerCount: 1},
 		{name: "expect", in: "PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", cl: 1, host: "a", exp: true, headerCount: 3},
+		{name: "expect 1.0", in: "PUT / HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n", cl: 1, close: true, headerCount: 2},
 		{name: "connection close", in: "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n", cl: -1, host: "a", close: true, headerCount: 2},
 		{name: "obs-fold", in: "GET / HTTP/1.1\r\nHost: a\r\nX: one\r\n two\r\n\r\n", cl: -1, host: "a", headerCount: 2},
 		{name: "HTTP/2.0", in: "GET / HTTP/2.0\r\nHost: a\r\n\r\n", status: 505},
