@@ -1,0 +1,212 @@
+package http1
+
+import "bytes"
+
+// nextLine returns the line starting at p without its terminator (CRLF,
+// or a bare LF as RFC 9112 §2.2 allows), and the offset after it.
+func nextLine(buf []byte, p int) (line []byte, next int, ok bool) {
+	i := bytes.IndexByte(buf[p:], '\n')
+	if i < 0 {
+		return nil, len(buf), false
+	}
+	line = buf[p : p+i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	return line, p + i + 1, true
+}
+
+// parseLine parses "method SP request-target SP HTTP-version" (RFC 9112 §3).
+// The target is everything between the first and the last space, so an
+// unescaped space stays in it for the classifier (SpaceInUri).
+func parseLine(line []byte, r *Request, lim Limits) error {
+	sp1 := bytes.IndexByte(line, ' ')
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp1 <= 0 || sp2 <= sp1+1 {
+		return errLine
+	}
+	r.Method, r.Target, r.Version = line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	if !isToken(r.Method) {
+		return errMethod
+	}
+	if len(r.Target) > lim.MaxURIBytes {
+		return errURITooBig
+	}
+	for _, c := range r.Target {
+		if c <= ' ' && c != ' ' || c == 0x7f {
+			return errTarget
+		}
+	}
+	v := r.Version
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
+		return errVersion
+	}
+	if v[5] != '1' {
+		return errVersion5
+	}
+	r.Minor = int(v[7] - '0')
+	if r.Minor > 1 {
+		r.Minor = 1 // HTTP/1.x, x > 1: answer as 1.1 (RFC 9110 §6.2)
+	}
+	if len(r.Target) > 0 && r.Target[0] != '/' && !(len(r.Target) == 1 && r.Target[0] == '*') {
+		// absolute-form (RFC 9112 §3.2.2) or authority-form for CONNECT.
+		if i := bytes.Index(r.Target, []byte("://")); i > 0 {
+			auth := r.Target[i+3:]
+			if j := bytes.IndexAny(auth, "/?#"); j >= 0 {
+				auth = auth[:j]
+			}
+			r.absHost = auth
+		} else if !bytes.Equal(r.Method, []byte("CONNECT")) {
+			return errTarget
+		}
+	}
+	return nil
+}
+
+// finish applies the framing rules of RFC 9112 §6 and the Host rules of §3.2.
+func (r *Request) finish(cl []byte) error {
+	if r.Minor == 1 && r.Host == nil {
+		return errHost
+	}
+	if r.absHost != nil {
+		r.Host = r.absHost
+	}
+	if r.Minor == 0 {
+		// RFC 9110 §10.1.1: a 100-continue expectation in HTTP/1.0 is ignored.
+		r.Expect100 = false
+		if !r.keepAlive10 {
+			r.Close = true
+		}
+	}
+	if r.HadTransferEncoding {
+		// Every Transfer-Encoding field, as one list; chunked must be
+		// final and appear once. Other codings Fulcrum does not decode.
+		n, last := 0, false
+		for i := range r.Headers {
+			h := &r.Headers[i]
+			if !equalFold(h.Name, "transfer-encoding") {
+				continue
+			}
+			for v := h.Value; len(v) > 0; {
+				var item []byte
+				if j := bytes.IndexByte(v, ','); j >= 0 {
+					item, v = v[:j], v[j+1:]
+				} else {
+					item, v = v, nil
+				}
+				if j := bytes.IndexByte(item, ';'); j >= 0 {
+					item = item[:j]
+				}
+				item = trimOWS(item)
+				switch {
+				case len(item) == 0:
+				case equalFold(item, "chunked"):
+					n++
+					last = true
+				case isToken(item):
+					return errTE501
+				default:
+					return errTE
+				}
+			}
+		}
+		if n != 1 || !last {
+			return errTE
+		}
+		r.Chunked = true
+		if r.HadContentLength || r.Minor == 0 {
+			// RFC 9112 §6.1: Transfer-Encoding overrides Content-Length,
+			// and such a request (or one over HTTP/1.0) ends the connection.
+			r.Close = true
+		}
+		return nil
+	}
+	if r.HadContentLength {
+		var n int64
+		if len(cl) == 0 {
+			return errCL
+		}
+		for _, c := range cl {
+			if !isDigit(c) || n > (1<<63-1)/10 {
+				return errCL
+			}
+			n = n*10 + int64(c-'0')
+			if n < 0 {
+				return errCL
+			}
+		}
+		r.ContentLength = n
+	}
+	return nil
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func equalFold(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasToken reports whether a comma list contains tok, case-insensitively.
+func hasToken(v []byte, tok string) bool {
+	for len(v) > 0 {
+		var item []byte
+		if j := bytes.IndexByte(v, ','); j >= 0 {
+			item, v = v[:j], v[j+1:]
+		} else {
+			item, v = v, nil
+		}
+		if equalFold(trimOWS(item), tok) {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken reports whether b is an RFC 9110 §5.6.2 token.
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 || !tchar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// tchar is RFC 9110 §5.6.2. Read only.
+var tchar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
