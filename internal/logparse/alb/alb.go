@@ -122,7 +122,7 @@ func attribute(r record, e *logparse.Entry) {
 	}
 	if r.actions != "" && !strings.Contains(r.actions, "forward") {
 		// fixed-response or redirect: a rule answered, no target was
-		// involved (logs-and-diagnosis §3.1).
+		// involved (ALB user guide, "Access log entries", actions_executed).
 		e.Excluded, e.Signature = true, fmt.Sprintf("%d from actions_executed %q", r.elb, r.actions)
 		return
 	}
