@@ -140,11 +140,13 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	if e.Status >= 100 && e.Status < 600 {
 		a.status[e.Status/100-1]++
 	}
+	// lb_5xx and target_5xx follow ALB's HTTPCode_ELB_5XX_Count and
+	// HTTPCode_Target_5XX_Count (ALB user guide, "CloudWatch metrics for
+	// your Application Load Balancer"): every 5xx the load balancer
+	// generated counts, a fixed-response 503 included, even though an
+	// Excluded line is never a cause of failure.
 	lb := e.Status >= 500 && (e.LBError || e.TargetStatus != e.Status)
 	tg := e.Status >= 500 && !lb
-	if e.Excluded {
-		lb = false
-	}
 	if lb {
 		a.lb5xx++
 	}

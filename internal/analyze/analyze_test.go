@@ -263,3 +263,43 @@ func TestLatencyHistogram(t *testing.T) {
 		t.Errorf("p50 %.1f p99 %.1f", p50, p99)
 	}
 }
+
+// TestFixedResponseCountsAsLB5xx: ALB's HTTPCode_ELB_5XX_Count counts a
+// fixed-response 503, but it is never a cause of failure.
+func TestFixedResponseCountsAsLB5xx(t *testing.T) {
+	line := `http 2026-11-22T10:00:00.000000Z app/lb/1 198.51.100.7:4000 - -1 -1 -1 503 - 10 20 "GET http://x:80/ HTTP/1.1" "curl" - - - "Root=1" "-" "-" 0 2026-11-22T10:00:00.000000Z "fixed-response" "-" "-" "-" "-" "-" "-"` + "\n"
+	path := filepath.Join(t.TempDir(), "alb.log")
+	if err := os.WriteFile(path, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Requests != 1 || r.LB5xx != 1 || r.Target5xx != 0 || len(r.Causes) != 0 {
+		t.Errorf("fixed-response 503: %d requests, lb %d, target %d, causes %+v", r.Requests, r.LB5xx, r.Target5xx, r.Causes)
+	}
+}
+
+// TestTarget5xxSignatureNamesEveryCode: half 500s and half 502s from the
+// target must not read as "500 = 500" alone.
+func TestTarget5xxSignatureNamesEveryCode(t *testing.T) {
+	var b strings.Builder
+	for i, code := range []int{500, 502, 500, 502} {
+		fmt.Fprintf(&b, `http 2026-11-22T10:00:0%d.000000Z app/lb/1 198.51.100.7:4000 10.0.0.1:80 0.001 0.002 0.000 %d %d 10 20 "GET http://x:80/ HTTP/1.1" "curl" - - arn:aws:elasticloadbalancing:r:1:targetgroup/web/abc "Root=1" "-" "-" 0 2026-11-22T10:00:00.000000Z "forward" "-" "-" "10.0.0.1:80" "%d" "-" "-"`+"\n", i, code, code, code)
+	}
+	path := filepath.Join(t.TempDir(), "alb.log")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), []string{path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Target5xx != 4 || len(r.Causes) != 1 {
+		t.Fatalf("target 5xx %d, causes %+v", r.Target5xx, r.Causes)
+	}
+	if s := r.Causes[0].Signature; !strings.Contains(s, "500") || !strings.Contains(s, "502") || !strings.Contains(s, "(2)") {
+		t.Errorf("signature %q does not name both 500 and 502 with their counts", s)
+	}
+}

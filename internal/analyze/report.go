@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
@@ -161,13 +162,37 @@ func describe(c *CauseReport) {
 // topSignature is the most frequent signature; ties go to the first in
 // sort order, so reports are stable.
 func topSignature(m map[string]int64) string {
-	best, bestN := "", int64(-1)
-	for s, n := range m {
-		if n > bestN || (n == bestN && s < best) {
-			best, bestN = s, n
-		}
+	type sig struct {
+		s string
+		n int64
 	}
-	return best
+	all := make([]sig, 0, len(m))
+	for s, n := range m {
+		all = append(all, sig{s, n})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].n != all[j].n {
+			return all[i].n > all[j].n
+		}
+		return all[i].s < all[j].s
+	})
+	switch len(all) {
+	case 0:
+		return ""
+	case 1:
+		return all[0].s
+	}
+	// Several signatures (502s beside 500s, say): name the most frequent
+	// three with their counts, so the report says which it saw.
+	parts := make([]string, 0, 4)
+	for i, g := range all {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("%d more", len(all)-3))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", g.s, g.n))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // overload looks for load-balancer errors that rise with the request rate

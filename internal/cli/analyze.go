@@ -85,6 +85,13 @@ func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return &exitError{code: 1, err: err}
 			}
+			// A file of which no line parsed is an error: its report
+			// would otherwise read as "nothing wrong".
+			for _, in := range rep.Inputs {
+				if in.Error == "" && in.Parsed == 0 {
+					return &exitError{code: 2, err: fmt.Errorf("%s: no line parsed as %s (%d lines)", in.Path, in.Format, in.Lines)}
+				}
+			}
 			return nil
 		},
 	}

@@ -83,6 +83,11 @@ func TestAnalyze(t *testing.T) {
 	if code, _, errOut := run(t, "analyze", filepath.Join(dir, "missing.log")); code != 2 || !strings.Contains(errOut, "missing.log") {
 		t.Errorf("missing file: code %d %q", code, errOut)
 	}
+	junk := filepath.Join(dir, "junk.log")
+	os.WriteFile(junk, []byte("not a log line\nnor this\n"), 0o644)
+	if code, out, errOut := run(t, "analyze", "--format", "alb", junk); code != 2 || !strings.Contains(errOut, "junk.log: no line parsed") || out == "" {
+		t.Errorf("nothing parsed: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
 }
 
 // TestVersion: --version and version agree, and a build stamped with a
