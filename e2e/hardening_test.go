@@ -153,7 +153,6 @@ func TestIdleClientNeverReads(t *testing.T) {
 		}
 	})
 	f := startFulcrum(t, idleCfg(tgt, ", max_connections: 5"))
-	var conns []net.Conn
 	for i := range 5 {
 		c, err := net.Dial("tcp", f.addr)
 		if err != nil {
@@ -161,7 +160,6 @@ func TestIdleClientNeverReads(t *testing.T) {
 		}
 		defer c.Close()
 		fmt.Fprintf(c, "GET /big HTTP/1.1\r\nHost: app\r\nX-Request-Id: stalled-%d\r\n\r\n", i)
-		conns = append(conns, c)
 	}
 	deadline := time.Now().Add(waitTimeout)
 	for active.Load() < 5 && time.Now().Before(deadline) {

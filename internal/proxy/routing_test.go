@@ -75,11 +75,11 @@ target_groups:
 		b, _ := io.ReadAll(resp.Body)
 		return resp, string(b)
 	}
-	resp, body := do("GET", "/old/a/b?x=1", "shop.example.com")
+	resp, _ := do("GET", "/old/a/b?x=1", "shop.example.com")
 	if resp.StatusCode != 301 || resp.Header.Get("Location") != "http://shop.example.com:"+strings.Split(addr, ":")[1]+"/new/old/a/b?x=1" {
 		t.Errorf("redirect: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	resp, body = do("DELETE", "/x", "")
+	resp, body := do("DELETE", "/x", "")
 	if resp.StatusCode != 403 || body != "no" || resp.Header.Get("Content-Type") != "text/plain" || resp.Header.Get("Server") != "fulcrum" {
 		t.Errorf("fixed_response: %d %q %v", resp.StatusCode, body, resp.Header)
 	}
