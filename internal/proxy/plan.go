@@ -146,7 +146,13 @@ func plan(old, next *config.Config) (reloadPlan, error) {
 		ot, nt := og, tc
 		ot.Targets, nt.Targets = nil, nil
 		step.Settings = !reflect.DeepEqual(ot, nt)
-		step.TargetSettings = !reflect.DeepEqual(og.Targets, tc.Targets) && step.AddTargets == nil && step.RemoveTargets == nil
+		for _, ot := range og.Targets {
+			for _, nt := range tc.Targets {
+				if ot.Address == nt.Address && !reflect.DeepEqual(ot, nt) {
+					step.TargetSettings = true
+				}
+			}
+		}
 		if step.Settings || step.TargetSettings || step.AddTargets != nil || step.RemoveTargets != nil {
 			p.Groups = append(p.Groups, step)
 		}
