@@ -27,6 +27,9 @@ type listenerStep struct {
 	Action  listenerAction
 	Address string // the new address; the old one for listenerRemove
 	Limits  []string
+	// Rules is set when a kept listener's rules, default target group or
+	// TLS settings changed.
+	Rules bool
 }
 
 // groupAction is what a reload does to one target group.
@@ -91,6 +94,9 @@ func plan(old, next *config.Config) (reloadPlan, error) {
 		case ol.Protocol == lc.Protocol && ol.ReusePort == lc.ReusePort:
 			step.Action = listenerKeep
 			step.Limits = listenerLimits(ol, lc)
+			a, b := ol, lc
+			a.MaxConnections, a.IdleTimeout, b.MaxConnections, b.IdleTimeout = 0, 0, 0, 0
+			step.Rules = !reflect.DeepEqual(a, b)
 		case anyPort(lc.Address) || (ol.ReusePort && lc.ReusePort):
 			step.Action = listenerRebind
 		default:
@@ -175,7 +181,7 @@ func listenerLimits(a, b config.Listener) []string {
 		out = append(out, fmt.Sprintf("max_connections %d -> %d", a.MaxConnections, b.MaxConnections))
 	}
 	if a.IdleTimeout != b.IdleTimeout {
-		out = append(out, fmt.Sprintf("idle_timeout %s -> %s", a.IdleTimeout, b.IdleTimeout))
+		out = append(out, fmt.Sprintf("idle_timeout %s -> %s; it applies to waits for targets now and to client connections after a restart", a.IdleTimeout, b.IdleTimeout))
 	}
 	return out
 }

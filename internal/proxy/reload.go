@@ -109,6 +109,11 @@ func (s *Server) commit(p reloadPlan, cfg *config.Config, now time.Time) ([]stri
 
 	// Target groups: carry state over, reconcile targets, restart checks
 	// whose settings changed.
+	for _, g := range p.Groups {
+		if g.Action == groupChange && g.Settings {
+			note("target group %s: new settings apply to new requests", g.Name)
+		}
+	}
 	for _, tc := range cfg.TargetGroups {
 		g := snap.groups[tc.Name]
 		st := s.states[tc.Name]
@@ -157,7 +162,13 @@ func (s *Server) commit(p reloadPlan, cfg *config.Config, now time.Time) ([]stri
 		l := s.listeners[st.Name]
 		switch st.Action {
 		case listenerKeep:
-			s.updateListener(l, listenerConfig(cfg, st.Name), snap, note)
+			s.updateListener(l, listenerConfig(cfg, st.Name), snap)
+			if st.Rules {
+				note("listener %s: new rules or TLS settings", st.Name)
+			}
+			for _, lim := range st.Limits {
+				note("listener %s: %s", st.Name, lim)
+			}
 			continue
 		case listenerRemove:
 			delete(s.listeners, st.Name)
@@ -200,12 +211,9 @@ func listenerConfig(cfg *config.Config, name string) config.Listener {
 
 // updateListener gives a kept listener its new rules, limits and
 // certificate.
-func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot, note func(string, ...any)) {
+func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot) {
 	l.handler.setRoutes(lc, snap.groups)
 	l.tl.max.Store(int64(lc.MaxConnections))
-	if lc.IdleTimeout != l.cfg.IdleTimeout {
-		note("listener %s: idle_timeout %s applies to waits for targets now and to client connections after a restart", lc.Name, lc.IdleTimeout)
-	}
 	prev := l.cfg
 	l.cfg = lc
 	if lc.Protocol == "https" {
