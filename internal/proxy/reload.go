@@ -20,7 +20,10 @@ import (
 //     Deregister does; targets registered at runtime stay;
 //   - listeners whose address, protocol and reuse_port did not change keep
 //     their sockets and client connections and take the new rules,
-//     certificate and max_connections; others open or close;
+//     certificate and max_connections; others open or close, every new
+//     socket bound before an old one closes. A new protocol or reuse_port
+//     on the same address needs reuse_port on both sides (or port 0);
+//     otherwise the reload is refused with a problem on that field;
 //   - requests in flight finish on the snapshot they started with.
 //
 // It returns the changes made, one line each.
