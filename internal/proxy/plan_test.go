@@ -45,7 +45,7 @@ func TestPlan(t *testing.T) {
 		}), want: reloadPlan{Listeners: []listenerStep{{Name: "web", Action: listenerKeep, Address: web.Address,
 			Limits: []string{"max_connections 0 -> 10", "idle_timeout 1m0s -> 5s; it applies to waits for targets now and to client connections after a restart"}}}}},
 		{name: "new default target group on a kept listener", old: base,
-			new: with(func(c *config.Config) { c.Listeners[0].DefaultTargetGroup = "other" }),
+			new:  with(func(c *config.Config) { c.Listeners[0].DefaultTargetGroup = "other" }),
 			want: reloadPlan{Listeners: []listenerStep{{Name: "web", Action: listenerKeep, Address: web.Address, Rules: true}}}},
 		{name: "listener added, removed and moved", old: with(func(c *config.Config) {
 			c.Listeners = append(c.Listeners, config.Listener{Name: "old", Address: "127.0.0.1:9000"})
