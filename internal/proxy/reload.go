@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
@@ -21,7 +20,10 @@ import (
 //     Deregister does; targets registered at runtime stay;
 //   - listeners whose address, protocol and reuse_port did not change keep
 //     their sockets and client connections and take the new rules,
-//     certificate and max_connections; others open or close;
+//     certificate and max_connections; others open or close, every new
+//     socket bound before an old one closes. A new protocol or reuse_port
+//     on the same address needs reuse_port on both sides (or port 0);
+//     otherwise the reload is refused with a problem on that field;
 //   - requests in flight finish on the snapshot they started with.
 //
 // It returns the changes made, one line each.
@@ -67,47 +69,54 @@ func (s *Server) reloadFailed(now time.Time, err error) error {
 	return err
 }
 
-// apply switches to cfg. The caller holds s.mu. Nothing changes unless
-// the new snapshot and every new listener socket could be built.
+// apply switches to cfg: it plans the change from the running
+// configuration and commits it. The caller holds s.mu.
 func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
+	p, err := plan(s.cfg, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return s.commit(p, cfg, now)
+}
+
+// commit applies p, planned from the running configuration to cfg. The
+// caller holds s.mu. Nothing changes unless the new snapshot and every
+// new listener socket could be built: new sockets, rebinds on the same
+// address included, are bound before any old one closes, so a busy port
+// fails the reload with nothing changed. It returns the changes made, one
+// line each.
+func (s *Server) commit(p reloadPlan, cfg *config.Config, now time.Time) ([]string, error) {
 	var changes []string
 	note := func(format string, args ...any) { changes = append(changes, fmt.Sprintf(format, args...)) }
 
-	// Listeners that need a new socket are bound first, so a busy port
-	// fails the reload before anything else changed.
-	fresh := map[string]*listener{}
-	var closeFirst []*listener
-	for _, lc := range cfg.Listeners {
-		old := s.listeners[lc.Name]
-		if old != nil && sameSocket(old.cfg, lc) {
-			continue
-		}
-		if old != nil && old.cfg.Address == lc.Address {
-			closeFirst = append(closeFirst, old) // same port: it must be freed first
-			continue
-		}
-		fresh[lc.Name] = nil
-	}
 	snap, err := s.build(cfg, now)
 	if err != nil {
 		return nil, err
 	}
-	for name := range fresh {
-		lc := listenerConfig(cfg, name)
-		l := s.newListener(lc, snap)
+	fresh := map[string]*listener{}
+	for _, st := range p.Listeners {
+		switch st.Action {
+		case listenerAdd, listenerMove, listenerRebind:
+		default:
+			continue
+		}
+		l := s.newListener(listenerConfig(cfg, st.Name), snap)
 		if err := s.bind(l); err != nil {
 			for _, b := range fresh {
-				if b != nil {
-					b.ln.Close()
-				}
+				b.ln.Close()
 			}
 			return nil, err
 		}
-		fresh[name] = l
+		fresh[st.Name] = l
 	}
 
 	// Target groups: carry state over, reconcile targets, restart checks
 	// whose settings changed.
+	for _, g := range p.Groups {
+		if g.Action == groupChange && g.Settings {
+			note("target group %s: new settings apply to new requests", g.Name)
+		}
+	}
 	for _, tc := range cfg.TargetGroups {
 		g := snap.groups[tc.Name]
 		st := s.states[tc.Name]
@@ -150,58 +159,48 @@ func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
 		note("target group %s removed; its targets drain", name)
 	}
 
-	// Listeners.
-	for _, l := range closeFirst {
-		// Same address, new protocol or reuse_port: free the port now, and
-		// let the old connections finish in the background.
-		l.ln.Close()
-		s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
-		delete(s.listeners, l.cfg.Name)
-		lc := listenerConfig(cfg, l.cfg.Name)
-		nl := s.newListener(lc, snap)
-		if err := s.bind(nl); err != nil {
-			s.logger.Error("listener could not be reopened", "listener", lc.Name, "error", err)
-			note("listener %s closed: %v", lc.Name, err)
+	// Listeners. An old socket closes only after its successor accepts;
+	// its connections finish in the background, for up to the grace.
+	for _, st := range p.Listeners {
+		l := s.listeners[st.Name]
+		switch st.Action {
+		case listenerKeep:
+			s.updateListener(l, listenerConfig(cfg, st.Name), snap)
+			if st.Rules {
+				note("listener %s: new rules or TLS settings", st.Name)
+			}
+			for _, lim := range st.Limits {
+				note("listener %s: %s", st.Name, lim)
+			}
+			continue
+		case listenerRemove:
+			delete(s.listeners, st.Name)
+			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
+			note("listener %s removed; its connections drain", st.Name)
 			continue
 		}
-		fresh[lc.Name] = nl
-	}
-	moved := map[string]bool{}
-	for name, l := range s.listeners {
-		lc := listenerConfig(cfg, name)
-		switch {
-		case lc.Name == "":
-			delete(s.listeners, name)
+		if l != nil {
 			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
-			note("listener %s removed; its connections drain", name)
-		case fresh[name] != nil:
-			delete(s.listeners, name)
-			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
-			moved[name] = true
-			note("listener %s moved to %s", name, lc.Address)
-		default:
-			s.updateListener(l, lc, snap, note)
+		}
+		nl := fresh[st.Name]
+		s.listeners[st.Name] = nl
+		s.serveListener(nl)
+		switch st.Action {
+		case listenerAdd:
+			note("listener %s added on %s", st.Name, nl.ln.Addr())
+		case listenerMove:
+			note("listener %s moved to %s", st.Name, st.Address)
+		case listenerRebind:
+			note("listener %s reopened on %s with protocol %s, reuse_port %v; its old connections finish",
+				st.Name, nl.ln.Addr(), nl.cfg.Protocol, nl.cfg.ReusePort)
 		}
 	}
-	for name, l := range fresh {
-		s.listeners[name] = l
-		s.serveListener(l)
-		if !moved[name] {
-			note("listener %s added on %s", name, l.ln.Addr())
-		}
-	}
-	if !reflect.DeepEqual(cfg.AccessLog, s.cfg.AccessLog) || !reflect.DeepEqual(cfg.HealthCheckLog, s.cfg.HealthCheckLog) ||
-		!reflect.DeepEqual(cfg.Admin, s.cfg.Admin) {
+	if p.RestartOnly {
 		note("access_log, health_check_log and admin changes take effect at the next restart")
 		s.logger.Warn("access_log, health_check_log and admin changes take effect at the next restart")
 	}
 	s.cfg = cfg
 	return changes, nil
-}
-
-// sameSocket reports whether a reload can keep a listener's socket.
-func sameSocket(a, b config.Listener) bool {
-	return a.Address == b.Address && a.Protocol == b.Protocol && a.ReusePort == b.ReusePort
 }
 
 func listenerConfig(cfg *config.Config, name string) config.Listener {
@@ -215,12 +214,9 @@ func listenerConfig(cfg *config.Config, name string) config.Listener {
 
 // updateListener gives a kept listener its new rules, limits and
 // certificate.
-func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot, note func(string, ...any)) {
+func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot) {
 	l.handler.setRoutes(lc, snap.groups)
 	l.tl.max.Store(int64(lc.MaxConnections))
-	if lc.IdleTimeout != l.cfg.IdleTimeout {
-		note("listener %s: idle_timeout %s applies to waits for targets now and to client connections after a restart", lc.Name, lc.IdleTimeout)
-	}
 	prev := l.cfg
 	l.cfg = lc
 	if lc.Protocol == "https" {
