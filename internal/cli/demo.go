@@ -9,19 +9,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/lipgloss"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/fulcrumlb/fulcrum/internal/accesslog"
-	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/doctor"
-	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/proxy"
 )
 
@@ -141,20 +138,11 @@ target_groups:
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	reg := prometheus.NewRegistry()
-	history := accesslog.NewHistory(1000)
-	srv, err := proxy.New(cfg, proxy.Options{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(reg), History: history})
+	st, err := newStack(cfg, "", proxy.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	adm := &admin.Server{Address: "127.0.0.1:0", Gatherer: reg, Groups: srv.TargetGroups, History: history}
-	if err := adm.Listen(); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	if err := srv.Listen(); err != nil {
-		adm.Close()
 		return &exitError{code: 1, err: fmt.Errorf("%w (another fulcrum demo running? try --listen 127.0.0.1:0)", err)}
 	}
+	srv, adm := st.srv, st.adm
 	addr := srv.Addrs()["demo"]
 	fmt.Fprintf(stdout, "fulcrum demo: Fulcrum on http://%s, admin on http://%s\n", addr, adm.Addr())
 	fmt.Fprintf(stdout, "targets: %s healthy, %s dies after %s, %s closes idle connections after 1s, %s sends an invalid header\n",
@@ -213,9 +201,13 @@ loop:
 	}
 	fmt.Fprintf(stdout, "$ fulcrum status\n%s\n", buf.String())
 	buf.Reset()
-	cfg.Listeners[0].Address = addr
-	cfg.Admin.Address = adm.Addr()
-	rep, err := doctor.Run(context.WithoutCancel(ctx), cfg, doctor.Options{Admin: "http://" + adm.Addr(), KeepAliveLimit: 3 * time.Second, ProbeTimeout: 2 * time.Second})
+	// doctor probes what is running: a copy of the config with the bound
+	// addresses, never the server's own.
+	probe := *cfg
+	probe.Listeners = slices.Clone(cfg.Listeners)
+	probe.Listeners[0].Address = addr
+	probe.Admin.Address = adm.Addr()
+	rep, err := doctor.Run(context.WithoutCancel(ctx), &probe, doctor.Options{Admin: "http://" + adm.Addr(), KeepAliveLimit: 3 * time.Second, ProbeTimeout: 2 * time.Second})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -10,15 +10,11 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/config"
-	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/proxy"
 )
 
@@ -78,26 +74,12 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 		}
 		token = t
 	}
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg)
-	history := accesslog.NewHistoryBytes(cfg.Admin.RequestHistory, cfg.Admin.RequestHistoryBytes)
-	opts.Logger, opts.Stdout, opts.Metrics, opts.History = logger, stdout, m, history
-	srv, err := proxy.New(cfg, opts)
+	opts.Logger, opts.Stdout = logger, stdout
+	st, err := newStack(cfg, token, opts)
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	mode, _ := config.ParseMode(cfg.Admin.SocketMode) // validated
-	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
-		SocketMode: mode, AllowedHosts: cfg.Admin.AllowedHosts, Pprof: cfg.Admin.Pprof,
-		Groups: srv.TargetGroups, History: history, Logger: logger, Control: srv,
-		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Version: versionString(), Started: time.Now()}
-	if err := adm.Listen(); err != nil {
-		return &exitError{code: 1, err: err}
-	}
-	if err := srv.Listen(); err != nil {
-		adm.Close()
-		return &exitError{code: 1, err: err}
-	}
+	srv, adm := st.srv, st.adm
 	logger.Info("admin started", "address", adm.Addr(), "socket", cfg.Admin.Socket, "token", token != "")
 	admCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
