@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/envelope"
 )
 
 // maxUnparsedExamples is how many unparseable lines each input shows.
@@ -59,6 +60,10 @@ type Input struct {
 	Parsed           int64    `json:"parsed"`
 	Unparsed         int64    `json:"unparsed"`
 	UnparsedExamples []string `json:"unparsed_examples"`
+	// Envelopes counts the parsed lines found inside each envelope
+	// (envelope.Unwrap's names, "kubectl-prefix+docker-timestamps" for
+	// nested ones); bare lines are not counted.
+	Envelopes map[string]int64 `json:"envelopes,omitempty"`
 	// Error is set when the file could not be read at all.
 	Error string `json:"error,omitempty"`
 }
@@ -168,6 +173,7 @@ func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atom
 	br := bufio.NewReaderSize(r, 256<<10)
 	var parse logparse.Parser
 	var e logparse.Entry
+	var lbuf [8]envelope.Unwrapped
 	for {
 		if in.Lines%4096 == 0 && ctx.Err() != nil {
 			break
@@ -184,19 +190,51 @@ func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atom
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
+		// Peel envelopes (syslog, journald, docker, kubectl, …) and try
+		// the innermost line first: a bare Classic ELB line starts with
+		// what looks like a docker timestamp, so an outer layer is tried
+		// when the inner one does not parse.
+		layers := envelope.Layers(line, lbuf[:0])
 		if parse == nil {
-			f, ok := pick(o.Format, line)
+			var f format
+			ok := false
+			for i := len(layers) - 1; i >= 0 && !ok; i-- {
+				f, ok = pick(o.Format, layers[i].Line)
+			}
 			if !ok {
 				in.unparsed(path, in.Lines, "format not recognised")
 				continue
 			}
 			in.Format, parse = f.name, f.parse()
 		}
-		if perr := parse(line, &e); perr != nil {
+		var perr error
+		var got envelope.Unwrapped
+		for i := len(layers) - 1; i >= 0; i-- {
+			err := parse(layers[i].Line, &e)
+			if err == nil {
+				perr, got = nil, layers[i]
+				break
+			}
+			if i == len(layers)-1 {
+				perr = err // the innermost line's error says most
+			}
+		}
+		if perr != nil {
 			if !errors.Is(perr, logparse.ErrSkip) {
 				in.unparsed(path, in.Lines, perr.Error())
 			}
 			continue
+		}
+		if got.Envelope != "" {
+			if in.Envelopes == nil {
+				in.Envelopes = map[string]int64{}
+			}
+			in.Envelopes[got.Envelope]++
+			// A line without a time of its own takes the envelope's,
+			// when that has a year (RFC 3164 stamps do not).
+			if e.Time.IsZero() && got.Time.Year() > 0 {
+				e.Time = got.Time
+			}
 		}
 		in.Parsed++
 		if !keep(&e, o) {

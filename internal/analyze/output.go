@@ -22,6 +22,21 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	for _, in := range r.Inputs {
 		fmt.Fprintf(&b, "%s: %s, %d lines, %d parsed, %d not parsed\n", in.Path, in.Format, in.Lines, in.Parsed, in.Unparsed)
+		if len(in.Envelopes) > 0 {
+			names := make([]string, 0, len(in.Envelopes))
+			for n := range in.Envelopes {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			b.WriteString("  envelopes:")
+			for i, n := range names {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, " %s %d", n, in.Envelopes[n])
+			}
+			b.WriteByte('\n')
+		}
 		if in.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", in.Error)
 		}
