@@ -123,13 +123,14 @@ type Rule struct {
 // Table is a listener's rules in priority order.
 type Table struct {
 	rules []Rule
+	index *index // nil for a table too large to index
 }
 
 // NewTable sorts rules by priority, lowest first.
 func NewTable(rules []Rule) *Table {
 	rs := slices.Clone(rules)
 	slices.SortStableFunc(rs, func(a, b Rule) int { return a.Priority - b.Priority })
-	return &Table{rules: rs}
+	return &Table{rules: rs, index: buildIndex(rs)}
 }
 
 // Len returns the number of rules.
@@ -142,6 +143,9 @@ func (t *Table) Match(r *http.Request) *Rule {
 		return nil
 	}
 	in := input{r: r}
+	if t.index != nil {
+		return t.matchIndexed(&in)
+	}
 	for i := range t.rules {
 		if in.matches(&t.rules[i]) {
 			return &t.rules[i]
@@ -184,14 +188,10 @@ func (in *input) matches(rule *Rule) bool {
 func (in *input) match(c *Condition) bool {
 	switch c.field {
 	case HostHeader:
-		if !in.hostDone {
-			in.host, in.hostDone = HostOnly(in.r.Host), true
-		}
+		in.loadHost()
 		return anyMatch(c.values, in.host)
 	case PathPattern:
-		if !in.pathDone {
-			in.path, in.pathDone = NormalizePath(in.r.URL.Path), true
-		}
+		in.loadPath()
 		return anyMatch(c.values, in.path)
 	case HTTPRequestMethod:
 		return slices.Contains(c.methods, in.r.Method)
@@ -213,12 +213,7 @@ func (in *input) match(c *Condition) bool {
 		}
 		return in.queryMore && matchQuery(c, in.r.URL.RawQuery)
 	case SourceIP:
-		if !in.srcDone {
-			if ap, err := netip.ParseAddrPort(in.r.RemoteAddr); err == nil {
-				in.src = ap.Addr().Unmap()
-			}
-			in.srcDone = true
-		}
+		in.loadSource()
 		if !in.src.IsValid() {
 			return false
 		}
@@ -229,6 +224,27 @@ func (in *input) match(c *Condition) bool {
 		}
 	}
 	return false
+}
+
+func (in *input) loadHost() {
+	if !in.hostDone {
+		in.host, in.hostDone = HostOnly(in.r.Host), true
+	}
+}
+
+func (in *input) loadPath() {
+	if !in.pathDone {
+		in.path, in.pathDone = NormalizePath(in.r.URL.Path), true
+	}
+}
+
+func (in *input) loadSource() {
+	if !in.srcDone {
+		if ap, err := netip.ParseAddrPort(in.r.RemoteAddr); err == nil {
+			in.src = ap.Addr().Unmap()
+		}
+		in.srcDone = true
+	}
 }
 
 func anyMatch(ps []pattern, s string) bool {
