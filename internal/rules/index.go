@@ -3,6 +3,7 @@ package rules
 import (
 	"math/bits"
 	"net/netip"
+	"strings"
 )
 
 // The rule index narrows the rules a request can match before any
@@ -140,7 +141,28 @@ func exactKeys(ps []pattern) []string {
 	return ks
 }
 
-func hostKeys(c *Condition) []string   { return exactKeys(c.values) }
+// hostKeys keys a host_header condition by "=" and the lowered name for
+// each exact value and by "." and the lowered last label for each
+// wildcard value that ends in a literal ".label" (such as "*.example.com"):
+// a host can only match that value when its own last label is the same.
+// A value of any other shape leaves the condition unindexed.
+func hostKeys(c *Condition) []string {
+	ks := make([]string, 0, len(c.values))
+	for i := range c.values {
+		p := &c.values[i]
+		if p.kind == kindExact {
+			ks = append(ks, "="+lowerASCII(p.lit))
+			continue
+		}
+		d := strings.LastIndexByte(p.raw, '.')
+		if d < 0 || strings.ContainsAny(p.raw[d:], "*?\\") || strings.IndexByte(p.raw, '\\') >= 0 {
+			return nil
+		}
+		ks = append(ks, lowerASCII(p.raw[d:]))
+	}
+	return ks
+}
+
 func headerKeys(c *Condition) []string { return exactKeys(c.values) }
 func methodKeys(c *Condition) []string { return append([]string{}, c.methods...) }
 
@@ -247,13 +269,27 @@ func lowerInto(buf *[keyBufLen]byte, s string) ([]byte, bool) {
 func (ix *index) candidates(in *input, cand []uint64) {
 	copy(cand, ix.all)
 	var buf [keyBufLen]byte
+	var acc [maxIndexWords]uint64
 	if ix.method != nil {
 		ix.method.and(cand, in.r.Method)
 	}
 	if ix.host != nil {
 		in.loadHost()
-		if b, ok := lowerInto(&buf, in.host); ok {
-			ix.host.andBytes(cand, b)
+		if len(in.host) < keyBufLen {
+			buf[0] = '='
+			b := buf[:1+len(in.host)]
+			for i := 0; i < len(in.host); i++ {
+				b[1+i] = lower(in.host[i])
+			}
+			a := acc[:len(cand)]
+			copy(a, ix.host.other)
+			ix.host.orBytes(a, b)
+			if d := strings.LastIndexByte(in.host, '.'); d >= 0 {
+				ix.host.orBytes(a, b[1+d:])
+			}
+			for w := range cand {
+				cand[w] &= a[w]
+			}
 		}
 	}
 	if ix.path != nil {
@@ -269,7 +305,6 @@ func (ix *index) candidates(in *input, cand []uint64) {
 		var b1 [1]byte
 		ix.source.and(cand, sourceKey(&b1, in.src))
 	}
-	var acc [maxIndexWords]uint64
 	for _, d := range ix.headers {
 		vs := in.r.Header[d.header]
 		a := acc[:len(cand)]
