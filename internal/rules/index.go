@@ -2,7 +2,6 @@ package rules
 
 import (
 	"math/bits"
-	"net/netip"
 	"strings"
 )
 
@@ -33,6 +32,58 @@ type dim struct {
 	header string            // canonical header name, for a header dimension
 	sets   map[string]bitset // key → other ∪ rules listing the key
 	other  bitset            // rules this dimension does not index
+	// small holds sets as a list when there are few keys, where a scan
+	// is cheaper than hashing.
+	small []keySet
+	// byByte holds sets by a one-byte key (index 256 for the key "" or
+	// "v6"), for the path and source dimensions.
+	byByte *[257]bitset
+}
+
+type keySet struct {
+	key string
+	set bitset
+}
+
+// smallKeys is how many keys a dimension scans instead of hashing.
+const smallKeys = 8
+
+// lookup returns the set of key and whether the key is indexed.
+func (d *dim) lookup(key string) (bitset, bool) {
+	if d.small != nil {
+		for i := range d.small {
+			if d.small[i].key == key {
+				return d.small[i].set, true
+			}
+		}
+		return nil, false
+	}
+	s, ok := d.sets[key]
+	return s, ok
+}
+
+// byteSet returns the set of a one-byte key i (256 for "" or "v6").
+func (d *dim) byteSet(i int) bitset {
+	if s := d.byByte[i]; s != nil {
+		return s
+	}
+	return d.other
+}
+
+// useBytes turns d's keys (one byte, "" or "v6") into an array.
+func (d *dim) useBytes() *dim {
+	if d == nil {
+		return nil
+	}
+	d.byByte = new([257]bitset)
+	for k, b := range d.sets {
+		i := 256
+		if len(k) == 1 {
+			i = int(k[0])
+		}
+		d.byByte[i] = b
+	}
+	return d
 }
 
 type index struct {
@@ -59,10 +110,10 @@ func buildIndex(rules []Rule) *index {
 		ix.all.set(i)
 	}
 	ix.host = newDim(rules, words, HostHeader, "", hostKeys)
-	ix.path = newDim(rules, words, PathPattern, "", pathKeys)
+	ix.path = newDim(rules, words, PathPattern, "", pathKeys).useBytes()
 	ix.method = newDim(rules, words, HTTPRequestMethod, "", methodKeys)
 	ix.query = newDim(rules, words, QueryString, "", queryKeys)
-	ix.source = newDim(rules, words, SourceIP, "", sourceKeys)
+	ix.source = newDim(rules, words, SourceIP, "", sourceKeys).useBytes()
 	seen := map[string]bool{}
 	for i := range rules {
 		for j := range rules[i].Conditions {
@@ -115,6 +166,10 @@ func newDim(rules []Rule, words int, field Field, header string, keys func(*Cond
 			b[w] |= d.other[w]
 		}
 		d.sets[k] = b
+		d.small = append(d.small, keySet{k, b})
+	}
+	if len(d.small) > smallKeys {
+		d.small = nil
 	}
 	return d
 }
@@ -230,24 +285,16 @@ func sourceKeys(c *Condition) []string {
 	return ks
 }
 
-// sourceKey is the source dimension's key of an address.
-func sourceKey(buf *[1]byte, a netip.Addr) string {
-	switch {
-	case a.Is4():
-		buf[0] = a.As4()[0]
-		return string(buf[:])
-	case a.IsValid():
-		return "v6"
-	}
-	return "\xff\xff" // no rule's key: only rules without source_ip remain
-}
-
 // and narrows cand to d's set for key.
 func (d *dim) and(cand []uint64, key string) {
-	s, ok := d.sets[key]
+	s, ok := d.lookup(key)
 	if !ok {
 		s = d.other
 	}
+	andSet(cand, s)
+}
+
+func andSet(cand []uint64, s bitset) {
 	for w := range cand {
 		cand[w] &= s[w]
 	}
@@ -294,16 +341,22 @@ func (ix *index) candidates(in *input, cand []uint64) {
 	}
 	if ix.path != nil {
 		in.loadPath()
-		k := ""
+		k := 256
 		if len(in.path) >= 2 {
-			k = in.path[1:2]
+			k = int(in.path[1])
 		}
-		ix.path.and(cand, k)
+		andSet(cand, ix.path.byteSet(k))
 	}
 	if ix.source != nil {
 		in.loadSource()
-		var b1 [1]byte
-		ix.source.and(cand, sourceKey(&b1, in.src))
+		switch {
+		case in.src.Is4():
+			andSet(cand, ix.source.byteSet(int(in.src.As4()[0])))
+		case in.src.IsValid():
+			andSet(cand, ix.source.byteSet(256))
+		default: // no address: only rules without source_ip remain
+			andSet(cand, ix.source.other)
+		}
 	}
 	for _, d := range ix.headers {
 		vs := in.r.Header[d.header]
@@ -351,21 +404,20 @@ func (ix *index) candidates(in *input, cand []uint64) {
 	}
 }
 
-func (d *dim) andBytes(cand []uint64, key []byte) {
-	s, ok := d.sets[string(key)]
-	if !ok {
-		s = d.other
-	}
-	for w := range cand {
-		cand[w] &= s[w]
-	}
-}
-
 func (d *dim) orBytes(acc []uint64, key []byte) {
-	if s, ok := d.sets[string(key)]; ok {
-		for w := range acc {
-			acc[w] |= s[w]
+	var s bitset
+	if d.small != nil {
+		for i := range d.small {
+			if d.small[i].key == string(key) {
+				s = d.small[i].set
+				break
+			}
 		}
+	} else {
+		s = d.sets[string(key)]
+	}
+	for w := range s {
+		acc[w] |= s[w]
 	}
 }
 

@@ -329,6 +329,16 @@ func HostOnly(h string) string {
 	return h
 }
 
+// needsClean reports whether p holds "//" or "/." in one pass.
+func needsClean(p string) bool {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '/' && (p[i+1] == '/' || p[i+1] == '.') {
+			return true
+		}
+	}
+	return false
+}
+
 // NormalizePath resolves "//", "." and ".." segments of p, keeping a
 // trailing "/". It returns p itself, without allocating, when p is
 // already normal.
@@ -336,7 +346,7 @@ func NormalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
-	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+	if !needsClean(p) {
 		return p
 	}
 	c := path.Clean(p)
