@@ -317,10 +317,10 @@ func (ix *index) candidates(in *input, cand []uint64) {
 	copy(cand, ix.all)
 	var buf [keyBufLen]byte
 	var acc [maxIndexWords]uint64
-	if ix.method != nil {
+	if ix.method.useful(cand) {
 		ix.method.and(cand, in.r.Method)
 	}
-	if ix.host != nil {
+	if ix.host.useful(cand) {
 		in.loadHost()
 		if len(in.host) < keyBufLen {
 			buf[0] = '='
@@ -339,7 +339,7 @@ func (ix *index) candidates(in *input, cand []uint64) {
 			}
 		}
 	}
-	if ix.path != nil {
+	if ix.path.useful(cand) {
 		in.loadPath()
 		k := 256
 		if len(in.path) >= 2 {
@@ -347,18 +347,10 @@ func (ix *index) candidates(in *input, cand []uint64) {
 		}
 		andSet(cand, ix.path.byteSet(k))
 	}
-	if ix.source != nil {
-		in.loadSource()
-		switch {
-		case in.src.Is4():
-			andSet(cand, ix.source.byteSet(int(in.src.As4()[0])))
-		case in.src.IsValid():
-			andSet(cand, ix.source.byteSet(256))
-		default: // no address: only rules without source_ip remain
-			andSet(cand, ix.source.other)
-		}
-	}
 	for _, d := range ix.headers {
+		if !d.useful(cand) {
+			continue
+		}
 		vs := in.r.Header[d.header]
 		a := acc[:len(cand)]
 		copy(a, d.other)
@@ -374,7 +366,18 @@ func (ix *index) candidates(in *input, cand []uint64) {
 			cand[w] &= a[w]
 		}
 	}
-	if ix.query != nil {
+	if ix.source.useful(cand) {
+		in.loadSource()
+		switch {
+		case in.src.Is4():
+			andSet(cand, ix.source.byteSet(int(in.src.As4()[0])))
+		case in.src.IsValid():
+			andSet(cand, ix.source.byteSet(256))
+		default: // no address: only rules without source_ip remain
+			andSet(cand, ix.source.other)
+		}
+	}
+	if ix.query.useful(cand) {
 		if !in.queryDone {
 			in.parseQuery()
 		}
@@ -402,6 +405,20 @@ func (ix *index) candidates(in *input, cand []uint64) {
 			}
 		}
 	}
+}
+
+// useful reports whether d indexes any rule still in cand; when it does
+// not, reading the request's key for d could remove nothing.
+func (d *dim) useful(cand []uint64) bool {
+	if d == nil {
+		return false
+	}
+	for w := range cand {
+		if cand[w]&^d.other[w] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *dim) orBytes(acc []uint64, key []byte) {
