@@ -256,23 +256,39 @@ func anyMatch(ps []pattern, s string) bool {
 	return false
 }
 
-// parseQuery splits and decodes the first maxQueryPairs pairs once.
+// parseQuery splits and decodes the first maxQueryPairs pairs once, in
+// one pass over the raw query.
 func (in *input) parseQuery() {
 	in.queryDone = true
 	raw := in.r.URL.RawQuery
-	for raw != "" {
-		var kv string
-		kv, raw, _ = strings.Cut(raw, "&")
-		if kv == "" {
-			continue
+	for start := 0; start < len(raw); {
+		eq, end, esc := -1, start, false
+		for ; end < len(raw) && raw[end] != '&'; end++ {
+			switch raw[end] {
+			case '=':
+				if eq < 0 {
+					eq = end
+				}
+			case '%', '+':
+				esc = true
+			}
 		}
-		if in.nquery == maxQueryPairs {
-			in.queryMore = true
-			return
+		if end > start {
+			if in.nquery == maxQueryPairs {
+				in.queryMore = true
+				return
+			}
+			k, v := raw[start:end], ""
+			if eq >= 0 {
+				k, v = raw[start:eq], raw[eq+1:end]
+			}
+			if esc {
+				k, v = unescape(k), unescape(v)
+			}
+			in.query[in.nquery] = queryKV{k, v}
+			in.nquery++
 		}
-		k, v, _ := strings.Cut(kv, "=")
-		in.query[in.nquery] = queryKV{unescape(k), unescape(v)}
-		in.nquery++
+		start = end + 1
 	}
 }
 
