@@ -367,14 +367,21 @@ func (ix *index) candidates(in *input, cand []uint64) {
 		}
 	}
 	if ix.source.useful(cand) {
-		in.loadSource()
-		switch {
-		case in.src.Is4():
-			andSet(cand, ix.source.byteSet(int(in.src.As4()[0])))
-		case in.src.IsValid():
-			andSet(cand, ix.source.byteSet(256))
-		default: // no address: only rules without source_ip remain
+		switch k := sourceOctet(in.r.RemoteAddr); {
+		case k >= 0:
+			andSet(cand, ix.source.byteSet(k))
+		case k == keyNoAddr:
 			andSet(cand, ix.source.other)
+		default:
+			in.loadSource()
+			switch {
+			case in.src.Is4():
+				andSet(cand, ix.source.byteSet(int(in.src.As4()[0])))
+			case in.src.IsValid():
+				andSet(cand, ix.source.byteSet(256))
+			default: // no address: only rules without source_ip remain
+				andSet(cand, ix.source.other)
+			}
 		}
 	}
 	if ix.query.useful(cand) {
@@ -405,6 +412,34 @@ func (ix *index) candidates(in *input, cand []uint64) {
 			}
 		}
 	}
+}
+
+const (
+	keyNoAddr = -1 // the remote address cannot parse
+	keyParse  = -2 // parse the address in full
+)
+
+// sourceOctet reads the source dimension's key without parsing the whole
+// remote address: for "d.d.d.d:port" the first octet, which is that of
+// any address netip.ParseAddrPort could return for it. A bracketed
+// address ("[v6]:port", possibly IPv4-mapped) returns keyParse; anything
+// else cannot be an ip:port and returns keyNoAddr.
+func sourceOctet(s string) int {
+	if s != "" && s[0] == '[' {
+		return keyParse
+	}
+	v := 0
+	for i := 0; i < len(s) && i < 4; i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			v = v*10 + int(c-'0')
+		case c == '.' && i > 0 && v <= 255:
+			return v
+		default:
+			return keyNoAddr
+		}
+	}
+	return keyNoAddr
 }
 
 // useful reports whether d indexes any rule still in cand; when it does

@@ -72,7 +72,7 @@ func TestIndexMatchesLinearScan(t *testing.T) {
 		"http://a*.example.com/A/x", "http://localhost/v1/x", "http://[::1]:80/a*b", "http://x.net//a/../api/y", "http://c.example.cam/b",
 		"http://api.example.com/?v=1", "http://h/?V=a%20b&k=vv", "http://h/?a=1&b=2", "http://h/?zz=axb", "http://h/?" + manyPairs(20) + "&v=1",
 		"http://sub.EXAMPLE.org./", "http://h/"}
-	remotes := []string{"192.0.2.9:1", "10.1.2.3:1", "[2001:db8::1]:1", "[::ffff:192.0.2.7]:1", "200.0.0.1:1", "bogus"}
+	remotes := []string{"192.0.2.9:1", "10.1.2.3:1", "[2001:db8::1]:1", "[::ffff:192.0.2.7]:1", "200.0.0.1:1", "bogus", "01.2.3.4:1", "1::2:80", "256.1.1.1:1", "10.1.2.3", "[10.1.2.3]:1", "1.2.3.4:x", ""}
 	hdrs := [][]string{nil, {"X-Flag", "1"}, {"X-Flag", "on"}, {"x-flag", "zz", "X-Flag", "YES"}, {"X-Tenant", "Tenant-A"}, {"X-Flag", "axb"}}
 	rnd := rand.New(rand.NewPCG(1, 2))
 	pick := func(n int) int { return rnd.IntN(n) }

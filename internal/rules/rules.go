@@ -20,7 +20,10 @@
 //     connection's address, never X-Forwarded-For.
 //
 // Match allocates nothing for requests whose path needs no normalizing
-// and whose query needs no percent-decoding.
+// and whose query needs no percent-decoding. A table of up to 1024 rules
+// is indexed by host, path, method, header, query and source address, so
+// a request evaluates only the rules that can match it, still in
+// priority order.
 package rules
 
 import (
