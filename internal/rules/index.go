@@ -13,7 +13,9 @@ import (
 // dimension does not index. A rule's conditions are all necessary, so
 // dropping a rule whose indexed condition cannot match never changes the
 // outcome; the survivors are still evaluated in full and in priority
-// order, and the first that matches wins, as on ALB.
+// order, and the first that matches wins, as on ALB (AWS, "Listener
+// rules for your Application Load Balancer": rules are evaluated in
+// priority order, lowest value first).
 
 // maxIndexWords bounds the index to 1024 rules so that a request's
 // candidate set lives on the stack; a larger table is scanned in order.
