@@ -20,7 +20,10 @@
 //     connection's address, never X-Forwarded-For.
 //
 // Match allocates nothing for requests whose path needs no normalizing
-// and whose query needs no percent-decoding.
+// and whose query needs no percent-decoding. A table of up to 1024 rules
+// is indexed by host, path, method, header, query and source address, so
+// a request evaluates only the rules that can match it, still in
+// priority order.
 package rules
 
 import (
@@ -123,13 +126,14 @@ type Rule struct {
 // Table is a listener's rules in priority order.
 type Table struct {
 	rules []Rule
+	index *index // nil for a table too large to index
 }
 
 // NewTable sorts rules by priority, lowest first.
 func NewTable(rules []Rule) *Table {
 	rs := slices.Clone(rules)
 	slices.SortStableFunc(rs, func(a, b Rule) int { return a.Priority - b.Priority })
-	return &Table{rules: rs}
+	return &Table{rules: rs, index: buildIndex(rs)}
 }
 
 // Len returns the number of rules.
@@ -142,6 +146,9 @@ func (t *Table) Match(r *http.Request) *Rule {
 		return nil
 	}
 	in := input{r: r}
+	if t.index != nil {
+		return t.matchIndexed(&in)
+	}
 	for i := range t.rules {
 		if in.matches(&t.rules[i]) {
 			return &t.rules[i]
@@ -184,14 +191,10 @@ func (in *input) matches(rule *Rule) bool {
 func (in *input) match(c *Condition) bool {
 	switch c.field {
 	case HostHeader:
-		if !in.hostDone {
-			in.host, in.hostDone = HostOnly(in.r.Host), true
-		}
+		in.loadHost()
 		return anyMatch(c.values, in.host)
 	case PathPattern:
-		if !in.pathDone {
-			in.path, in.pathDone = NormalizePath(in.r.URL.Path), true
-		}
+		in.loadPath()
 		return anyMatch(c.values, in.path)
 	case HTTPRequestMethod:
 		return slices.Contains(c.methods, in.r.Method)
@@ -213,12 +216,7 @@ func (in *input) match(c *Condition) bool {
 		}
 		return in.queryMore && matchQuery(c, in.r.URL.RawQuery)
 	case SourceIP:
-		if !in.srcDone {
-			if ap, err := netip.ParseAddrPort(in.r.RemoteAddr); err == nil {
-				in.src = ap.Addr().Unmap()
-			}
-			in.srcDone = true
-		}
+		in.loadSource()
 		if !in.src.IsValid() {
 			return false
 		}
@@ -231,6 +229,27 @@ func (in *input) match(c *Condition) bool {
 	return false
 }
 
+func (in *input) loadHost() {
+	if !in.hostDone {
+		in.host, in.hostDone = HostOnly(in.r.Host), true
+	}
+}
+
+func (in *input) loadPath() {
+	if !in.pathDone {
+		in.path, in.pathDone = NormalizePath(in.r.URL.Path), true
+	}
+}
+
+func (in *input) loadSource() {
+	if !in.srcDone {
+		if ap, err := netip.ParseAddrPort(in.r.RemoteAddr); err == nil {
+			in.src = ap.Addr().Unmap()
+		}
+		in.srcDone = true
+	}
+}
+
 func anyMatch(ps []pattern, s string) bool {
 	for i := range ps {
 		if ps[i].match(s) {
@@ -240,23 +259,39 @@ func anyMatch(ps []pattern, s string) bool {
 	return false
 }
 
-// parseQuery splits and decodes the first maxQueryPairs pairs once.
+// parseQuery splits and decodes the first maxQueryPairs pairs once, in
+// one pass over the raw query.
 func (in *input) parseQuery() {
 	in.queryDone = true
 	raw := in.r.URL.RawQuery
-	for raw != "" {
-		var kv string
-		kv, raw, _ = strings.Cut(raw, "&")
-		if kv == "" {
-			continue
+	for start := 0; start < len(raw); {
+		eq, end, esc := -1, start, false
+		for ; end < len(raw) && raw[end] != '&'; end++ {
+			switch raw[end] {
+			case '=':
+				if eq < 0 {
+					eq = end
+				}
+			case '%', '+':
+				esc = true
+			}
 		}
-		if in.nquery == maxQueryPairs {
-			in.queryMore = true
-			return
+		if end > start {
+			if in.nquery == maxQueryPairs {
+				in.queryMore = true
+				return
+			}
+			k, v := raw[start:end], ""
+			if eq >= 0 {
+				k, v = raw[start:eq], raw[eq+1:end]
+			}
+			if esc {
+				k, v = unescape(k), unescape(v)
+			}
+			in.query[in.nquery] = queryKV{k, v}
+			in.nquery++
 		}
-		k, v, _ := strings.Cut(kv, "=")
-		in.query[in.nquery] = queryKV{unescape(k), unescape(v)}
-		in.nquery++
+		start = end + 1
 	}
 }
 
@@ -313,6 +348,16 @@ func HostOnly(h string) string {
 	return h
 }
 
+// needsClean reports whether p holds "//" or "/." in one pass.
+func needsClean(p string) bool {
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '/' && (p[i+1] == '/' || p[i+1] == '.') {
+			return true
+		}
+	}
+	return false
+}
+
 // NormalizePath resolves "//", "." and ".." segments of p, keeping a
 // trailing "/". It returns p itself, without allocating, when p is
 // already normal.
@@ -320,7 +365,7 @@ func NormalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
-	if !strings.Contains(p, "//") && !strings.Contains(p, "/.") {
+	if !needsClean(p) {
 		return p
 	}
 	c := path.Clean(p)
