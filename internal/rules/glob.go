@@ -38,7 +38,7 @@ func compilePattern(v string, fold bool) pattern {
 		p.kind, p.lit = kindExact, v
 	case wild == len(v)-1 && v[wild] == '*':
 		p.kind, p.lit = kindPrefix, v[:wild]
-	case wild == 0 && v[0] == '*' && strings.IndexAny(v[1:], "*?") < 0:
+	case wild == 0 && v[0] == '*' && !strings.ContainsAny(v[1:], "*?"):
 		p.kind, p.lit = kindSuffix, v[1:]
 	default:
 		p.kind = kindGlob
