@@ -82,7 +82,10 @@ target_groups:
 	ev := f.healthIs(two.addr, "unhealthy")
 	switch desc, _ := ev["description"].(string); ev["reason"] {
 	case "Target.OutlierEjected":
-		if !strings.HasPrefix(desc, "5 consecutive connection_refused in ") || !strings.Contains(desc, " on fresh connections; ejected until ") {
+		// Connections the dying nginx had accepted end terminated; the ones
+		// after its death are refused. Under load either can make the five.
+		if !(strings.HasPrefix(desc, "5 consecutive connection_refused in ") || strings.HasPrefix(desc, "5 consecutive connection_terminated in ")) ||
+			!strings.Contains(desc, " on fresh connections; ejected until ") {
 			t.Errorf("ejection event = %v", ev)
 		}
 	case "Target.FailedHealthChecks":
