@@ -146,110 +146,186 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.attempts(q, out, replay, upgrade != "")
 }
 
-// attempts runs the attempt loop: pick, send, classify, and retry while the
-// failure is retryable, attempts remain, and the retry budget allows.
+// attempts runs the attempt loop: each attempt picks a target, acquires a
+// request slot on it, sends the request and decides from what happened
+// whether to answer or retry. It retries while the failure is retryable,
+// attempts remain, and the retry budget allows.
 func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade bool) {
-	g, r, rec := q.group, q.r, q.rec
-	ctx := r.Context()
-	idempotent := failure.Idempotent(r.Method, r.Header.Get("Idempotency-Key") != "")
+	g, r := q.group, q.r
 	g.budget.begin()
 	defer g.budget.end()
 	var triedBuf [4]*target.Target
-	tried := triedBuf[:0]
-	fresh, retrying := false, false
-	var class failure.Class
-	var detail string
-	for attempt := 1; ; attempt++ {
-		rs := g.Targets.Routes()
-		t := h.stickyTarget(q, rs, tried)
+	a := attemptState{replay: replay, upgrade: upgrade, tried: triedBuf[:0],
+		idempotent: failure.Idempotent(r.Method, r.Header.Get("Idempotency-Key") != "")}
+	for a.n = 1; ; a.n++ {
+		t, rs := h.pick(q, &a)
 		if t == nil {
-			t = g.Policy.Pick(rs, tried)
-		}
-		if t == nil {
-			err := fmt.Errorf("target group %s has %w", g.Name, failure.ErrNoTarget)
-			class, detail = failure.Classify(err), err.Error()
 			break
 		}
-		t, err := h.acquire(q, rs, t, tried)
-		if err != nil {
-			class, detail = failure.Classify(err), err.Error()
+		if t = h.acquireFor(q, &a, rs, t); t == nil {
 			break
 		}
-		if attempt == 1 && rs.FailOpen {
-			h.Metrics.UnhealthyRouting(g.Name)
-		}
-		if attempt > 1 {
-			prev := tried[len(tried)-1]
-			prev.Stats.ObserveRetry(prev != t)
-			h.Metrics.Retry(g.Name, class.Type)
-		}
-		tried = append(tried, t)
-		if attempt > 1 && replay != nil {
-			out.body = bytes.NewReader(replay)
-		}
-		rec.Target = t.Address
-		sent := time.Now()
-		if rec.RequestProcessing < 0 {
-			rec.RequestProcessing = sent.Sub(q.start)
-		}
-		x, err := g.Transport.roundTrip(ctx, t, r, out, fresh, q.idleTimeout)
-		if retrying {
-			g.budget.release()
-			retrying = false
-		}
-		if err == nil {
-			o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: time.Now()}
-			rec.TargetProcessing = o.Duration()
-			h.observe(rec, &o)
-			q.target = t
-			if upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
-				h.upgrade(q, x)
-			} else {
-				h.forward(q, x)
-			}
-			h.release(g, t)
+		x, sent, err := h.send(q, &a, out, t)
+		switch h.decide(q, &a, out, t, x, sent, err) {
+		case attemptAnswered:
 			return
+		case attemptFailed:
+			h.answer(q, a.class, a.detail)
+			return
+		}
+	}
+	h.answer(q, a.class, a.detail)
+}
+
+// attemptState is what one request's attempt loop carries from one
+// attempt to the next. It lives on attempts' stack. The outRequest stays
+// a parameter of send and decide: held here, it would escape to the heap,
+// one more allocation per request.
+type attemptState struct {
+	replay     []byte // the buffered body, resent on a retry; nil when streamed
+	upgrade    bool   // the client asked for a protocol upgrade
+	idempotent bool   // failure.Idempotent of the request
+	n          int    // the attempt under way, from 1
+	// tried are the targets attempted so far, in order.
+	tried []*target.Target
+	// fresh asks the next attempt for a new connection; retrying is set
+	// while the attempt under way holds a retry budget slot.
+	fresh, retrying bool
+	// class and detail are the last failure: what the client is answered
+	// when no attempt succeeds.
+	class  failure.Class
+	detail string
+}
+
+// attemptVerdict is decide's answer.
+type attemptVerdict int
+
+const (
+	attemptRetry    attemptVerdict = iota // try again
+	attemptAnswered                       // the client has its answer
+	attemptFailed                         // answer a.class and stop
+)
+
+// pick chooses the attempt's target: the sticky one if it is routable,
+// else the group's policy's pick among the targets not tried yet. It
+// returns nil, with a.class set to failure.ErrNoTarget's class, when there
+// is none.
+func (h *Handler) pick(q *request, a *attemptState) (*target.Target, *target.RouteSet) {
+	g := q.group
+	rs := g.Targets.Routes()
+	t := h.stickyTarget(q, rs, a.tried)
+	if t == nil {
+		t = g.Policy.Pick(rs, a.tried)
+	}
+	if t == nil {
+		err := fmt.Errorf("target group %s has %w", g.Name, failure.ErrNoTarget)
+		a.class, a.detail = failure.Classify(err), err.Error()
+	}
+	return t, rs
+}
+
+// acquireFor takes a request slot on t or a stand-in (acquire) and
+// records the attempt: the fail-open and retry metrics and a.tried. It
+// returns nil, with a.class set, when no slot could be had.
+func (h *Handler) acquireFor(q *request, a *attemptState, rs *target.RouteSet, t *target.Target) *target.Target {
+	g := q.group
+	t, err := h.acquire(q, rs, t, a.tried)
+	if err != nil {
+		a.class, a.detail = failure.Classify(err), err.Error()
+		return nil
+	}
+	if a.n == 1 && rs.FailOpen {
+		h.Metrics.UnhealthyRouting(g.Name)
+	}
+	if a.n > 1 {
+		prev := a.tried[len(a.tried)-1]
+		prev.Stats.ObserveRetry(prev != t)
+		h.Metrics.Retry(g.Name, a.class.Type)
+	}
+	a.tried = append(a.tried, t)
+	return t
+}
+
+// send sends the request to t, rewinding a buffered body for a retry, and
+// returns the exchange, the time it was sent, and the transport's error.
+// It gives back the retry budget slot the attempt held.
+func (h *Handler) send(q *request, a *attemptState, out *outRequest, t *target.Target) (*exchange, time.Time, error) {
+	g, rec := q.group, q.rec
+	if a.n > 1 && a.replay != nil {
+		out.body = bytes.NewReader(a.replay)
+	}
+	rec.Target = t.Address
+	sent := time.Now()
+	if rec.RequestProcessing < 0 {
+		rec.RequestProcessing = sent.Sub(q.start)
+	}
+	x, err := g.Transport.roundTrip(q.r.Context(), t, q.r, out, a.fresh, q.idleTimeout)
+	if a.retrying {
+		g.budget.release()
+		a.retrying = false
+	}
+	return x, sent, err
+}
+
+// decide acts on what the attempt on t told us: a response is observed
+// and relayed to the client; a failure is observed and, when it is
+// retryable, attempts remain and the retry budget allows, retried. It
+// releases t's slot either way.
+func (h *Handler) decide(q *request, a *attemptState, out *outRequest, t *target.Target, x *exchange, sent time.Time, err error) attemptVerdict {
+	g, rec := q.group, q.rec
+	if err == nil {
+		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: time.Now()}
+		rec.TargetProcessing = o.Duration()
+		h.observe(rec, &o)
+		q.target = t
+		if a.upgrade && x.resp.StatusCode == http.StatusSwitchingProtocols {
+			h.upgrade(q, x)
+		} else {
+			h.forward(q, x)
 		}
 		h.release(g, t)
-		class, detail = failure.Classify(err), err.Error()
-		if class.Type == failure.HTTPRequestError {
-			// The client's request body failed: not the target's fault,
-			// and not worth another attempt.
-			h.clientBodyFailed(q, err)
-			return
-		}
-		h.observe(rec, &Outcome{Group: g, Target: t, Class: class, Detail: detail, Err: err, Sent: sent, Done: time.Now()})
-		if class.Type == failure.ClientClosed {
-			break
-		}
-		if errors.Is(err, failure.ErrDeregistered) {
-			// The deregistration delay ran out under this request: ALB
-			// answers 502 and so does Fulcrum, rather than run a request
-			// that already took that long a second time.
-			break
-		}
-		bodyUnread := replay != nil || out.body == nil || (!class.Written && class.BeforeRequest())
-		if attempt >= g.MaxAttempts || !class.Retryable(idempotent) || !bodyUnread {
-			break
-		}
-		// The budget guards targets against retry storms, so it only
-		// counts retries of requests that may have reached a target. A
-		// retry after a refused connect or a dead pooled connection adds
-		// no work anywhere and is always allowed.
-		if class.Written {
-			if !g.budget.acquire() {
-				h.Metrics.RetryBudgetExhausted(g.Name)
-				detail += " (retry budget exhausted)"
-				break
-			}
-			retrying = true
-		}
-		// A reused connection failed: take a fresh one if the retry lands
-		// on the same target, since its other idle connections may be
-		// just as stale.
-		fresh = class.Reused
+		return attemptAnswered
 	}
-	h.answer(q, class, detail)
+	h.release(g, t)
+	a.class, a.detail = failure.Classify(err), err.Error()
+	class := a.class
+	if class.Type == failure.HTTPRequestError {
+		// The client's request body failed: not the target's fault,
+		// and not worth another attempt.
+		h.clientBodyFailed(q, err)
+		return attemptAnswered
+	}
+	h.observe(rec, &Outcome{Group: g, Target: t, Class: class, Detail: a.detail, Err: err, Sent: sent, Done: time.Now()})
+	if class.Type == failure.ClientClosed {
+		return attemptFailed
+	}
+	if errors.Is(err, failure.ErrDeregistered) {
+		// The deregistration delay ran out under this request: ALB
+		// answers 502 and so does Fulcrum, rather than run a request
+		// that already took that long a second time.
+		return attemptFailed
+	}
+	bodyUnread := a.replay != nil || out.body == nil || (!class.Written && class.BeforeRequest())
+	if a.n >= g.MaxAttempts || !class.Retryable(a.idempotent) || !bodyUnread {
+		return attemptFailed
+	}
+	// The budget guards targets against retry storms, so it only
+	// counts retries of requests that may have reached a target. A
+	// retry after a refused connect or a dead pooled connection adds
+	// no work anywhere and is always allowed.
+	if class.Written {
+		if !g.budget.acquire() {
+			h.Metrics.RetryBudgetExhausted(g.Name)
+			a.detail += " (retry budget exhausted)"
+			return attemptFailed
+		}
+		a.retrying = true
+	}
+	// A reused connection failed: take a fresh one if the retry lands
+	// on the same target, since its other idle connections may be
+	// just as stale.
+	a.fresh = class.Reused
+	return attemptRetry
 }
 
 // acquire takes a request slot on the picked target t. When t is at its

@@ -70,8 +70,10 @@ func (s *Server) reloadFailed(now time.Time, err error) error {
 }
 
 // apply switches to cfg: it plans the change from the running
-// configuration and commits it. The caller holds s.mu.
+// configuration and commits a deep copy of cfg, so that the caller's
+// later changes to cfg reach nothing. The caller holds s.mu.
 func (s *Server) apply(cfg *config.Config, now time.Time) ([]string, error) {
+	cfg = cfg.Clone()
 	p, err := plan(s.cfg, cfg)
 	if err != nil {
 		return nil, err

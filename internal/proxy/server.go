@@ -110,8 +110,10 @@ type listener struct {
 }
 
 // New builds a server from a validated configuration. It opens the access
-// and health-check logs but binds nothing.
+// and health-check logs but binds nothing. It keeps a deep copy of cfg
+// (config.Config.Clone): the caller may change or reuse cfg afterwards.
 func New(cfg *config.Config, opts Options) (*Server, error) {
+	cfg = cfg.Clone()
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
