@@ -89,7 +89,13 @@ listeners:
 target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
 `, certFile, keyFile, caFile, hostPort(backend.URL)))
 	get := func(certs []tls.Certificate) (*http.Response, error) {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "web.test", InsecureSkipVerify: true, Certificates: certs}}
+		cfg := &tls.Config{ServerName: "web.test", InsecureSkipVerify: true}
+		if len(certs) > 0 {
+			// Send the certificate even when its issuer is not among the
+			// server's acceptable CAs (crypto/tls would send none).
+			cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &certs[0], nil }
+		}
+		tr := &http.Transport{TLSClientConfig: cfg}
 		defer tr.CloseIdleConnections()
 		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
 		req.Header.Set("X-Amzn-Mtls-Clientcert-Subject", "CN=forged")
