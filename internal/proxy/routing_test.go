@@ -167,3 +167,84 @@ target_groups:
 		}
 	}
 }
+
+// TestStickyAppCookieAcrossTargetFailure: with app_cookie stickiness the
+// AWSALBAPP-0 cookie is set only when the target sets the application's
+// cookie (SESSION), keeps the client on that target, and when the target
+// fails the request goes to the other one, which starts a new session, and
+// the cookie moves with it.
+func TestStickyAppCookieAcrossTargetFailure(t *testing.T) {
+	app := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if c, err := r.Cookie("SESSION"); err != nil || c.Value != name {
+				http.SetCookie(w, &http.Cookie{Name: "SESSION", Value: name, Path: "/"})
+			}
+			io.WriteString(w, name)
+		}))
+	}
+	a, b := app("a"), app("b")
+	defer a.Close()
+	defer b.Close()
+	_, addr := startServer(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups:
+  - name: app
+    stickiness: {enabled: true, type: app_cookie, cookie_name: SESSION, duration: 1h}
+    health_check: {enabled: false}
+    targets: [{address: %q}, {address: %q}]
+`, hostPort(a.URL), hostPort(b.URL)))
+	// get sends cookies and returns the body and the cookies set.
+	get := func(cookies map[string]string) (string, map[string]string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+		for k, v := range cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		set := map[string]string{}
+		for _, c := range resp.Cookies() {
+			set[c.Name] = c.Value
+		}
+		return string(body), set
+	}
+	first, set := get(nil)
+	if set["SESSION"] != first || set["AWSALBAPP-0"] == "" {
+		t.Fatalf("first response from %q set %v, want SESSION and AWSALBAPP-0", first, set)
+	}
+	if strings.Contains(set["AWSALBAPP-0"], "127.0.0.1") {
+		t.Fatalf("AWSALBAPP-0 shows the target address: %q", set["AWSALBAPP-0"])
+	}
+	jar := map[string]string{"SESSION": set["SESSION"], "AWSALBAPP-0": set["AWSALBAPP-0"]}
+	for range 6 {
+		got, set := get(jar)
+		if got != first {
+			t.Fatalf("sticky request went to %q, first went to %q", got, first)
+		}
+		if _, ok := set["AWSALBAPP-0"]; ok {
+			t.Fatalf("AWSALBAPP-0 set although the target did not set SESSION: %v", set)
+		}
+	}
+	if first == "a" {
+		a.Close()
+	} else {
+		b.Close()
+	}
+	other, set := get(jar)
+	if other == first || other == "" {
+		t.Fatalf("request with the failed target's cookie got %q", other)
+	}
+	if set["SESSION"] != other || set["AWSALBAPP-0"] == "" || set["AWSALBAPP-0"] == jar["AWSALBAPP-0"] {
+		t.Fatalf("after the failure the response set %v, want a new SESSION and AWSALBAPP-0", set)
+	}
+	jar = map[string]string{"SESSION": set["SESSION"], "AWSALBAPP-0": set["AWSALBAPP-0"]}
+	for range 4 {
+		if got, _ := get(jar); got != other {
+			t.Fatalf("after the failure the client went to %q, want %q", got, other)
+		}
+	}
+}
