@@ -303,6 +303,29 @@ func TestRuntimeSocket(t *testing.T) {
 	}
 }
 
+// TestStatBytes: bin and bout are a target's bytes, their sum on the
+// BACKEND row and the listener's own count on the FRONTEND row.
+func TestStatBytes(t *testing.T) {
+	s, g := fixture()
+	ts := g.Targets()
+	for range 3 {
+		ts[0].Stats.ObserveBytes(100, 1000)
+	}
+	ts[1].Stats.ObserveBytes(7, 70)
+	s.Frontends = func() []Frontend { return []Frontend{{Name: "public", BytesIn: 400, BytesOut: 4000}} }
+	var out bytes.Buffer
+	s.RunCommand(&out, "show stat")
+	rows := statRows(t, out.String())
+	got := [][2]string{}
+	for _, r := range rows {
+		got = append(got, [2]string{r["bin"], r["bout"]})
+	}
+	want := [][2]string{{"400", "4000"}, {"300", "3000"}, {"7", "70"}, {"307", "3070"}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("bin/bout of FRONTEND, targets, BACKEND (-want +got):\n%s", d)
+	}
+}
+
 // TestStatQueueAndInfo: a listener has a FRONTEND row, the BACKEND row's
 // qcur is the group's real queue, slim a target's max_connections, and
 // show info answers.

@@ -50,6 +50,7 @@ type statCounters struct {
 	scur, attempts, econ, eresp, wretr, wredis, chkfail, chkdown int64
 	hrsp                                                         [6]int64
 	act, weight                                                  int64
+	bin, bout                                                    int64
 }
 
 func (c *statCounters) add(o statCounters) {
@@ -66,6 +67,8 @@ func (c *statCounters) add(o statCounters) {
 	}
 	c.act += o.act
 	c.weight += o.weight
+	c.bin += o.bin
+	c.bout += o.bout
 }
 
 // fill writes the shared columns. stot and req_tot both count attempts,
@@ -74,6 +77,8 @@ func (c statCounters) fill(r *statRow) {
 	r.int("scur", c.scur)
 	r.int("stot", c.attempts)
 	r.int("req_tot", c.attempts)
+	r.int("bin", c.bin)
+	r.int("bout", c.bout)
 	r.int("econ", c.econ)
 	r.int("eresp", c.eresp)
 	r.int("wretr", c.wretr)
@@ -90,10 +95,13 @@ func (c statCounters) fill(r *statRow) {
 }
 
 // Frontend is one listener's client connections for its FRONTEND row:
-// open now (scur) and max_connections (slim, 0 unlimited).
+// open now (scur) and max_connections (slim, 0 unlimited); and bytes of
+// all its requests, received from clients (bin) and sent to them (bout).
 type Frontend struct {
 	Name        string
 	Open, Limit int64
+	BytesIn     int64
+	BytesOut    int64
 }
 
 // WriteStatCSV writes HAProxy's `show stat` CSV: the "# " header, a
@@ -104,7 +112,10 @@ type Frontend struct {
 // queues, when not nil, holds each group's queue length now and its
 // high-water mark: the BACKEND row's qcur and qmax. A target row's are 0,
 // since Fulcrum queues per target group, not per target.
-// slim is the target's max_connections, empty when unlimited.
+// slim is the target's max_connections, empty when unlimited. bin and
+// bout are bytes received from and sent to clients: a target row's count
+// the requests it answered, a BACKEND row's sum its targets', a FRONTEND
+// row's count every request on the listener, answered by a target or not.
 func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Group, queues map[string]QueueStat, now time.Time) {
 	cols := strings.Split(statHeader, ",")
 	index := make(map[string]int, len(cols))
@@ -124,6 +135,8 @@ func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Grou
 		r.set("pxname", csvField(f.Name))
 		r.set("svname", "FRONTEND")
 		r.int("scur", f.Open)
+		r.int("bin", f.BytesIn)
+		r.int("bout", f.BytesOut)
 		if f.Limit > 0 {
 			r.int("slim", f.Limit)
 		}
@@ -141,6 +154,7 @@ func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Grou
 				scur: t.InFlight(), attempts: snap.TotalResponses + snap.ConnErrors + snap.RespErrors,
 				econ: snap.ConnErrors, eresp: snap.RespErrors, wretr: snap.Retries, wredis: snap.Redispatches,
 				chkfail: snap.CheckFails, chkdown: snap.CheckDowns, hrsp: snap.HRSP, weight: int64(t.Weight()),
+				bin: snap.BytesIn, bout: snap.BytesOut,
 			}
 			if status == "UP" || status == "no check" {
 				c.act = 1

@@ -39,7 +39,7 @@ func frontends(srv *proxy.Server) func() []admin.Frontend {
 	return func() []admin.Frontend {
 		var out []admin.Frontend
 		for _, l := range srv.ListenerLoads() {
-			out = append(out, admin.Frontend{Name: l.Name, Open: l.Open, Limit: l.Max})
+			out = append(out, admin.Frontend{Name: l.Name, Open: l.Open, Limit: l.Max, BytesIn: l.BytesIn, BytesOut: l.BytesOut})
 		}
 		return out
 	}

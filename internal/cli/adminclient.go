@@ -53,17 +53,9 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 			return nil, configFailure(err)
 		}
 		if c.base == "" {
-			addr := config.DialAddress(cfg.Admin.Address)
-			if addr == "" {
-				if cfg.Admin.Socket == "" {
-					return nil, &exitError{code: 1, err: fmt.Errorf("%s: admin.address %s has port 0, so its port is chosen at start; pass --admin with the address of the \"admin started\" log line, or set admin.socket so it can be looked up", cfgPath, cfg.Admin.Address)}
-				}
-				var err error
-				if addr, err = adminFromSocket(cfg.Admin.Socket); err != nil {
-					return nil, &exitError{code: 1, err: err}
-				}
+			if c.base, err = configAdminBase(cfg, cfgPath); err != nil {
+				return nil, err
 			}
-			c.base = "http://" + addr
 		}
 		if tokenFile == "" {
 			tokenFile = cfg.Admin.TokenFile
@@ -72,10 +64,7 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 	if c.base == "" {
 		c.base = "http://" + config.DefaultAdminAddress
 	}
-	if !strings.Contains(c.base, "://") {
-		c.base = "http://" + c.base // host:port, the form admin.address takes
-	}
-	c.base = strings.TrimSuffix(c.base, "/")
+	c.base = adminBase(c.base)
 	if tokenFile != "" {
 		tok, err := admin.ReadToken(tokenFile)
 		if err != nil {
@@ -84,6 +73,33 @@ func newAdminClient(adminURL, cfgPath, tokenFile string) (*adminClient, error) {
 		c.token = tok
 	}
 	return c, nil
+}
+
+// configAdminBase is the admin URL of cfg (read from cfgPath, named in
+// errors): admin.address, or when its port is 0 (chosen at start) the
+// address admin.socket's show info reports. The error is an exitError
+// with code 1 when neither tells.
+func configAdminBase(cfg *config.Config, cfgPath string) (string, error) {
+	addr := config.DialAddress(cfg.Admin.Address)
+	if addr == "" {
+		if cfg.Admin.Socket == "" {
+			return "", &exitError{code: 1, err: fmt.Errorf("%s: admin.address %s has port 0, so its port is chosen at start; pass --admin with the address of the \"admin started\" log line, or set admin.socket so it can be looked up", cfgPath, cfg.Admin.Address)}
+		}
+		var err error
+		if addr, err = adminFromSocket(cfg.Admin.Socket); err != nil {
+			return "", &exitError{code: 1, err: err}
+		}
+	}
+	return "http://" + addr, nil
+}
+
+// adminBase normalizes an admin URL: host:port (the form admin.address
+// takes) gets http://, and a trailing slash goes.
+func adminBase(u string) string {
+	if !strings.Contains(u, "://") {
+		u = "http://" + u
+	}
+	return strings.TrimSuffix(u, "/")
 }
 
 // get fetches path and decodes its JSON into v; an admin error answer

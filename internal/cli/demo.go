@@ -207,7 +207,7 @@ loop:
 	probe.Listeners = slices.Clone(cfg.Listeners)
 	probe.Listeners[0].Address = addr
 	probe.Admin.Address = adm.Addr()
-	rep, err := doctor.Run(context.WithoutCancel(ctx), &probe, doctor.Options{Admin: "http://" + adm.Addr(), KeepAliveLimit: 3 * time.Second, ProbeTimeout: 2 * time.Second})
+	rep, err := doctor.Run(context.WithoutCancel(ctx), &probe, doctor.Options{Live: doctorLive(context.WithoutCancel(ctx), status), KeepAliveLimit: 3 * time.Second, ProbeTimeout: 2 * time.Second})
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}

@@ -50,7 +50,8 @@ func newDoctor(stdout, stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			o := doctor.Options{TargetGroup: group, Admin: adminURL, Token: token, KeepAliveLimit: keepalive, ProbeTimeout: timeout}
+			o := doctor.Options{TargetGroup: group, KeepAliveLimit: keepalive, ProbeTimeout: timeout,
+				Live: doctorLive(ctx, doctorAdmin(cfg, cfgPath, adminURL, token))}
 			var bars *doctorBars
 			if isTerminal(stderr) {
 				bars = newDoctorBars(ctx, stderr)

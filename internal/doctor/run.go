@@ -3,7 +3,6 @@ package doctor
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,11 +21,10 @@ import (
 type Options struct {
 	// TargetGroup, when set, limits probing to that group.
 	TargetGroup string
-	// Admin is a running Fulcrum's admin URL; "" means try the config's
-	// admin.address and go on without live data if nothing answers.
-	Admin string
-	// Token is the admin bearer token, if any.
-	Token string
+	// Live is what a running Fulcrum's admin API reported; nil means none
+	// answered and doctor works from its probes alone. Doctor makes no
+	// admin API calls itself: the caller (the CLI) fetches this.
+	Live *LiveData
 	// KeepAliveLimit bounds the keep-alive probe's wait when neither a
 	// Keep-Alive header nor the live data tells the target's idle-close
 	// time (default 5s).
@@ -99,7 +97,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 		return nil, fmt.Errorf("--target-group %q is not in the configuration", o.TargetGroup)
 	}
 
-	live, groupsLive := readLive(ctx, cfg, o)
+	live, groupsLive := liveByTarget(o.Live)
 	rep.Live = live != nil
 
 	for _, l := range cfg.Listeners {
@@ -348,37 +346,26 @@ type liveGroup struct {
 	Recent  int
 }
 
-// readLive reads a running Fulcrum's target groups from its admin API:
-// errors per type and 5xx over the last 5 minutes, keyed "group/target",
-// and per group its targets' states and the LB-generated 5xx among the
-// recent requests (/api/v1/requests). It returns nil maps when nothing
-// answers.
-func readLive(ctx context.Context, cfg *config.Config, o Options) (map[string]*Live, map[string]*liveGroup) {
-	base := o.Admin
-	if base == "" {
-		host, port, _ := net.SplitHostPort(cfg.Admin.Address)
-		if host == "" || host == "0.0.0.0" || host == "::" {
-			host = "127.0.0.1"
-		}
-		if port == "0" || port == "" {
-			return nil, nil
-		}
-		base = "http://" + net.JoinHostPort(host, port)
-	}
-	if !strings.Contains(base, "://") {
-		base = "http://" + base
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	var body struct {
-		TargetGroups []admin.TargetGroupView `json:"target_groups"`
-	}
-	if !getJSON(ctx, strings.TrimSuffix(base, "/")+"/api/v1/target-groups", o.Token, &body) || body.TargetGroups == nil {
+// LiveData is what a running Fulcrum's admin API tells doctor: the
+// target groups of GET /api/v1/target-groups (docs/admin-api.md) and the
+// recent requests of GET /api/v1/requests?limit=1000. A nil TargetGroups
+// counts as no live data.
+type LiveData struct {
+	TargetGroups []admin.TargetGroupView
+	Requests     []admin.RequestView
+}
+
+// liveByTarget turns the live data into errors per type and 5xx over the
+// last 5 minutes, keyed "group/target", and per group its targets' states
+// and the LB-generated 5xx among the recent requests. It returns nil maps
+// for no live data.
+func liveByTarget(d *LiveData) (map[string]*Live, map[string]*liveGroup) {
+	if d == nil || d.TargetGroups == nil {
 		return nil, nil
 	}
 	out := map[string]*Live{}
 	groups := map[string]*liveGroup{}
-	for _, g := range body.TargetGroups {
+	for _, g := range d.TargetGroups {
 		lg := &liveGroup{Targets: len(g.Targets), States: map[string]int{}, LB5xx: map[string]int{}}
 		groups[g.Name] = lg
 		for _, t := range g.Targets {
@@ -394,44 +381,19 @@ func readLive(ctx context.Context, cfg *config.Config, o Options) (map[string]*L
 			out[g.Name+"/"+t.Address] = l
 		}
 	}
-	var reqs struct {
-		Requests []admin.RequestView `json:"requests"`
-	}
-	if getJSON(ctx, strings.TrimSuffix(base, "/")+"/api/v1/requests?limit=1000", o.Token, &reqs) {
-		for _, r := range reqs.Requests {
-			lg := groups[r.TargetGroup]
-			if lg == nil {
-				continue
+	for _, r := range d.Requests {
+		lg := groups[r.TargetGroup]
+		if lg == nil {
+			continue
+		}
+		lg.Recent++
+		if r.Status >= 500 && r.TargetStatus == 0 {
+			et := r.ErrorType
+			if et == "" {
+				et = "unknown"
 			}
-			lg.Recent++
-			if r.Status >= 500 && r.TargetStatus == 0 {
-				et := r.ErrorType
-				if et == "" {
-					et = "unknown"
-				}
-				lg.LB5xx[et]++
-			}
+			lg.LB5xx[et]++
 		}
 	}
 	return out, groups
-}
-
-// getJSON GETs url into v; false when anything fails.
-func getJSON(ctx context.Context, url, token string, v any) bool {
-	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
-	if err != nil {
-		return false
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		return false
-	}
-	return json.NewDecoder(resp.Body).Decode(v) == nil
 }

@@ -15,10 +15,13 @@ func (s *Server) QueueMaxima() map[string]int64 {
 }
 
 // ListenerLoad is one listener's client connections: open now, and its
-// max_connections (0 is unlimited).
+// max_connections (0 is unlimited); and the bytes of every request it
+// served since it was bound, received from clients (BytesIn) and sent to
+// them (BytesOut), as ALB's received_bytes and sent_bytes count them.
 type ListenerLoad struct {
-	Name      string
-	Open, Max int64
+	Name              string
+	Open, Max         int64
+	BytesIn, BytesOut int64
 }
 
 // ListenerLoads returns every bound listener's load, in configuration
@@ -32,7 +35,8 @@ func (s *Server) ListenerLoads() []ListenerLoad {
 		if l == nil || l.tl == nil {
 			continue
 		}
-		out = append(out, ListenerLoad{Name: lc.Name, Open: l.tl.active.Load(), Max: l.tl.max.Load()})
+		out = append(out, ListenerLoad{Name: lc.Name, Open: l.tl.active.Load(), Max: l.tl.max.Load(),
+			BytesIn: l.handler.bytesIn.Load(), BytesOut: l.handler.bytesOut.Load()})
 	}
 	return out
 }

@@ -47,9 +47,12 @@ type Handler struct {
 	Sticky *stickiness.Codec
 
 	// routes is the listener's current rules; a reload swaps it.
-	routes  atomic.Pointer[routeTable]
-	records sync.Pool
-	bufs    sync.Pool
+	routes atomic.Pointer[routeTable]
+	// bytesIn and bytesOut sum every request's received and sent bytes on
+	// this listener (bin and bout of its FRONTEND row).
+	bytesIn, bytesOut atomic.Int64
+	records           sync.Pool
+	bufs              sync.Pool
 }
 
 func (h *Handler) record() *accesslog.Record {
@@ -102,7 +105,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.w = newIdleWriter(w, q.idleTimeout)
 	q.exposeDetails = rt.exposeDetails
 	if !h.routeRequest(q, rt) {
-		return // a redirect or fixed_response answered (actions.go)
+		// A redirect or fixed_response answered (actions.go); ALB's
+		// received_bytes still counts the request.
+		rec.ReceivedBytes = requestSize(r)
+		return
 	}
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
@@ -522,7 +528,9 @@ func (h *Handler) fillRecord(q *request, ci *connInfo) {
 	}
 }
 
-// finish writes the access log record and recycles it.
+// finish writes the access log record and recycles it. It runs once per
+// request, when the record's byte counts are final, so it is where they
+// reach the listener's and the answering target's bin and bout.
 func (h *Handler) finish(q *request) {
 	rec := q.rec
 	if rec == nil {
@@ -532,6 +540,11 @@ func (h *Handler) finish(q *request) {
 	if rec.ELBStatus == 0 && rec.Error == failure.None {
 		// The handler returned without a response (a panic elsewhere).
 		rec.ELBStatus = 500
+	}
+	h.bytesIn.Add(max(rec.ReceivedBytes, 0))
+	h.bytesOut.Add(max(rec.SentBytes, 0))
+	if q.target != nil {
+		q.target.Stats.ObserveBytes(rec.ReceivedBytes, rec.SentBytes)
 	}
 	if h.AccessLog != nil {
 		h.AccessLog.Log(rec)

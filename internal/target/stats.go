@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
@@ -80,6 +81,10 @@ type Stats struct {
 	downtime     time.Duration
 	lastChange   time.Time
 	lastCheck    CheckOutcome
+
+	// bytesIn and bytesOut are atomic, outside mu: they are added once
+	// per request on the hot path.
+	bytesIn, bytesOut atomic.Int64
 }
 
 // CheckOutcome is the last health check's result, for HAProxy's
@@ -121,6 +126,10 @@ type StatsSnapshot struct {
 	Downtime       time.Duration
 	LastChange     time.Time
 	LastCheck      CheckOutcome
+	// BytesIn and BytesOut are bin and bout: bytes of the requests this
+	// target answered, as received from clients, and of the responses
+	// sent back to clients (ALB's received_bytes and sent_bytes).
+	BytesIn, BytesOut int64
 }
 
 func (s *Stats) bucket(now time.Time) *minute {
@@ -150,6 +159,14 @@ func (s *Stats) ObserveResponse(now time.Time, status int, d time.Duration) {
 	s.latency[s.nLatency%latencySamples] = d
 	s.nLatency++
 	s.mu.Unlock()
+}
+
+// ObserveBytes adds one answered request's sizes in bytes: in as received
+// from the client (request line, headers, body), out as sent to the client
+// (status line, headers, body). Negative sizes count as 0.
+func (s *Stats) ObserveBytes(in, out int64) {
+	s.bytesIn.Add(max(in, 0))
+	s.bytesOut.Add(max(out, 0))
 }
 
 // ObserveError counts a failed attempt. A failure that is not the target's
@@ -236,6 +253,8 @@ func (s *Stats) Snapshot(now time.Time) StatsSnapshot {
 		Downtime:       s.downtime,
 		LastChange:     s.lastChange,
 		LastCheck:      s.lastCheck,
+		BytesIn:        s.bytesIn.Load(),
+		BytesOut:       s.bytesOut.Load(),
 	}
 	if !s.downSince.IsZero() {
 		snap.Downtime += now.Sub(s.downSince)
