@@ -14,13 +14,13 @@ const maxJoin = 1 << 20
 
 // joinLine is one nginx line kept for the access/error log join.
 type joinLine struct {
-	t            time.Time
-	target, url  string
-	cause, sig   string
-	path         string
-	line         int64
-	targetTime   time.Duration
-	used, joined bool
+	t           time.Time
+	target, url string
+	cause, sig  string
+	path        string
+	line        int64
+	targetTime  time.Duration
+	used        bool
 }
 
 // note keeps the nginx lines the join reads: the access log's own 5xx
