@@ -99,6 +99,8 @@ type agg struct {
 	causes           map[string]*causeAgg
 	targets          map[string]*targetAgg
 	timeline         map[int64]*bucket
+	// nginxAccess and nginxError are the nginx lines joinNginx pairs.
+	nginxAccess, nginxError []joinLine
 }
 
 func newAgg() *agg {
@@ -215,6 +217,8 @@ func (a *agg) merge(o *agg) {
 		t.latency.merge(&ot.latency)
 		t.hasLatency = t.hasLatency || ot.hasLatency
 	}
+	a.nginxAccess = append(a.nginxAccess, o.nginxAccess...)
+	a.nginxError = append(a.nginxError, o.nginxError...)
 	for m, ob := range o.timeline {
 		b := a.timeline[m]
 		if b == nil {

@@ -146,6 +146,7 @@ func Run(ctx context.Context, paths []string, o Options) (*Report, error) {
 			total0.merge(a)
 		}
 	}
+	total0.joinNginx()
 	return buildReport(inputs, total0), nil
 }
 
@@ -241,6 +242,7 @@ func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atom
 			continue
 		}
 		a.add(&e, path, in.Lines)
+		a.note(in.Format, &e, path, in.Lines)
 	}
 	if in.Format == "" {
 		in.Format = "unknown"

@@ -5,6 +5,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/logparse/alb"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/elb"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envoy"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/fulcrumhc"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/fulcrumjson"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/haproxy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/nginx"
@@ -25,6 +26,8 @@ func formats() []format {
 	return []format{
 		{"fulcrum-json", fulcrumjson.Sniff, static(fulcrumjson.Parse)},
 		{"envoy-json", envoy.SniffJSON, static(envoy.ParseJSON)},
+		// Before alb: a health check line starts like an access log line.
+		{"fulcrum-health", fulcrumhc.Sniff, static(fulcrumhc.Parse)},
 		{"alb", alb.Sniff, static(alb.Parse)},
 		{"elb", elb.Sniff, static(elb.Parse)},
 		{"envoy", envoy.SniffText, static(envoy.ParseText)},
@@ -35,7 +38,8 @@ func formats() []format {
 }
 
 // FormatNames are the values --format accepts besides auto. "fulcrum"
-// means Fulcrum's own logs: ALB format or JSON, whichever the file holds.
+// means Fulcrum's own logs: ALB format, JSON or the health check log,
+// whichever the file holds.
 func FormatNames() []string {
 	return []string{"alb", "elb", "haproxy", "nginx-error", "nginx-access", "envoy", "fulcrum"}
 }
@@ -48,8 +52,11 @@ func lookup(name string, sample []byte) (format, bool) {
 	switch name {
 	case "fulcrum":
 		want = "alb"
-		if fulcrumjson.Sniff(sample) {
+		switch {
+		case fulcrumjson.Sniff(sample):
 			want = "fulcrum-json"
+		case fulcrumhc.Sniff(sample):
+			want = "fulcrum-health"
 		}
 	case "envoy":
 		if envoy.SniffJSON(sample) {

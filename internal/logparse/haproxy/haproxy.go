@@ -24,7 +24,9 @@ func stampIndex(line []byte) int {
 			continue
 		}
 		b := line[i+1:]
-		if isDigit(b[0]) && isDigit(b[1]) && b[2] == '/' && b[6] == '/' && isDigit(b[7]) && b[11] == ':' {
+		// HAProxy's accept date always has milliseconds (§8.2.3); an
+		// nginx or Apache "[10/Oct/2000:13:55:36 -0700]" has none.
+		if isDigit(b[0]) && isDigit(b[1]) && b[2] == '/' && b[6] == '/' && isDigit(b[7]) && b[11] == ':' && b[20] == '.' {
 			return i
 		}
 	}
