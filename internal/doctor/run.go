@@ -297,14 +297,11 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 // probeListener connects to a listener and sends one request through it,
 // which tells the frontend leg from the backend leg.
 func probeListener(ctx context.Context, l config.Listener, timeout time.Duration, addProbe func(Probe)) *Finding {
-	host, port, _ := net.SplitHostPort(l.Address)
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
+	addr := config.DialAddress(l.Address)
+	if addr == "" {
+		return nil // port 0: only the running server knows its port
 	}
-	if port == "0" {
-		return nil
-	}
-	addr := net.JoinHostPort(host, port)
+	_, port, _ := net.SplitHostPort(addr)
 	c := probeConnect(ctx, addr, timeout)
 	addProbe(Probe{Kind: "listener", Target: l.Name, Address: addr, Outcome: c.Outcome, Millis: float64(c.Duration) / float64(time.Millisecond), Detail: c.Detail})
 	if !c.OK() {
