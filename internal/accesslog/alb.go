@@ -82,7 +82,11 @@ func AppendALB(b []byte, r *Record) []byte {
 	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendEscaped(b, a.Target) })
 	b = append(b, `" "`...)
 	b = appendAttempts(b, r.Attempts, func(b []byte, a *Attempt) []byte { return appendStatus(b, a.Status) })
-	b = append(b, `" "-" "-" `...) // classification, classification_reason
+	b = append(b, `" `...)
+	b = appendQuoted(b, r.Classification)
+	b = append(b, ' ')
+	b = appendQuoted(b, r.ClassificationReason)
+	b = append(b, ' ')
 	b = appendBare(b, r.ConnID)
 	b = append(b, ` "-" "-" "-"`...) // transformed_host, transformed_uri, request_transform_status
 	return append(b, '\n')

@@ -98,6 +98,12 @@ type Record struct {
 	Sticky string
 	// AmznTraceID is the X-Amzn-Trace-Id sent to the target.
 	AmznTraceID string
+	// Classification and ClassificationReason are the request's HTTP
+	// desync verdict (ALB's classification and classification_reason,
+	// fields 28 and 29): the tier ("Acceptable", "Ambiguous", "Severe")
+	// and its reason ("BothTeClPresent", ...); empty for a Compliant
+	// request, logged as "-".
+	Classification, ClassificationReason string
 }
 
 // Answered reports whether a rule's redirect or fixed_response produced

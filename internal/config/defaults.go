@@ -38,6 +38,11 @@ const (
 	DefaultQueueSize            = 1024
 	DefaultQueueTimeout         = 10 * time.Second
 	DefaultConsecutiveConnErrs  = 5
+	DefaultDesyncMitigationMode = "defensive"
+	DefaultRequestHeaderTimeout = 10 * time.Second
+	DefaultMaxHeaderBytes       = 64 << 10
+	DefaultMaxHeaders           = 128
+	DefaultMaxURIBytes          = 16 << 10
 	DefaultBaseEjectionTime     = 30 * time.Second
 	DefaultMaxEjectionTime      = 300 * time.Second
 	DefaultMaxEjectionPercent   = 50
@@ -105,7 +110,9 @@ func (tg *TargetGroup) UnmarshalYAML(n *yaml.Node) error {
 // UnmarshalYAML decodes a listener over its defaults.
 func (l *Listener) UnmarshalYAML(n *yaml.Node) error {
 	type plain Listener
-	v := plain{Protocol: DefaultProtocol, IdleTimeout: Duration(DefaultIdleTimeout)}
+	v := plain{Protocol: DefaultProtocol, IdleTimeout: Duration(DefaultIdleTimeout),
+		DesyncMitigationMode: DefaultDesyncMitigationMode, RequestHeaderTimeout: Duration(DefaultRequestHeaderTimeout),
+		MaxHeaderBytes: DefaultMaxHeaderBytes, MaxHeaders: DefaultMaxHeaders, MaxURIBytes: DefaultMaxURIBytes}
 	if err := n.Decode(&v); err != nil {
 		return err
 	}

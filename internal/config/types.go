@@ -110,6 +110,31 @@ type Listener struct {
 	// Default false: clients get the error type and request id only;
 	// the detail goes to the log, the request story and the admin API.
 	ExposeErrorDetails bool `yaml:"expose_error_details"`
+	// DesyncMitigationMode is how the listener acts on each request's
+	// HTTP desync classification (docs/desync.md): "monitor",
+	// "defensive" or "strictest". Default defensive, as ALB's
+	// routing.http.desync_mitigation_mode
+	// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#desync-mitigation-mode).
+	DesyncMitigationMode string `yaml:"desync_mitigation_mode"`
+	// RequestHeaderTimeout bounds the wait for a complete request header,
+	// from the request's first byte; beyond it Fulcrum answers 408 and
+	// closes. Default 10s, range 1s..4000s (HAProxy timeout http-request,
+	// nginx client_header_timeout).
+	RequestHeaderTimeout Duration `yaml:"request_header_timeout"`
+	// MaxHeaderBytes bounds the request line and header fields, in bytes;
+	// beyond it Fulcrum answers 431. Default 65536 (ALB's 64 KB), range
+	// 1024..1048576.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxHeaders caps the number of request header fields; beyond it
+	// Fulcrum answers 431. Default and maximum 128.
+	MaxHeaders int `yaml:"max_headers"`
+	// MaxURIBytes bounds the request target, in bytes; beyond it Fulcrum
+	// answers 414. Default 16384 (ALB's 16 KB request line), range
+	// 256..1048576.
+	MaxURIBytes int `yaml:"max_uri_bytes"`
+	// MaxRequestBodyBytes bounds a request body, in bytes; beyond it
+	// Fulcrum answers 413. Default 0: unlimited, as ALB.
+	MaxRequestBodyBytes int64 `yaml:"max_request_body_bytes"`
 	// DefaultTargetGroup receives requests that match no rule. Required.
 	DefaultTargetGroup string `yaml:"default_target_group"`
 	// DefaultAction is the action for requests that match no rule; one

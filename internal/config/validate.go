@@ -78,6 +78,14 @@ func (s *schema) listener(p string, l *Listener, groups map[string]bool) {
 	}
 	s.durRange(p+".idle_timeout", l.IdleTimeout, time.Second, 4000*time.Second)
 	s.intRange(p+".max_connections", l.MaxConnections, 0, 10000000)
+	s.oneOf(p+".desync_mitigation_mode", l.DesyncMitigationMode, "monitor", "defensive", "strictest")
+	s.durRange(p+".request_header_timeout", l.RequestHeaderTimeout, time.Second, 4000*time.Second)
+	s.intRange(p+".max_header_bytes", l.MaxHeaderBytes, 1024, 1<<20)
+	s.intRange(p+".max_headers", l.MaxHeaders, 1, DefaultMaxHeaders)
+	s.intRange(p+".max_uri_bytes", l.MaxURIBytes, 256, 1<<20)
+	if l.MaxRequestBodyBytes < 0 {
+		s.add(p+".max_request_body_bytes", "must be 0 (unlimited) or more, got %d", l.MaxRequestBodyBytes)
+	}
 	s.listenerRouting(p, l, groups) // validate_rules.go
 }
 

@@ -39,6 +39,15 @@ var (
 type ClientError struct {
 	// Closed is true when the client closed the connection.
 	Closed bool
+	// Denied is true when the request was well-formed enough to read but
+	// refused by configuration or policy (a desync mitigation mode, a
+	// listener limit): http_request_denied rather than
+	// http_request_error.
+	Denied bool
+	// Status is the answer's HTTP status when it is not the type's own
+	// (400, or 408 for a stalled client): 413, 414, 431, 463, 501 or
+	// 505. Zero means the type's.
+	Status int
 	// Err is the underlying error; its text is the log's detail.
 	Err error
 }
@@ -90,6 +99,10 @@ type Class struct {
 	// sent no byte of its request for the listener's idle timeout: ALB
 	// answers 408 rather than 400.
 	ClientTimeout bool
+	// RequestStatus is a client-side answer's status other than its
+	// type's (ClientError.Status): 413, 414, 431, 463, 501 or 505; 0
+	// otherwise.
+	RequestStatus int
 }
 
 // Status returns the HTTP status for the class (see ErrorType.Status); a
@@ -97,6 +110,9 @@ type Class struct {
 func (c Class) Status() int {
 	if c.ClientTimeout {
 		return 408
+	}
+	if c.RequestStatus != 0 {
+		return c.RequestStatus
 	}
 	return c.Type.Status()
 }
@@ -121,7 +137,7 @@ func (c Class) BeforeRequest() bool {
 // count only these.
 func (c Class) TargetFault() bool {
 	switch c.Type {
-	case None, ClientClosed, DestinationUnavailable, ConnectionLimitReached, HTTPRequestError, ProxyInternalError:
+	case None, ClientClosed, DestinationUnavailable, ConnectionLimitReached, HTTPRequestError, HTTPRequestDenied, ProxyInternalError:
 		return false
 	}
 	return true
@@ -143,7 +159,11 @@ func Classify(err error) Class {
 		if ce.Closed {
 			return Class{Type: ClientClosed}
 		}
-		return Class{Type: HTTPRequestError, ClientTimeout: errors.Is(ce.Err, os.ErrDeadlineExceeded)}
+		t := HTTPRequestError
+		if ce.Denied {
+			t = HTTPRequestDenied
+		}
+		return Class{Type: t, ClientTimeout: errors.Is(ce.Err, os.ErrDeadlineExceeded), RequestStatus: ce.Status}
 	}
 	var ae *AttemptError
 	if !errors.As(err, &ae) {

@@ -55,6 +55,11 @@ const (
 	// response (ALB's 460). Its name is client_closed; the access log's
 	// error_reason field shows "-" for it (see Reason), as ALB logs a 460.
 	ClientClosed
+	// HTTPRequestDenied: Fulcrum refused to forward the client's request
+	// by its configuration or policy (RFC 9209 §2.3.13): the desync
+	// mitigation mode, or a listener limit. Its status is 400 unless the
+	// *ClientError names another (413, 414, 431, 463).
+	HTTPRequestDenied
 	numTypes
 )
 
@@ -81,6 +86,7 @@ var typeNames = [numTypes]string{
 	HTTPRequestError:              "http_request_error",
 	ProxyInternalError:            "proxy_internal_error",
 	ClientClosed:                  "client_closed",
+	HTTPRequestDenied:             "http_request_denied",
 }
 
 // typeStatus is the status Fulcrum answers with when the last attempt failed
@@ -105,6 +111,7 @@ var typeStatus = [numTypes]int{
 	HTTPRequestError:              400,
 	ProxyInternalError:            500,
 	ClientClosed:                  460,
+	HTTPRequestDenied:             400,
 }
 
 // String returns the RFC 9209 name (RFC 9209 §2.3), "client_closed" for

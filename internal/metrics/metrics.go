@@ -37,6 +37,7 @@ type Metrics struct {
 	ejections        *prometheus.CounterVec
 	queued           *prometheus.CounterVec
 	queueRejected    *prometheus.CounterVec
+	desync           *prometheus.CounterVec
 
 	reg   prometheus.Registerer
 	codes [600]string
@@ -110,6 +111,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "fulcrum_queue_rejected_requests_total",
 			Help: "Requests answered 503 connection_limit_reached because the queue was full or queue_timeout expired (CLB SpilloverCount).",
 		}, []string{"target_group", "reason"}),
+		desync: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fulcrum_desync_requests_total",
+			Help: "Requests classified other than Compliant by HTTP desync mitigation, by tier and reason, whatever the mode did with them (ALB DesyncMitigationMode_NonCompliant_Request_Count).",
+		}, []string{"listener", "classification", "reason"}),
 	}
 	m.configReloads.WithLabelValues("success")
 	m.configReloads.WithLabelValues("failure")
@@ -118,7 +123,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.requests, m.connErrors, m.tlsErrors, m.retries, m.budgetExhausted,
 		m.responseTime, m.healthChecks, m.unhealthyRouting, m.activeConns, m.connsTotal, m.rejectedConns,
-		m.configReloads, m.ejections, m.queued, m.queueRejected,
+		m.configReloads, m.ejections, m.queued, m.queueRejected, m.desync,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -300,6 +305,16 @@ func (m *Metrics) ConnClosed(listener string) {
 		return
 	}
 	m.activeConns.WithLabelValues(listener).Dec()
+}
+
+// Desync counts a request whose desync classification is not Compliant:
+// classification is the tier ("Acceptable", "Ambiguous", "Severe"),
+// reason its ALB classification_reason ("BothTeClPresent", ...).
+func (m *Metrics) Desync(listener, classification, reason string) {
+	if m == nil {
+		return
+	}
+	m.desync.WithLabelValues(listener, classification, reason).Inc()
 }
 
 // ConnRejected counts a client connection refused at a limit.
