@@ -135,6 +135,13 @@ type Listener struct {
 	// MaxRequestBodyBytes bounds a request body, in bytes; beyond it
 	// Fulcrum answers 413. Default 0: unlimited, as ALB.
 	MaxRequestBodyBytes int64 `yaml:"max_request_body_bytes"`
+	// H2C accepts HTTP/2 over cleartext with prior knowledge (RFC 9113
+	// §3.3) on an http listener, as Envoy and Caddy can; ALB cannot.
+	// Default false: the client preface is answered 505 and the
+	// connection closed. An HTTP/1.1 "Upgrade: h2c" (RFC 7540 §3.2) is
+	// never honoured: the header is removed and the request served as
+	// HTTP/1.1.
+	H2C bool `yaml:"h2c"`
 	// DefaultTargetGroup receives requests that match no rule. Required.
 	DefaultTargetGroup string `yaml:"default_target_group"`
 	// DefaultAction is the action for requests that match no rule; one
