@@ -99,6 +99,9 @@ type agg struct {
 	causes           map[string]*causeAgg
 	targets          map[string]*targetAgg
 	timeline         map[int64]*bucket
+	// unplaced counts requests without a time (or with a partial one, no
+	// year or no date): counted for causes, not on the timeline.
+	unplaced int64
 	// nginxAccess and nginxError are the nginx lines joinNginx pairs.
 	nginxAccess, nginxError []joinLine
 }
@@ -155,7 +158,9 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	if tg {
 		a.target5xx++
 	}
-	if !e.Time.IsZero() {
+	if e.Time.Year() <= 0 {
+		a.unplaced++
+	} else {
 		m := e.Time.Unix() / 60
 		b := a.timeline[m]
 		if b == nil {
@@ -191,6 +196,7 @@ func (a *agg) merge(o *agg) {
 	}
 	a.lb5xx += o.lb5xx
 	a.target5xx += o.target5xx
+	a.unplaced += o.unplaced
 	for id, oc := range o.causes {
 		c := a.causes[id]
 		if c == nil {

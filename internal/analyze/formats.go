@@ -1,9 +1,12 @@
 package analyze
 
 import (
+	"errors"
+
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/alb"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/elb"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/envelope"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envoy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/fulcrumhc"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/fulcrumjson"
@@ -39,44 +42,120 @@ func formats() []format {
 
 // FormatNames are the values --format accepts besides auto. "fulcrum"
 // means Fulcrum's own logs: ALB format, JSON or the health check log,
-// whichever the file holds.
+// whichever each line is; "envoy" takes text or JSON.
 func FormatNames() []string {
 	return []string{"alb", "elb", "haproxy", "nginx-error", "nginx-access", "envoy", "fulcrum"}
 }
 
-// lookup returns the format for a --format value and a sample line; ok is
-// false for an unknown name.
-func lookup(name string, sample []byte) (format, bool) {
-	all := formats()
-	want := name
+// group returns the formats a --format value allows; ok is false for an
+// unknown name.
+func group(name string, all []format) ([]format, bool) {
+	if name == "auto" {
+		return all, true
+	}
+	want := map[string]bool{name: true}
 	switch name {
 	case "fulcrum":
-		want = "alb"
-		switch {
-		case fulcrumjson.Sniff(sample):
-			want = "fulcrum-json"
-		case fulcrumhc.Sniff(sample):
-			want = "fulcrum-health"
-		}
+		want = map[string]bool{"alb": true, "fulcrum-json": true, "fulcrum-health": true}
 	case "envoy":
-		if envoy.SniffJSON(sample) {
-			want = "envoy-json"
-		}
+		want["envoy-json"] = true
 	}
+	var out []format
 	for _, f := range all {
-		if f.name == want {
-			return f, true
+		if want[f.name] {
+			out = append(out, f)
 		}
 	}
-	return format{}, false
+	return out, len(out) > 0
 }
 
-// detect returns the first format that recognises line.
-func detect(line []byte) (format, bool) {
-	for _, f := range formats() {
-		if f.sniff(line) {
-			return f, true
+// detector finds each line's format: the format of the last line that
+// parsed first, then every format that recognises the line. It holds one
+// parser per format, made when first needed; one detector per input.
+type detector struct {
+	formats []format
+	// forced is set by --format: every allowed format is tried, whether
+	// it recognises the line or not.
+	forced  bool
+	parsers []logparse.Parser
+	cur     int
+}
+
+func newDetector(o Options) *detector {
+	fs, _ := group(o.Format, formats())
+	return &detector{formats: fs, forced: o.Format != "auto", parsers: make([]logparse.Parser, len(fs)), cur: -1}
+}
+
+func (d *detector) parser(i int) logparse.Parser {
+	if d.parsers[i] == nil {
+		d.parsers[i] = d.formats[i].parse()
+	}
+	return d.parsers[i]
+}
+
+// try parses the layers with format i, innermost first; err is the
+// innermost layer's error when none parses.
+func (d *detector) try(i int, layers []envelope.Unwrapped, e *logparse.Entry) (envelope.Unwrapped, error) {
+	p := d.parser(i)
+	var first error
+	for k := len(layers) - 1; k >= 0; k-- {
+		err := p(layers[k].Line, e)
+		if err == nil {
+			return layers[k], nil
+		}
+		if first == nil {
+			first = err
 		}
 	}
-	return format{}, false
+	return envelope.Unwrapped{}, first
+}
+
+// parse parses one line given as its envelope layers (envelope.Layers)
+// into e and returns its format's name and the layer that parsed.
+func (d *detector) parse(layers []envelope.Unwrapped, e *logparse.Entry) (string, envelope.Unwrapped, error) {
+	var first error
+	if d.cur >= 0 {
+		got, err := d.try(d.cur, layers, e)
+		if err == nil {
+			return d.formats[d.cur].name, got, nil
+		}
+		// The last format's complaint is worth showing only for a line
+		// that looks like it.
+		if d.forced || sniffAny(d.formats[d.cur], layers) {
+			first = err
+		}
+	}
+	for i, f := range d.formats {
+		if i == d.cur {
+			continue
+		}
+		if !d.forced && !sniffAny(f, layers) {
+			continue
+		}
+		got, err := d.try(i, layers, e)
+		if err == nil {
+			d.cur = i
+			return f.name, got, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	if first == nil {
+		first = errNotRecognised
+	}
+	return "", envelope.Unwrapped{}, first
+}
+
+// errNotRecognised is the error of a line no format recognises.
+var errNotRecognised = errors.New("format not recognised")
+
+// sniffAny reports whether f recognises any layer of the line.
+func sniffAny(f format, layers []envelope.Unwrapped) bool {
+	for k := len(layers) - 1; k >= 0; k-- {
+		if f.sniff(layers[k].Line) {
+			return true
+		}
+	}
+	return false
 }

@@ -22,20 +22,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	for _, in := range r.Inputs {
 		fmt.Fprintf(&b, "%s: %s, %d lines, %d parsed, %d not parsed\n", in.Path, in.Format, in.Lines, in.Parsed, in.Unparsed)
+		if len(in.Formats) > 1 {
+			b.WriteString("  formats:" + countList(in.Formats) + "\n")
+		}
 		if len(in.Envelopes) > 0 {
-			names := make([]string, 0, len(in.Envelopes))
-			for n := range in.Envelopes {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			b.WriteString("  envelopes:")
-			for i, n := range names {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, " %s %d", n, in.Envelopes[n])
-			}
-			b.WriteByte('\n')
+			b.WriteString("  envelopes:" + countList(in.Envelopes) + "\n")
 		}
 		if in.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", in.Error)
@@ -46,6 +37,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n%d requests: 2xx %d, 3xx %d, 4xx %d, 5xx %d (load balancer %d, targets %d)\n",
 		r.Requests, r.Status.C2xx, r.Status.C3xx, r.Status.C4xx, r.Status.C5xx, r.LB5xx, r.Target5xx)
+	if r.Unplaced > 0 {
+		fmt.Fprintf(&b, "%d requests without a full time are not on the timeline\n", r.Unplaced)
+	}
 	if len(r.Causes) == 0 {
 		b.WriteString("\nNo failures found.\n")
 	} else {
@@ -86,6 +80,23 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// countList writes " a 3, b 1" in name order.
+func countList(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s %d", n, m[n])
+	}
+	return b.String()
 }
 
 func errorList(m map[string]int64) string {

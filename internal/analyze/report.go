@@ -21,6 +21,10 @@ type Report struct {
 	Causes    []CauseReport  `json:"causes"`
 	Targets   []TargetReport `json:"targets"`
 	Timeline  []Bucket       `json:"timeline"`
+	// Unplaced counts the requests the timeline could not place: lines
+	// without a time, or with a partial one (an RFC 3164 stamp has no
+	// year). They still count everywhere else.
+	Unplaced int64 `json:"timeline_unplaced"`
 }
 
 // StatusClasses counts requests by status class.
@@ -77,7 +81,7 @@ const (
 
 func buildReport(inputs []Input, a *agg) *Report {
 	a.demoteKeepaliveRaces()
-	r := &Report{Inputs: inputs, Requests: a.requests, LB5xx: a.lb5xx, Target5xx: a.target5xx,
+	r := &Report{Inputs: inputs, Requests: a.requests, LB5xx: a.lb5xx, Target5xx: a.target5xx, Unplaced: a.unplaced,
 		Causes: []CauseReport{}, Targets: []TargetReport{}, Timeline: []Bucket{}}
 	r.Status = StatusClasses{a.status[0], a.status[1], a.status[2], a.status[3], a.status[4]}
 
