@@ -158,7 +158,7 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	if tg {
 		a.target5xx++
 	}
-	if e.Time.Year() <= 0 {
+	if e.Time.IsZero() || e.Time.Year() <= 0 {
 		a.unplaced++
 	} else {
 		m := e.Time.Unix() / 60

@@ -47,6 +47,9 @@ type Options struct {
 	Workers int
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// HAProxyLogFormat is a custom HAProxy log-format string, as in
+	// haproxy.cfg (haproxy.Compile); its lines are tried first.
+	HAProxyLogFormat string
 	// Progress, when set, is called with the bytes read so far and the
 	// total, about every 100 ms.
 	Progress func(done, total int64)
@@ -83,10 +86,12 @@ func Run(ctx context.Context, paths []string, o Options) (*Report, error) {
 	if o.Format == "" {
 		o.Format = "auto"
 	}
-	if o.Format != "auto" {
-		if _, ok := group(o.Format, formats()); !ok {
-			return nil, fmt.Errorf("--format %q: want auto or one of %s", o.Format, strings.Join(FormatNames(), ", "))
-		}
+	fs, err := formats(o)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := group(o.Format, fs); !ok {
+		return nil, fmt.Errorf("--format %q: want auto or one of %s", o.Format, strings.Join(FormatNames(), ", "))
 	}
 	workers := o.Workers
 	if workers <= 0 {
@@ -129,7 +134,7 @@ func Run(ctx context.Context, paths []string, o Options) (*Report, error) {
 		wg.Go(func() {
 			for i := range next {
 				aggs[i] = newAgg()
-				inputs[i] = analyzeFile(ctx, files[i], o, aggs[i], &done)
+				inputs[i] = analyzeFile(ctx, files[i], o, fs, aggs[i], &done)
 			}
 		})
 	}
@@ -172,7 +177,7 @@ func (c countingReader) Read(p []byte) (int, error) {
 // does not parse is detected afresh, so one file may mix formats (a
 // journald export of HAProxy and nginx, an nginx access and error log
 // in one stream).
-func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atomic.Int64) Input {
+func analyzeFile(ctx context.Context, path string, o Options, fs []format, a *agg, done *atomic.Int64) Input {
 	in := Input{Path: path, UnparsedExamples: []string{}, Formats: map[string]int64{}}
 	r, closer, err := open(path, o.Stdin, done)
 	if err != nil {
@@ -181,7 +186,7 @@ func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atom
 	}
 	defer closer.Close()
 	br := bufio.NewReaderSize(r, 256<<10)
-	d := newDetector(o)
+	d := newDetector(o, fs)
 	var e logparse.Entry
 	var lbuf [8]envelope.Unwrapped
 	for {

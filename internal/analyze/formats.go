@@ -16,16 +16,42 @@ import (
 
 // format is one log format: how to recognise a line of it, and a parser.
 type format struct {
-	name  string
+	name string
+	// sniff is nil for a format given as a format string: its parser
+	// is what recognises its lines.
 	sniff func([]byte) bool
 	parse func() logparse.Parser
 }
 
 func static(p logparse.Parser) func() logparse.Parser { return func() logparse.Parser { return p } }
 
-// formats lists the known formats in detection order: the most specific
-// first.
-func formats() []format {
+// formats lists the known formats in detection order: the formats given
+// as format strings first (a line that matches one is surely of it),
+// then the most specific built-in ones. It fails when a format string
+// does not compile.
+func formats(o Options) ([]format, error) {
+	var custom []format
+	for _, c := range []struct {
+		name, format string
+		compile      func(string) (logparse.Parser, error)
+	}{
+		{"haproxy-log-format", o.HAProxyLogFormat, haproxy.Compile},
+	} {
+		if c.format == "" {
+			continue
+		}
+		p, err := c.compile(c.format)
+		if err != nil {
+			return nil, err
+		}
+		custom = append(custom, format{name: c.name, parse: static(p)})
+	}
+	return append(custom, builtin()...), nil
+}
+
+// builtin lists the built-in formats in detection order: the most
+// specific first.
+func builtin() []format {
 	return []format{
 		{"fulcrum-json", fulcrumjson.Sniff, static(fulcrumjson.Parse)},
 		{"envoy-json", envoy.SniffJSON, static(envoy.ParseJSON)},
@@ -53,12 +79,14 @@ func group(name string, all []format) ([]format, bool) {
 	if name == "auto" {
 		return all, true
 	}
-	want := map[string]bool{name: true}
+	want := map[string]bool{name: true, name + "-log-format": true}
 	switch name {
 	case "fulcrum":
 		want = map[string]bool{"alb": true, "fulcrum-json": true, "fulcrum-health": true}
 	case "envoy":
 		want["envoy-json"] = true
+	case "nginx-access":
+		want["nginx-log-format"] = true
 	}
 	var out []format
 	for _, f := range all {
@@ -81,8 +109,9 @@ type detector struct {
 	cur     int
 }
 
-func newDetector(o Options) *detector {
-	fs, _ := group(o.Format, formats())
+// newDetector returns the detector of o's formats; fs is formats(o).
+func newDetector(o Options, fs []format) *detector {
+	fs, _ = group(o.Format, fs)
 	return &detector{formats: fs, forced: o.Format != "auto", parsers: make([]logparse.Parser, len(fs)), cur: -1}
 }
 
@@ -152,6 +181,9 @@ var errNotRecognised = errors.New("format not recognised")
 
 // sniffAny reports whether f recognises any layer of the line.
 func sniffAny(f format, layers []envelope.Unwrapped) bool {
+	if f.sniff == nil {
+		return true // a format string: matching is recognising
+	}
 	for k := len(layers) - 1; k >= 0; k-- {
 		if f.sniff(layers[k].Line) {
 			return true

@@ -65,3 +65,33 @@ func TestMixedFile(t *testing.T) {
 		t.Errorf("text report:\n%s", b.String())
 	}
 }
+
+// TestUnplaced: lines of a log-format without a time, and lines whose
+// only time is an RFC 3164 stamp without a year, still count for the
+// causes; the timeline counts them as not placed.
+func TestUnplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "haproxy.log")
+	write(t, path, strings.Join([]string{
+		`<134>Nov 22 10:00:00 lb haproxy[1]: "GET / HTTP/1.1" 503 be/s1 SC--`,
+		`"GET / HTTP/1.1" 504 be/s1 sH--`,
+		`10.0.0.5:41235 [22/Nov/2026:10:00:02.120] fe be/s2 0/0/1/5/6 200 198 - - ---- 3/3/1/1/0 0/0 "GET / HTTP/1.1"`,
+	}, "\n")+"\n", false)
+	r, err := Run(context.Background(), []string{path}, Options{HAProxyLogFormat: `%{+Q}r %ST %b/%s %tsc`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]int64{"haproxy-log-format": 2, "haproxy": 1}, r.Inputs[0].Formats); d != "" {
+		t.Errorf("formats (-want +got):\n%s", d)
+	}
+	if r.Requests != 3 || r.Unplaced != 2 || len(r.Timeline) != 1 || r.LB5xx != 2 || len(r.Causes) != 2 {
+		t.Errorf("requests %d, unplaced %d, timeline %+v, lb 5xx %d, causes %+v", r.Requests, r.Unplaced, r.Timeline, r.LB5xx, r.Causes)
+	}
+	var b bytes.Buffer
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "2 requests without a full time are not on the timeline") {
+		t.Errorf("text report:\n%s", b.String())
+	}
+	if _, err := Run(context.Background(), []string{path}, Options{HAProxyLogFormat: `%Zq`}); err == nil {
+		t.Error("a bad log-format was accepted")
+	}
+}

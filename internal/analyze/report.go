@@ -118,7 +118,7 @@ func buildReport(inputs []Input, a *agg) *Report {
 		r.Causes = append(r.Causes, o)
 	}
 	order := map[string]int{}
-	for i, c := range failure.Catalogue() {
+	for i, c := range append(failure.Catalogue(), failure.LogCauses()...) {
 		order[c.ID] = i
 	}
 	sort.Slice(r.Causes, func(i, j int) bool {
@@ -158,7 +158,7 @@ func errSum(m map[string]int64) int64 {
 
 // describe fills a cause's side, summary and fix from the catalogue.
 func describe(c *CauseReport) {
-	if e, ok := failure.LookupCause(c.ID); ok {
+	if e, ok := failure.LookupLogCause(c.ID); ok {
 		c.Side, c.Summary, c.Fix = e.Side, e.Summary, e.Fix
 	}
 }

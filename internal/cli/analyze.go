@@ -21,6 +21,7 @@ const progressThreshold = 8 << 20
 
 func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 	var format, since, until, group, output, out string
+	var haproxyFormat string
 	cmd := &cobra.Command{
 		Use:   "analyze [flags] PATH...",
 		Short: "Read load-balancer logs and say which side failed and why",
@@ -28,13 +29,15 @@ func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 			"Fulcrum logs and ranks the causes of failures, each with the log signature that\n" +
 			"identified it, example lines and the fix. PATH is a file, a directory (read\n" +
 			"recursively), a glob, or - for standard input; .gz files are read as they are.\n" +
-			"The format is detected per file unless --format says otherwise.",
+			"The format is detected per line unless --format says otherwise; custom formats\n" +
+			"are given as their format strings (--haproxy-log-format).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			if output != "text" && output != "json" && output != "html" {
 				return &exitError{code: 2, err: fmt.Errorf("-o: %q is not text, json or html", output)}
 			}
-			o := analyze.Options{Format: format, TargetGroup: group, Stdin: cmd.InOrStdin()}
+			o := analyze.Options{Format: format, TargetGroup: group, Stdin: cmd.InOrStdin(),
+				HAProxyLogFormat: haproxyFormat}
 			var err error
 			if o.Since, err = parseWhen("--since", since); err != nil {
 				return &exitError{code: 2, err: err}
@@ -101,6 +104,7 @@ func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&until, "until", "", "keep entries before this time (RFC 3339, or a duration ago)")
 	f.StringVar(&group, "target-group", "", "keep entries of this target group (name, or ARN), backend or cluster")
 	f.StringVarP(&output, "output", "o", "text", "text, json or html")
+	f.StringVar(&haproxyFormat, "haproxy-log-format", "", "HAProxy log-format string the logs were written with, as in haproxy.cfg")
 	f.StringVar(&out, "out", "", "write the report to this file instead of standard output")
 	return cmd
 }
