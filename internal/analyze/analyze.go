@@ -50,6 +50,12 @@ type Options struct {
 	// HAProxyLogFormat is a custom HAProxy log-format string, as in
 	// haproxy.cfg (haproxy.Compile); its lines are tried first.
 	HAProxyLogFormat string
+	// NginxLogFormat is an nginx log_format directive or its format
+	// string (nginx.Compile).
+	NginxLogFormat string
+	// EnvoyLogFormat is an Envoy access log format string
+	// (envoy.Compile).
+	EnvoyLogFormat string
 	// Progress, when set, is called with the bytes read so far and the
 	// total, about every 100 ms.
 	Progress func(done, total int64)

@@ -36,6 +36,8 @@ func formats(o Options) ([]format, error) {
 		compile      func(string) (logparse.Parser, error)
 	}{
 		{"haproxy-log-format", o.HAProxyLogFormat, haproxy.Compile},
+		{"nginx-log-format", o.NginxLogFormat, nginx.Compile},
+		{"envoy-log-format", o.EnvoyLogFormat, envoy.Compile},
 	} {
 		if c.format == "" {
 			continue

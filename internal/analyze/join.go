@@ -4,7 +4,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 )
 
@@ -23,12 +22,12 @@ type joinLine struct {
 	used        bool
 }
 
-// note keeps the nginx lines the join reads: the access log's own 5xx
-// (502 "see the error log", 504) and the error log's upstream errors.
+// note keeps the nginx lines the join reads: the access log's 5xx that
+// nginx answered itself (whatever cause its timings gave) and the error
+// log's upstream errors, whose message says more.
 func (a *agg) note(format string, e *logparse.Entry, path string, line int64) {
 	switch {
-	case format == "nginx-access" && e.LBError && e.Target != "" &&
-		(e.Cause == failure.CauseLBError || e.Cause == failure.CauseTargetResponseTimeout):
+	case (format == "nginx-access" || format == "nginx-log-format") && e.LBError && e.Target != "" && e.Cause != "":
 		if len(a.nginxAccess) < maxJoin {
 			a.nginxAccess = append(a.nginxAccess, joinLine{t: e.Time, target: e.Target, url: e.URL, cause: e.Cause,
 				sig: e.Signature, path: path, line: line, targetTime: e.TargetTime})

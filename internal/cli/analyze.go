@@ -21,7 +21,7 @@ const progressThreshold = 8 << 20
 
 func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 	var format, since, until, group, output, out string
-	var haproxyFormat string
+	var haproxyFormat, nginxFormat, envoyFormat string
 	cmd := &cobra.Command{
 		Use:   "analyze [flags] PATH...",
 		Short: "Read load-balancer logs and say which side failed and why",
@@ -30,14 +30,15 @@ func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 			"identified it, example lines and the fix. PATH is a file, a directory (read\n" +
 			"recursively), a glob, or - for standard input; .gz files are read as they are.\n" +
 			"The format is detected per line unless --format says otherwise; custom formats\n" +
-			"are given as their format strings (--haproxy-log-format).",
+			"are given as their format strings (--haproxy-log-format, --nginx-log-format,\n" +
+			"--envoy-log-format).",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, paths []string) error {
 			if output != "text" && output != "json" && output != "html" {
 				return &exitError{code: 2, err: fmt.Errorf("-o: %q is not text, json or html", output)}
 			}
 			o := analyze.Options{Format: format, TargetGroup: group, Stdin: cmd.InOrStdin(),
-				HAProxyLogFormat: haproxyFormat}
+				HAProxyLogFormat: haproxyFormat, NginxLogFormat: nginxFormat, EnvoyLogFormat: envoyFormat}
 			var err error
 			if o.Since, err = parseWhen("--since", since); err != nil {
 				return &exitError{code: 2, err: err}
@@ -105,6 +106,8 @@ func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&group, "target-group", "", "keep entries of this target group (name, or ARN), backend or cluster")
 	f.StringVarP(&output, "output", "o", "text", "text, json or html")
 	f.StringVar(&haproxyFormat, "haproxy-log-format", "", "HAProxy log-format string the logs were written with, as in haproxy.cfg")
+	f.StringVar(&nginxFormat, "nginx-log-format", "", "nginx log_format directive (or its format string) the access logs were written with")
+	f.StringVar(&envoyFormat, "envoy-log-format", "", "Envoy access log format string the logs were written with")
 	f.StringVar(&out, "out", "", "write the report to this file instead of standard output")
 	return cmd
 }

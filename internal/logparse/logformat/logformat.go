@@ -6,6 +6,8 @@
 // writes its lines: the variables are not escaped for the literal that
 // follows (a quote inside a quoted nginx variable is written \x22,
 // https://nginx.org/en/docs/http/ngx_http_log_module.html#log_format).
+// A value followed by a space keeps the spaces of a list in it ("a, b"
+// and "a : b", nginx's $upstream_* variables).
 package logformat
 
 import (
@@ -116,7 +118,7 @@ func (t *Template) match(line []byte, i, pos int, vals [][]byte, fail *MismatchE
 	key := bytes.TrimLeft([]byte(next), " ")
 	var end int
 	if len(key) == 0 {
-		end = bytes.IndexByte(line[pos:], ' ')
+		end = valueEnd(line[pos:])
 	} else {
 		search := key
 		if len(key) < len(next) {
@@ -146,6 +148,26 @@ func (t *Template) match(line []byte, i, pos int, vals [][]byte, fail *MismatchE
 		return rest.match(line, i+1, pos, vals, fail)
 	}
 	return t.match(line, i+1, pos, vals, fail)
+}
+
+// valueEnd returns the index of the space that ends a value followed by
+// spaces only, or -1. The spaces of a list ("a, b", "a : b", as nginx
+// writes its upstream variables) do not end it.
+func valueEnd(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != ' ' {
+			continue
+		}
+		if i > 0 && b[i-1] == ',' {
+			continue
+		}
+		if i+2 < len(b) && b[i+1] == ':' && b[i+2] == ' ' {
+			i += 2
+			continue
+		}
+		return i
+	}
+	return -1
 }
 
 // withLiteral returns a copy of t whose part i is lit.
