@@ -2,9 +2,11 @@ package analyze
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/alb"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/caddy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/elb"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envelope"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envoy"
@@ -12,6 +14,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/logparse/fulcrumjson"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/haproxy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/nginx"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/traefik"
 )
 
 // format is one log format: how to recognise a line of it, and a parser.
@@ -57,12 +60,18 @@ func builtin() []format {
 	return []format{
 		{"fulcrum-json", fulcrumjson.Sniff, static(fulcrumjson.Parse)},
 		{"envoy-json", envoy.SniffJSON, static(envoy.ParseJSON)},
+		{"traefik-json", traefik.SniffJSON, static(traefik.ParseJSON)},
+		{"caddy", caddy.Sniff, static(caddy.Parse)},
+		{"traefik-log", traefik.SniffLog, static(traefik.ParseLog)},
 		// Before alb: a health check line starts like an access log line.
 		{"fulcrum-health", fulcrumhc.Sniff, static(fulcrumhc.Parse)},
 		{"alb", alb.Sniff, static(alb.Parse)},
 		{"elb", elb.Sniff, static(elb.Parse)},
 		{"envoy", envoy.SniffText, static(envoy.ParseText)},
 		{"nginx-error", nginx.SniffError, static(nginx.ParseError)},
+		// Before haproxy and nginx-access: a combined line ending in
+		// Traefik's duration.
+		{"traefik-clf", traefik.SniffCLF, static(traefik.ParseCLF)},
 		{"haproxy", haproxy.Sniff, haproxy.New},
 		{"nginx-access", nginx.SniffAccess, static(nginx.ParseAccess)},
 	}
@@ -72,7 +81,7 @@ func builtin() []format {
 // means Fulcrum's own logs: ALB format, JSON or the health check log,
 // whichever each line is; "envoy" takes text or JSON.
 func FormatNames() []string {
-	return []string{"alb", "elb", "haproxy", "nginx-error", "nginx-access", "envoy", "fulcrum"}
+	return []string{"alb", "elb", "haproxy", "nginx-error", "nginx-access", "envoy", "traefik", "caddy", "fulcrum"}
 }
 
 // group returns the formats a --format value allows; ok is false for an
@@ -81,18 +90,19 @@ func group(name string, all []format) ([]format, bool) {
 	if name == "auto" {
 		return all, true
 	}
-	want := map[string]bool{name: true, name + "-log-format": true}
+	// A name takes its variants: "envoy" envoy-json and
+	// envoy-log-format, "traefik" traefik-clf, traefik-json and
+	// traefik-log.
+	in := func(f string) bool { return f == name || strings.HasPrefix(f, name+"-") }
 	switch name {
 	case "fulcrum":
-		want = map[string]bool{"alb": true, "fulcrum-json": true, "fulcrum-health": true}
-	case "envoy":
-		want["envoy-json"] = true
+		in = func(f string) bool { return f == "alb" || strings.HasPrefix(f, "fulcrum-") }
 	case "nginx-access":
-		want["nginx-log-format"] = true
+		in = func(f string) bool { return f == name || f == "nginx-log-format" }
 	}
 	var out []format
 	for _, f := range all {
-		if want[f.name] {
+		if in(f.name) {
 			out = append(out, f)
 		}
 	}
