@@ -102,6 +102,8 @@ type agg struct {
 	// unplaced counts requests without a time (or with a partial one, no
 	// year or no date): counted for causes, not on the timeline.
 	unplaced int64
+	// desync counts ALB's desync classifications: tier, then reason.
+	desync map[string]map[string]int64
 	// nginxAccess and nginxError are the nginx lines joinNginx pairs.
 	nginxAccess, nginxError []joinLine
 }
@@ -140,6 +142,9 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	}
 	if e.Kind != logparse.Request {
 		return
+	}
+	if e.Classification != "" {
+		a.addDesync(e.Classification, e.ClassificationReason, 1)
 	}
 	a.requests++
 	if e.Status >= 100 && e.Status < 600 {
@@ -188,6 +193,17 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	}
 }
 
+// addDesync counts n requests of a desync tier and reason.
+func (a *agg) addDesync(tier, reason string, n int64) {
+	if a.desync == nil {
+		a.desync = map[string]map[string]int64{}
+	}
+	if a.desync[tier] == nil {
+		a.desync[tier] = map[string]int64{}
+	}
+	a.desync[tier][reason] += n
+}
+
 // merge adds o into a.
 func (a *agg) merge(o *agg) {
 	a.requests += o.requests
@@ -197,6 +213,11 @@ func (a *agg) merge(o *agg) {
 	a.lb5xx += o.lb5xx
 	a.target5xx += o.target5xx
 	a.unplaced += o.unplaced
+	for tier, m := range o.desync {
+		for reason, n := range m {
+			a.addDesync(tier, reason, n)
+		}
+	}
 	for id, oc := range o.causes {
 		c := a.causes[id]
 		if c == nil {

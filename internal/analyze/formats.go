@@ -66,6 +66,7 @@ func builtin() []format {
 		// Before alb: a health check line starts like an access log line.
 		{"fulcrum-health", fulcrumhc.Sniff, static(fulcrumhc.Parse)},
 		{"alb", alb.Sniff, static(alb.Parse)},
+		{"alb-connection", alb.SniffConnection, static(alb.ParseConnection)},
 		{"elb", elb.Sniff, static(elb.Parse)},
 		{"envoy", envoy.SniffText, static(envoy.ParseText)},
 		{"nginx-error", nginx.SniffError, static(nginx.ParseError)},

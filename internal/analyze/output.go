@@ -40,6 +40,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Unplaced > 0 {
 		fmt.Fprintf(&b, "%d requests without a full time are not on the timeline\n", r.Unplaced)
 	}
+	if len(r.Desync) > 0 {
+		b.WriteString("HTTP desync classifications (ALB):\n")
+		for _, tier := range sortedKeys(r.Desync) {
+			fmt.Fprintf(&b, "  %s:%s\n", tier, countList(r.Desync[tier]))
+		}
+	}
 	if len(r.Causes) == 0 {
 		b.WriteString("\nNo failures found.\n")
 	} else {
@@ -80,6 +86,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // countList writes " a 3, b 1" in name order.
@@ -183,6 +199,11 @@ th{background:#f4f4f4}.ok{fill:#8cc084}.t5{fill:#f0a04b}.lb5{fill:#d9534f}
 {{range .Chart.Bars}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
 {{end}}<text x="2" y="12" font-size="11">max {{.Chart.Max}}/min</text></svg>
 <p><small>{{.Chart.First}} — {{.Chart.Last}}. Green: answered; orange: target 5xx; red: load-balancer 5xx.</small></p>{{else}}<p>No timed requests.</p>{{end}}
+{{if .R.Unplaced}}<p id="unplaced">{{.R.Unplaced}} requests without a full time are not on the timeline.</p>{{end}}
+{{if .R.Desync}}<h2>HTTP desync classifications (ALB)</h2>
+<table id="desync"><tr><th>tier</th><th>reasons</th></tr>
+{{range $tier, $m := .R.Desync}}<tr><td>{{$tier}}</td><td>{{counts $m}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Causes</h2>
 {{if .R.Causes}}<table id="causes"><tr><th>cause</th><th>count</th><th>share</th><th>signature</th><th>examples</th><th>fix</th></tr>
 {{range .R.Causes}}<tr><td><code>{{.ID}}</code><br><small>{{.Summary}}</small></td><td class="num">{{.Count}}</td>
@@ -194,8 +215,8 @@ th{background:#f4f4f4}.ok{fill:#8cc084}.t5{fill:#f0a04b}.lb5{fill:#d9534f}
 {{range .R.Targets}}<tr><td>{{.Target}}</td><td class="num">{{.Requests}}</td><td class="num">{{printf "%.1f" .P50ms}}</td><td class="num">{{printf "%.1f" .P99ms}}</td><td>{{errors .Errors}}</td></tr>
 {{end}}</table>
 <h2>Inputs</h2>
-<table id="inputs"><tr><th>path</th><th>format</th><th>lines</th><th>parsed</th><th>not parsed</th></tr>
-{{range .R.Inputs}}<tr><td>{{.Path}}</td><td>{{.Format}}</td><td class="num">{{.Lines}}</td><td class="num">{{.Parsed}}</td><td class="num">{{.Unparsed}}{{range .UnparsedExamples}}<br><small>{{.}}</small>{{end}}</td></tr>
+<table id="inputs"><tr><th>path</th><th>format</th><th>formats</th><th>envelopes</th><th>lines</th><th>parsed</th><th>not parsed</th></tr>
+{{range .R.Inputs}}<tr><td>{{.Path}}</td><td>{{.Format}}</td><td>{{counts .Formats}}</td><td>{{counts .Envelopes}}</td><td class="num">{{.Lines}}</td><td class="num">{{.Parsed}}</td><td class="num">{{.Unparsed}}{{range .UnparsedExamples}}<br><small>{{.}}</small>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `
@@ -207,6 +228,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"pct":    func(f float64) int { return int(f * 200) },
 		"mul100": func(f float64) float64 { return 100 * f },
 		"errors": errorList,
+		"counts": countList,
 	}).Parse(htmlTemplate)
 	if err != nil {
 		return err

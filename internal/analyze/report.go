@@ -25,6 +25,10 @@ type Report struct {
 	// without a time, or with a partial one (an RFC 3164 stamp has no
 	// year). They still count everywhere else.
 	Unplaced int64 `json:"timeline_unplaced"`
+	// Desync counts the requests ALB classified as not compliant with
+	// RFC 7230 (access log fields 28-29), by tier ("Acceptable",
+	// "Ambiguous", "Severe") and then reason; absent when none were.
+	Desync map[string]map[string]int64 `json:"desync,omitempty"`
 }
 
 // StatusClasses counts requests by status class.
@@ -81,7 +85,7 @@ const (
 
 func buildReport(inputs []Input, a *agg) *Report {
 	a.demoteKeepaliveRaces()
-	r := &Report{Inputs: inputs, Requests: a.requests, LB5xx: a.lb5xx, Target5xx: a.target5xx, Unplaced: a.unplaced,
+	r := &Report{Inputs: inputs, Requests: a.requests, LB5xx: a.lb5xx, Target5xx: a.target5xx, Unplaced: a.unplaced, Desync: a.desync,
 		Causes: []CauseReport{}, Targets: []TargetReport{}, Timeline: []Bucket{}}
 	r.Status = StatusClasses{a.status[0], a.status[1], a.status[2], a.status[3], a.status[4]}
 
