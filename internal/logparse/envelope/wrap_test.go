@@ -10,12 +10,14 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/alb"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/caddy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/elb"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envelope"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envoy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/haproxy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/nginx"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/traefik"
 )
 
 // wrappers put a line in each envelope, the way the tool named would.
@@ -69,7 +71,13 @@ func TestEveryLineInEveryEnvelope(t *testing.T) {
 		glob  string
 		parse func() logparse.Parser
 	}{
-		{"../alb/testdata/*.log", func() logparse.Parser { return alb.Parse }},
+		{"../alb/testdata/[^c]*.log", func() logparse.Parser { return alb.Parse }},
+		{"../alb/testdata/connection.log", func() logparse.Parser { return alb.ParseConnection }},
+		{"../envoy/testdata/variants.log", func() logparse.Parser { return envoy.ParseText }},
+		{"../traefik/testdata/clf.log", func() logparse.Parser { return traefik.ParseCLF }},
+		{"../traefik/testdata/json.log", func() logparse.Parser { return traefik.ParseJSON }},
+		{"../traefik/testdata/traefik.log", func() logparse.Parser { return traefik.ParseLog }},
+		{"../caddy/testdata/caddy.log", func() logparse.Parser { return caddy.Parse }},
 		{"../elb/testdata/*.log", func() logparse.Parser { return elb.Parse }},
 		{"../envoy/testdata/text.log", func() logparse.Parser { return envoy.ParseText }},
 		{"../envoy/testdata/json.log", func() logparse.Parser { return envoy.ParseJSON }},
