@@ -221,8 +221,11 @@ func (a *agg) merge(o *agg) {
 	for id, oc := range o.causes {
 		c := a.causes[id]
 		if c == nil {
-			a.causes[id] = oc
-			continue
+			// A copy: reports rework merged counts (the keep-alive
+			// demotion, the nginx join), and --follow merges the same
+			// aggregates again and again.
+			c = &causeAgg{signatures: map[string]int64{}}
+			a.causes[id] = c
 		}
 		c.count += oc.count
 		for s, n := range oc.signatures {
@@ -249,8 +252,8 @@ func (a *agg) merge(o *agg) {
 	for m, ob := range o.timeline {
 		b := a.timeline[m]
 		if b == nil {
-			a.timeline[m] = ob
-			continue
+			b = &bucket{}
+			a.timeline[m] = b
 		}
 		b.requests += ob.requests
 		b.lb5xx += ob.lb5xx

@@ -238,3 +238,46 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		Chart chartView
 	}{r, timelineChart(r.Timeline)})
 }
+
+// summaryWidth is the width of WriteSummary's view, the width of
+// `fulcrum status`.
+const summaryWidth = 80
+
+// WriteSummary writes the report as `fulcrum analyze --follow` shows it
+// on a terminal, in 80 columns: inputs (lines, parsed, not parsed), the
+// totals, then up to 10 causes with count, share and side, and the most
+// frequent signature of the first.
+func (r *Report) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	line := func(s string) {
+		if len([]rune(s)) > summaryWidth {
+			s = string([]rune(s)[:summaryWidth-1]) + "…"
+		}
+		b.WriteString(s + "\n")
+	}
+	for _, in := range r.Inputs {
+		line(fmt.Sprintf("%-40s %-14s %9d lines %7d not parsed", in.Path, in.Format, in.Lines, in.Unparsed))
+	}
+	line(fmt.Sprintf("%d requests: 2xx %d, 3xx %d, 4xx %d, 5xx %d (LB %d, targets %d)",
+		r.Requests, r.Status.C2xx, r.Status.C3xx, r.Status.C4xx, r.Status.C5xx, r.LB5xx, r.Target5xx))
+	if r.Unplaced > 0 {
+		line(fmt.Sprintf("%d requests not on the timeline (no full time)", r.Unplaced))
+	}
+	if len(r.Causes) == 0 {
+		line("No failures found.")
+	} else {
+		line(fmt.Sprintf("%-52s %9s %7s  %-7s", "CAUSE", "COUNT", "SHARE", "SIDE"))
+		for _, c := range r.Causes[:min(len(r.Causes), 10)] {
+			line(fmt.Sprintf("%-52s %9d %6.1f%%  %-7s", c.ID, c.Count, 100*c.Share, c.Side))
+		}
+		line("top signature: " + r.Causes[0].Signature)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSONLine writes the report as one line of JSON, for --follow's
+// JSON lines.
+func (r *Report) WriteJSONLine(w io.Writer) error {
+	return json.NewEncoder(w).Encode(r)
+}
