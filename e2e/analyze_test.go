@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // analyzeJSON runs fulcrum analyze -o json on paths.
@@ -125,5 +128,161 @@ func TestAnalyzeHTMLRendersInChromium(t *testing.T) {
 	}
 	if n := strings.Count(dom, "<rect "); n < 30 {
 		t.Errorf("rendered timeline has %d bars, want one or more per minute (30)", n)
+	}
+}
+
+// TestAnalyzeRealHAProxy: a real HAProxy in front of a refusing server
+// logs with option httplog on one frontend and a custom log-format on
+// another; analyze, given the log-format string, reads both from one
+// file, behind a docker compose prefix, and names the cause of each.
+func TestAnalyzeRealHAProxy(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("FULCRUM_E2E_REQUIRE_HAPROXY") != "" {
+			t.Fatal("haproxy is required (FULCRUM_E2E_REQUIRE_HAPROXY is set) but not installed")
+		}
+		t.Skip("haproxy is not installed")
+	}
+	dir := t.TempDir()
+	dead := closedAddr(t)
+	fe1, fe2 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	const custom = `%ci:%cp [%tr] %ft %b/%s %ST %tsc %{+Q}r`
+	cfg := fmt.Sprintf(`global
+  log stdout format raw local0
+defaults
+  mode http
+  log global
+  retries 0
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend httplog
+  bind %s
+  option httplog
+  default_backend be
+frontend custom
+  bind %s
+  log-format "%s"
+  default_backend be
+backend be
+  server s1 %s
+`, fe1, fe2, custom, dead)
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	logPath := filepath.Join(dir, "stdout.log")
+	out, _ := os.Create(logPath)
+	cmd := exec.Command(bin, "-db", "-f", cfgPath)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if !waitListening(fe1, 10*time.Second) || !waitListening(fe2, 10*time.Second) {
+		t.Fatalf("haproxy did not listen:\n%s", readFile(logPath))
+	}
+	for _, fe := range []string{fe1, fe1, fe2} {
+		resp, err := http.Get("http://" + fe + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 503 {
+			t.Fatalf("haproxy answered %d, want 503", resp.StatusCode)
+		}
+	}
+	// HAProxy logs at the end of each session: wait for three lines.
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(readFile(logPath), "\"GET /x") < 3 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var wrapped strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(readFile(logPath)), "\n") {
+		if strings.Contains(l, "GET /x") {
+			wrapped.WriteString("lb-1  | " + l + "\n")
+		}
+	}
+	mixed := filepath.Join(dir, "compose.log")
+	os.WriteFile(mixed, []byte(wrapped.String()), 0o644)
+	raw, err := exec.Command(binary, "analyze", "-o", "json", "--haproxy-log-format", custom, mixed).Output()
+	if err != nil {
+		t.Fatalf("analyze: %v\n%s\n%s", err, raw, wrapped.String())
+	}
+	var r map[string]any
+	json.Unmarshal(raw, &r)
+	in := r["inputs"].([]any)[0].(map[string]any)
+	formats := in["formats"].(map[string]any)
+	if formats["haproxy"] != 2.0 || formats["haproxy-log-format"] != 1.0 || in["unparsed"] != 0.0 || in["envelopes"].(map[string]any)["docker-compose"] != 3.0 {
+		t.Errorf("input %v\n%s", in, wrapped.String())
+	}
+	if got := causeCounts(r)["target-not-listening"]; got != 3 || r["lb_5xx"] != 3.0 {
+		t.Errorf("causes %v, lb_5xx %v\n%s", causeCounts(r), r["lb_5xx"], wrapped.String())
+	}
+}
+
+// TestAnalyzeFollow: analyze --follow -o json prints a JSON report per
+// interval as a file grows and rotates, and a last one at SIGINT.
+func TestAnalyzeFollow(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "alb.log")
+	line := func(i int, status, tgt, timings string) string {
+		return fmt.Sprintf(`http 2026-11-22T10:00:%02d.000000Z app/lb/1 198.51.100.7:4000 10.0.0.1:80 %s %s %s 10 20 "GET http://x:80/ HTTP/1.1" "curl" - - arn:aws:elasticloadbalancing:r:1:targetgroup/web/abc "Root=1" "-" "-" 0 2026-11-22T10:00:00.000000Z "forward" "-" "-" "-" "-" "-" "-"`+"\n", i, timings, status, tgt)
+	}
+	os.WriteFile(path, []byte(line(0, "200", "200", "0.000 0.002 0.000")), 0o644)
+	cmd := exec.Command(binary, "analyze", "--follow", "--interval", "50ms", "-o", "json", path)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	reports := make(chan map[string]any, 4096)
+	go func() {
+		defer close(reports)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var r map[string]any
+			if json.Unmarshal(sc.Bytes(), &r) == nil {
+				reports <- r
+			}
+		}
+	}()
+	waitRequests := func(n float64) map[string]any {
+		t.Helper()
+		deadline := time.After(15 * time.Second)
+		for {
+			select {
+			case r, ok := <-reports:
+				if !ok {
+					t.Fatalf("analyze --follow exited before %v requests", n)
+				}
+				if r["requests"] == n {
+					return r
+				}
+			case <-deadline:
+				t.Fatalf("no report with %v requests", n)
+			}
+		}
+	}
+	waitRequests(1)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o644)
+	f.WriteString(line(1, "502", "-", "-1 -1 -1"))
+	f.Close()
+	waitRequests(2)
+	os.Rename(path, path+".1")
+	os.WriteFile(path, []byte(line(2, "502", "-", "-1 -1 -1")), 0o644)
+	r := waitRequests(3)
+	if got := causeCounts(r)["target-not-listening"]; got != 2 {
+		t.Errorf("causes after rotation %v", causeCounts(r))
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	var last map[string]any
+	for r := range reports {
+		last = r
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("analyze --follow after SIGINT: %v", err)
+	}
+	if last == nil || last["requests"] != 3.0 {
+		t.Errorf("last report %v", last)
 	}
 }

@@ -55,6 +55,9 @@ func Compile(format string) (logparse.Parser, error) {
 			case name == "REQ" && strings.HasSuffix(arg, ":PATH"):
 				e.URL = logparse.Dash(v)
 			case name == "RESPONSE_CODE":
+				if !isNumber(v) {
+					return fmt.Errorf("envoy format: RESPONSE_CODE %q is not a status", v)
+				}
 				e.Status = logparse.Status(v)
 			case name == "RESPONSE_FLAGS" || name == "RESPONSE_FLAGS_LONG":
 				flags = string(v)
@@ -118,7 +121,9 @@ func splitFormat(format string) ([]logformat.Part, error) {
 		if j := strings.LastIndexByte(op, ':'); j > strings.LastIndexByte(op, ')') {
 			op = op[:j]
 		}
-		parts = append(parts, logformat.Part{Var: op})
+		// Headers and a formatted START_TIME may hold spaces.
+		spaces := strings.HasPrefix(op, "REQ(") || strings.HasPrefix(op, "RESP(") || strings.HasPrefix(op, "TRAILER(") || strings.HasPrefix(op, "START_TIME(")
+		parts = append(parts, logformat.Part{Var: op, Spaces: spaces})
 	}
 	return parts, nil
 }

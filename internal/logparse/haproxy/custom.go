@@ -73,10 +73,19 @@ func Compile(format string) (logparse.Parser, error) {
 					e.Target = ""
 				}
 			case "ST":
+				if !number(v) {
+					return fmt.Errorf("haproxy log-format: %%ST %q is not a status", v)
+				}
 				e.Status = logparse.Status(bytes.TrimPrefix(v, []byte("+")))
 			case "Tr":
+				if !number(v) {
+					return fmt.Errorf("haproxy log-format: %%Tr %q is not a time", v)
+				}
 				e.TargetTime = logparse.Millis(v)
 			case "tsc", "ts":
+				if len(v) != 2 && len(v) != 4 {
+					return fmt.Errorf("haproxy log-format: %%%s %q is not a termination state", t.Vars[i], v)
+				}
 				term = v
 			case "r":
 				e.Method, e.URL = logparse.SplitRequest(v)
@@ -100,6 +109,22 @@ func Compile(format string) (logparse.Parser, error) {
 		}
 		return nil
 	}, nil
+}
+
+// number reports whether b is an integer, signed or not ("-1", "+5").
+func number(b []byte) bool {
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // splitFormat splits a log-format string into literals and variables;
@@ -167,8 +192,9 @@ func splitFormat(format string) ([]logformat.Part, error) {
 			} else {
 				// Captures are left out, with their separator, when
 				// none are configured (§8.8).
-				opt := strings.HasPrefix(name, "hr") || strings.HasPrefix(name, "hs")
-				parts = append(parts, logformat.Part{Var: name, Optional: opt})
+				capture := strings.HasPrefix(name, "hr") || strings.HasPrefix(name, "hs")
+				spaces := capture || name == "T" || name == "Tl" || name == "trl" || name == "trg" || name == "r"
+				parts = append(parts, logformat.Part{Var: name, Optional: capture, Spaces: spaces})
 			}
 			if quote {
 				lit.WriteByte('"')

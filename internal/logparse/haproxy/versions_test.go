@@ -108,6 +108,18 @@ func TestCustomLogFormat(t *testing.T) {
 	if err := p([]byte(`not this format`), &e); err == nil {
 		t.Error("a line of another format parsed")
 	}
+	// A shorter log-format must not take a built-in httplog line (its
+	// %ST would be the timers, its %tsc the rest of the line).
+	p, err = Compile(`%ci:%cp [%tr] %ft %b/%s %ST %tsc %{+Q}r`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p([]byte(`127.0.0.1:53824 [02/Dec/2026:16:27:42.297] httplog be/s1 0/0/-1/-1/0 503 217 - - SC-- 1/1/0/0/0 0/0 "GET /x HTTP/1.1"`), &e); err == nil {
+		t.Errorf("an httplog line parsed as a shorter log-format: %+v", e)
+	}
+	if err := p([]byte(`127.0.0.1:38218 [02/Dec/2026:16:27:42.300] custom be/s1 503 SC-- "GET /x HTTP/1.1"`), &e); err != nil || e.Cause != failure.CauseTargetNotListening {
+		t.Errorf("the log-format's own line: %v %+v", err, e)
+	}
 	if _, err := Compile(`%ci %Zz`); err == nil {
 		t.Error("unknown variable accepted")
 	}

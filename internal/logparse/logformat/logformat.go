@@ -28,6 +28,12 @@ type Part struct {
 	// Optional marks a variable that may be left out with the separator
 	// after it (HAProxy's %hr and %hs without captures).
 	Optional bool
+	// Spaces marks a variable whose value may hold spaces where the
+	// format does not quote it (a date with a zone, captured headers).
+	// Other values hold spaces only between quotes or brackets of the
+	// format ("$request", [$time_local]), in a list ("a, b", "a : b"),
+	// or as the line's last variable.
+	Spaces bool
 }
 
 // Template is a compiled format: its parts with adjacent literals joined.
@@ -128,7 +134,10 @@ func (t *Template) match(line []byte, i, pos int, vals [][]byte, fail *MismatchE
 	}
 	n := len(vals)
 	if end >= 0 {
-		if out, ok := t.match(line, i+1, pos+end, append(vals, bytes.TrimRight(line[pos:pos+end], " ")), fail); ok {
+		v := bytes.TrimRight(line[pos:pos+end], " ")
+		if !p.Spaces && !t.enclosed(i) && bareSpace(v) {
+			*fail = MismatchError{Want: p.Var, At: pos}
+		} else if out, ok := t.match(line, i+1, pos+end, append(vals, v), fail); ok {
 			return out, true
 		}
 	} else {
@@ -148,6 +157,47 @@ func (t *Template) match(line []byte, i, pos int, vals [][]byte, fail *MismatchE
 		return rest.match(line, i+1, pos, vals, fail)
 	}
 	return t.match(line, i+1, pos, vals, fail)
+}
+
+// enclosed reports whether the literals around part i quote it: the one
+// before ends with '"', '\'' or '[' and the one after starts with the
+// matching '"', '\'' or ']'.
+func (t *Template) enclosed(i int) bool {
+	if i == 0 || i+1 >= len(t.parts) {
+		return false
+	}
+	before, after := t.parts[i-1].Literal, t.parts[i+1].Literal
+	if before == "" || after == "" {
+		return false
+	}
+	switch before[len(before)-1] {
+	case '"':
+		return after[0] == '"'
+	case '\'':
+		return after[0] == '\''
+	case '[':
+		return after[0] == ']'
+	}
+	return false
+}
+
+// bareSpace reports whether v holds a space that is not a list's
+// (", " or " : ").
+func bareSpace(v []byte) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] != ' ' {
+			continue
+		}
+		if i > 0 && v[i-1] == ',' {
+			continue
+		}
+		if i+2 < len(v) && v[i+1] == ':' && v[i+2] == ' ' {
+			i += 2
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // valueEnd returns the index of the space that ends a value followed by

@@ -70,6 +70,9 @@ func Compile(format string) (logparse.Parser, error) {
 					e.URL = logparse.Dash(v)
 				}
 			case "status":
+				if len(v) != 3 || logparse.Status(v) == 0 {
+					return fmt.Errorf("nginx log_format: $status %q is not a status", v)
+				}
 				e.Status, status = logparse.Status(v), true
 			case "upstream_addr":
 				e.Target = logparse.Dash(lastUpstream(v))
@@ -141,7 +144,10 @@ func splitFormat(format string) ([]logformat.Part, error) {
 			}
 			name, f = f[:n], f[n:]
 		}
-		parts = append(parts, logformat.Part{Var: name})
+		// Dates with a zone and client-controlled text may hold spaces
+		// even where the format does not quote them.
+		spaces := name == "time_local" || name == "request" || strings.HasPrefix(name, "http_")
+		parts = append(parts, logformat.Part{Var: name, Spaces: spaces})
 	}
 	return parts, nil
 }
