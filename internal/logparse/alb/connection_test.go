@@ -55,3 +55,15 @@ func TestDesyncClassification(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }
+
+func FuzzParseConnection(f *testing.F) {
+	for _, l := range lines(f, "connection.log") {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e logparse.Entry
+		if ParseConnection(b, &e) == nil && e.Kind != logparse.Event {
+			t.Errorf("kind %d", e.Kind)
+		}
+	})
+}

@@ -124,3 +124,25 @@ func TestCustomLogFormat(t *testing.T) {
 		t.Error("unknown variable accepted")
 	}
 }
+
+// FuzzCompiled: a compiled log-format and the built-in parser never
+// fail on a line without saying why, and never give an impossible status.
+func FuzzCompiled(f *testing.F) {
+	for _, l := range logparsetest.Lines(f, "testdata/versions.log") {
+		f.Add(l)
+	}
+	f.Add([]byte(`[2001:db8::1]:33318 [06/Feb/2009:12:14:15.655] http-in static/srv1 10/0/-1/-1/11 503 212 - - SC-- 1/1/1/1/3 0/0 {a b} "GET / HTTP/1.1"`))
+	custom, err := Compile(`"%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	builtin := New()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e logparse.Entry
+		for _, p := range []logparse.Parser{custom, builtin} {
+			if p(b, &e) == nil && (e.Status < 0 || e.Status > 999) {
+				t.Errorf("status %d", e.Status)
+			}
+		}
+	})
+}

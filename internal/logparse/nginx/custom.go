@@ -70,7 +70,7 @@ func Compile(format string) (logparse.Parser, error) {
 					e.URL = logparse.Dash(v)
 				}
 			case "status":
-				if len(v) != 3 || logparse.Status(v) == 0 {
+				if len(v) != 3 || logparse.Status(v) < 100 {
 					return fmt.Errorf("nginx log_format: $status %q is not a status", v)
 				}
 				e.Status, status = logparse.Status(v), true

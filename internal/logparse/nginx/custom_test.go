@@ -82,3 +82,25 @@ func TestLogFormat(t *testing.T) {
 		t.Error("a format without variables compiled")
 	}
 }
+
+func FuzzCompiled(f *testing.F) {
+	for _, l := range logparsetest.Lines(f, "testdata/log_format.log") {
+		f.Add(l)
+	}
+	pa, err := Compile(apm)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pu, err := Compile(upstreaminfo)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var e logparse.Entry
+		for _, p := range []logparse.Parser{pa, pu} {
+			if p(b, &e) == nil && (e.Status < 100 || e.Status > 999) {
+				t.Errorf("status %d", e.Status)
+			}
+		}
+	})
+}
