@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -284,5 +285,89 @@ func TestAnalyzeFollow(t *testing.T) {
 	}
 	if last == nil || last["requests"] != 3.0 {
 		t.Errorf("last report %v", last)
+	}
+}
+
+// TestAnalyzeRealNginxLogFormat: a real nginx logs with a log_format
+// holding the upstream variables; a request retried from a refusing
+// server to a live one writes lists ("502, 200", "-, 0.000"), and one
+// sent only to the refusing server a connect time of "-". analyze, given
+// the log_format directive, counts the first as answered and names the
+// second's cause from its timings.
+func TestAnalyzeRealNginxLogFormat(t *testing.T) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin = "/usr/sbin/nginx"
+		if _, serr := os.Stat(bin); serr != nil {
+			if os.Getenv("FULCRUM_E2E_REQUIRE_NGINX") != "" {
+				t.Fatal("nginx is required (FULCRUM_E2E_REQUIRE_NGINX is set) but not installed")
+			}
+			t.Skip("nginx is not installed")
+		}
+	}
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer live.Close()
+	dead := closedAddr(t)
+	const logFormat = `log_format apm '"$time_local" client=$remote_addr request="$request" status=$status '
+                   'upstream_addr=$upstream_addr upstream_status=$upstream_status '
+                   'upstream_response_time=$upstream_response_time '
+                   'upstream_connect_time=$upstream_connect_time upstream_header_time=$upstream_header_time';`
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	conf := fmt.Sprintf(`daemon off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+  client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+  %[2]s
+  access_log %[1]s/access.log apm;
+  upstream both { server %[3]s; server %[4]s; }
+  upstream deadonly { server %[3]s; }
+  server {
+    listen %[5]s;
+    location /both { proxy_pass http://both; proxy_next_upstream error; }
+    location /dead { proxy_pass http://deadonly; }
+  }
+}
+`, dir, logFormat, dead, strings.TrimPrefix(live.URL, "http://"), addr)
+	os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644)
+	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	if !waitListening(addr, 10*time.Second) {
+		t.Fatalf("nginx did not listen: %s", readFile(filepath.Join(dir, "error.log")))
+	}
+	for _, path := range []string{"/both", "/dead"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	access := filepath.Join(dir, "access.log")
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(readFile(access), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logged := readFile(access)
+	raw, err := exec.Command(binary, "analyze", "-o", "json", "--nginx-log-format", logFormat, access).Output()
+	if err != nil {
+		t.Fatalf("analyze: %v\n%s\n%s", err, raw, logged)
+	}
+	var r map[string]any
+	json.Unmarshal(raw, &r)
+	in := r["inputs"].([]any)[0].(map[string]any)
+	if in["format"] != "nginx-log-format" || in["parsed"] != 2.0 {
+		t.Errorf("input %v\n%s", in, logged)
+	}
+	// Which server /both tried first is nginx's round robin: a retried
+	// request, or one answered at once, is answered either way.
+	if got := causeCounts(r); got["target-not-listening"] != 1 || len(got) != 1 || r["lb_5xx"] != 1.0 || r["requests"] != 2.0 {
+		t.Errorf("causes %v, lb_5xx %v\n%s", got, r["lb_5xx"], logged)
 	}
 }
