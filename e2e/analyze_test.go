@@ -2,6 +2,14 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -369,5 +377,121 @@ http {
 	// request, or one answered at once, is answered either way.
 	if got := causeCounts(r); got["target-not-listening"] != 1 || len(got) != 1 || r["lb_5xx"] != 1.0 || r["requests"] != 2.0 {
 		t.Errorf("causes %v, lb_5xx %v\n%s", got, r["lb_5xx"], logged)
+	}
+}
+
+// pemCertAndKey writes a self-signed certificate and its key in one PEM
+// file, as HAProxy's crt wants them.
+func pemCertAndKey(t *testing.T, path string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"localhost"}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	b = append(b, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})...)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAnalyzeRealHAProxyEvents: a real HAProxy's health check marks a
+// refusing server DOWN and a client that speaks no TLS to an https
+// frontend fails its handshake; analyze reads both event lines from
+// HAProxy's own output, and the 503s that follow as <NOSRV>.
+func TestAnalyzeRealHAProxyEvents(t *testing.T) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("FULCRUM_E2E_REQUIRE_HAPROXY") != "" {
+			t.Fatal("haproxy is required (FULCRUM_E2E_REQUIRE_HAPROXY is set) but not installed")
+		}
+		t.Skip("haproxy is not installed")
+	}
+	dir := t.TempDir()
+	pemCertAndKey(t, filepath.Join(dir, "site.pem"))
+	web, tls := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cfg := fmt.Sprintf(`global
+  log stdout format raw local0
+defaults
+  mode http
+  log global
+  option httplog
+  timeout connect 1s
+  timeout client 5s
+  timeout server 5s
+frontend web
+  bind %s
+  default_backend be
+frontend secure
+  bind %s ssl crt %s
+  default_backend be
+backend be
+  server s1 %s check inter 100ms fall 1 rise 1
+`, web, tls, filepath.Join(dir, "site.pem"), closedAddr(t))
+	os.WriteFile(filepath.Join(dir, "haproxy.cfg"), []byte(cfg), 0o644)
+	// The log goes to stdout; HAProxy also prints its warnings and
+	// alerts to stderr ("[WARNING]  (pid) : Server be/s1 is DOWN, …").
+	logPath, errPath := filepath.Join(dir, "stdout.log"), filepath.Join(dir, "stderr.log")
+	out, _ := os.Create(logPath)
+	errOut, _ := os.Create(errPath)
+	cmd := exec.Command(bin, "-db", "-f", filepath.Join(dir, "haproxy.cfg"))
+	cmd.Stdout, cmd.Stderr = out, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if !waitListening(web, 10*time.Second) || !waitListening(tls, 10*time.Second) {
+		t.Fatalf("haproxy did not listen:\n%s", readFile(logPath))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(readFile(logPath), "is DOWN") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + web + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c, err := net.Dial("tcp", tls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")) // plain HTTP to a TLS port
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.Read(make([]byte, 64))
+	c.Close()
+	for !strings.Contains(readFile(logPath), "SSL handshake") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	logged := readFile(logPath)
+	raw, err := exec.Command(binary, "analyze", "-o", "json", logPath).Output()
+	if err != nil {
+		t.Fatalf("analyze: %v\n%s\n%s", err, raw, logged)
+	}
+	var r map[string]any
+	json.Unmarshal(raw, &r)
+	// waitListening's probes count too: a connection closed before its
+	// request (CR) and one closed during the TLS handshake.
+	want := map[string]float64{"target-not-listening": 1, "no-healthy-targets": 2, "client-tls-handshake-failed": 2, "client-closed": 1}
+	if got := causeCounts(r); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("causes %v, want %v\n%s", got, want, logged)
+	}
+	// The stderr copy of the events reads on its own.
+	r = analyzeJSON(t, errPath)
+	if got := causeCounts(r); got["target-not-listening"] != 1 || got["no-healthy-targets"] != 1 {
+		t.Errorf("stderr causes %v\n%s", got, readFile(errPath))
+	}
+	if in := r["inputs"].([]any)[0].(map[string]any); in["format"] != "haproxy" {
+		t.Errorf("input %v\n%s", in, logged)
 	}
 }
