@@ -60,7 +60,8 @@ func ParseText(line []byte, e *logparse.Entry) error {
 	var details, transport string
 	var quoted []string
 	var numbers [][]byte
-	afterHost := 0
+	var afterQuoted []byte // the first bare field after the last quoted one
+	seenAfter := false
 	rest := s.Rest()
 	for len(rest) > 0 {
 		isQuoted := rest[0] == '"'
@@ -71,16 +72,20 @@ func ParseText(line []byte, e *logparse.Entry) error {
 		switch {
 		case isQuoted:
 			quoted = append(quoted, string(v))
-			afterHost = 0
-		case len(quoted) > 0 && hostOf(quoted[len(quoted)-1]) != "" && afterHost == 0:
-			afterHost++
-			e.Group = logparse.Dash(v)
+			afterQuoted, seenAfter = nil, false
 		case details == "" && len(numbers) == 0 && (bytes.ContainsAny(v, "{_") || string(v) == "via_upstream"):
 			details = string(v)
 		case len(numbers) < 4 && (len(numbers) > 0 || isNumber(v)):
 			numbers = append(numbers, v)
+		case len(quoted) > 0 && !seenAfter:
+			afterQuoted, seenAfter = v, true
 		}
 		rest = s.Rest()
+	}
+	// Istio's format quotes six fields (the transport failure reason
+	// first) and goes on with %UPSTREAM_CLUSTER%.
+	if len(quoted) >= 6 && seenAfter {
+		e.Group = logparse.Dash(afterQuoted)
 	}
 	if len(numbers) == 4 {
 		e.TargetTime = logparse.Millis(numbers[3])

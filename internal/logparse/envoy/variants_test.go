@@ -83,3 +83,24 @@ func FuzzCompiled(f *testing.F) {
 		}
 	})
 }
+
+// TestIstioFormatCompiled: Istio's format string, compiled, reads the
+// Istio lines to the same status, target and cause as ParseText.
+func TestIstioFormatCompiled(t *testing.T) {
+	p, err := Compile(`[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range lines(t, "variants.log") {
+		var want, got logparse.Entry
+		if err := ParseText(l, &want); err != nil {
+			t.Fatal(err)
+		}
+		if err := p(l, &got); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if got.Status != want.Status || got.Target != want.Target || got.Cause != want.Cause || got.Group != want.Group || got.TargetTime != want.TargetTime {
+			t.Errorf("line %d: compiled %+v\nParseText %+v", i+1, got, want)
+		}
+	}
+}
