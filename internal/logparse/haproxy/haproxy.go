@@ -238,11 +238,8 @@ func Attribute(who, phase byte, e *logparse.Entry) {
 		e.Cause, e.Signature = failure.CauseTarget5xx, sig+" (the server's own answer)"
 	case who == '-':
 	case who == 'C' || who == 'c':
+		// A 5xx here is still HAProxy's answer (set counts it so).
 		set(failure.CauseClientClosed)
-		e.LBError = false
-		if e.Status >= 500 {
-			e.LBError = true
-		}
 	case who == 'L':
 		// HAProxy answered itself (http-request return, redirect,
 		// stats, cache): an LB status, never a cause.
