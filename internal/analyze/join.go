@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 )
 
@@ -38,6 +39,18 @@ func (a *agg) note(format string, e *logparse.Entry, path string, line int64) {
 	case format == "nginx-error" && e.Kind == logparse.Event && e.Cause != "" && e.Target != "":
 		if len(a.nginxError) < maxJoin {
 			a.nginxError = append(a.nginxError, joinLine{t: e.Time, target: e.Target, url: e.URL, cause: e.Cause})
+		}
+	// Traefik's access lines of its own 502s and its debug lines
+	// "'502 Bad Gateway' caused by: dial tcp ADDR: …" share the service
+	// address.
+	case (format == "traefik-clf" || format == "traefik-json") && e.LBError && e.Cause == failure.CauseLBError && e.Target != "":
+		if len(a.nginxAccess) < maxJoin {
+			a.nginxAccess = append(a.nginxAccess, joinLine{t: e.Time, target: e.Target, cause: e.Cause,
+				sig: e.Signature, path: path, line: line, countedAs: e.Target})
+		}
+	case format == "traefik-log" && e.Kind == logparse.Event && e.Cause != "" && e.Target != "":
+		if len(a.nginxError) < maxJoin {
+			a.nginxError = append(a.nginxError, joinLine{t: e.Time, target: e.Target, cause: e.Cause})
 		}
 	// Caddy's access and error lines of one request share the client's
 	// address and port: that is their key.

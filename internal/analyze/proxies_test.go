@@ -110,3 +110,24 @@ func TestProxyFormats(t *testing.T) {
 		t.Errorf("text report:\n%s", buf.String())
 	}
 }
+
+// TestTraefikJoin: a 502 Traefik gave (OriginStatus 0) and its debug
+// line "'502 Bad Gateway' caused by: dial tcp …: connection refused"
+// count once, under the refused connection.
+func TestTraefikJoin(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{copyTestdata(t, dir, "traefik/testdata/json.log"), copyTestdata(t, dir, "traefik/testdata/traefik.log")}
+	r, err := Run(context.Background(), paths, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, c := range r.Causes {
+		got[c.ID] = c.Count
+	}
+	want := map[string]int64{failure.CauseTargetNotListening: 1, failure.CauseTarget5xx: 1, failure.CauseNoHealthyTargets: 1,
+		failure.CauseTargetResponseTimeout: 2, failure.CauseTargetPortFiltered: 1}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("causes (-want +got):\n%s", d)
+	}
+}
