@@ -95,7 +95,20 @@ func Sniff(line []byte) bool {
 		client := line[j+1 : i-1]
 		return (bytes.IndexByte(client, ':') >= 0 || string(client) == "unix") && end+1 < len(line) && line[end] == ' ' && line[end+1] != '"'
 	}
-	return eventKind(line) != 0
+	return eventKind(line) != 0 || console(line)
+}
+
+// console reports whether line is one of HAProxy's console messages on
+// stderr: "[NOTICE]   (1) : New worker (8) forked", "[WARNING]  (8) :
+// Server be/s1 is DOWN, …", "[ALERT]    (8) : …".
+func console(line []byte) bool {
+	for _, p := range []string{"[NOTICE]", "[WARNING]", "[ALERT]"} {
+		if rest, ok := bytes.CutPrefix(line, []byte(p)); ok {
+			rest = bytes.TrimLeft(rest, " ")
+			return len(rest) > 0 && rest[0] == '(' && bytes.Contains(rest, []byte(") : "))
+		}
+	}
+	return false
 }
 
 // New returns a parser of HAProxy's built-in formats and event lines.
@@ -327,6 +340,9 @@ func parseEvent(line []byte, e *logparse.Entry) error {
 		return logparse.ErrSkip
 	case evServer:
 		return serverEvent(line, e)
+	}
+	if console(line) {
+		return logparse.ErrSkip // a notice with nothing to count
 	}
 	return fmt.Errorf("haproxy: no accept date and no event")
 }

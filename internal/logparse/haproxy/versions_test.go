@@ -45,6 +45,9 @@ func TestVersions(t *testing.T) {
 		{logparse.Event, 0, "s1", ""},
 		{logparse.Event, 0, "s4", failure.CauseDNSResolutionFailed},
 		{logparse.Event, 0, "s5", ""},
+		{}, // Proxy fe started.
+		{}, // [NOTICE] New worker
+		{logparse.Event, 0, "s6", failure.CauseTargetNotListening},
 	}
 	lines := logparsetest.Lines(t, "testdata/versions.log")
 	parse := New()
@@ -55,7 +58,12 @@ func TestVersions(t *testing.T) {
 		}
 		var e logparse.Entry
 		err := parse(inner, &e)
-		if i >= len(want) {
+		if want[i] == (struct {
+			kind   logparse.Kind
+			status int
+			target string
+			cause  string
+		}{}) {
 			if !errors.Is(err, logparse.ErrSkip) {
 				t.Errorf("line %d: %v, want ErrSkip", i+1, err)
 			}
