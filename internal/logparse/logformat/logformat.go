@@ -160,8 +160,8 @@ func (t *Template) match(line []byte, i, pos int, vals [][]byte, fail *MismatchE
 }
 
 // enclosed reports whether the literals around part i quote it: the one
-// before ends with '"', '\” or '[' and the one after starts with the
-// matching '"', '\” or ']'.
+// before ends with a double quote, an apostrophe or an opening bracket,
+// and the one after starts with the same quote or the closing bracket.
 func (t *Template) enclosed(i int) bool {
 	if i == 0 || i+1 >= len(t.parts) {
 		return false
