@@ -62,6 +62,7 @@ func builtin() []format {
 		{"envoy-json", envoy.SniffJSON, static(envoy.ParseJSON)},
 		{"traefik-json", traefik.SniffJSON, static(traefik.ParseJSON)},
 		{"caddy", caddy.Sniff, static(caddy.Parse)},
+		{"caddy-v1", caddy.SniffV1, static(caddy.ParseV1)},
 		{"traefik-log", traefik.SniffLog, static(traefik.ParseLog)},
 		// Before alb: a health check line starts like an access log line.
 		{"fulcrum-health", fulcrumhc.Sniff, static(fulcrumhc.Parse)},

@@ -7,7 +7,10 @@
 // and reverse_proxy's own lines ("http.handlers.reverse_proxy") are
 // events whose Go error text names the cause ("dial tcp …: connect:
 // connection refused"); "http: TLS handshake error from …" lines
-// (logger "http.stdlib") are client TLS failures.
+// (logger "http.stdlib") are client TLS failures. Loggers may carry a
+// suffix ("http.log.error.log0"); Caddy before 2.5 logged the client as
+// "remote_addr". Caddy 1's text error log ("29/Jan/2016:15:18:59 +0100
+// [ERROR 502 /index.php] dial tcp …") is read by ParseV1.
 package caddy
 
 import (
@@ -42,6 +45,8 @@ type record struct {
 	Request struct {
 		RemoteIP   string `json:"remote_ip"`
 		RemotePort string `json:"remote_port"`
+		// RemoteAddr is ip:port, as Caddy before 2.5 logged it.
+		RemoteAddr string `json:"remote_addr"`
 		Method     string `json:"method"`
 		URI        string `json:"uri"`
 	} `json:"request"`
@@ -55,8 +60,11 @@ func Parse(line []byte, e *logparse.Entry) error {
 		return fmt.Errorf("caddy: %w", err)
 	}
 	e.Time = stamp(r.TS)
-	if r.Request.RemoteIP != "" {
+	switch {
+	case r.Request.RemoteIP != "":
 		e.Client = net.JoinHostPort(r.Request.RemoteIP, r.Request.RemotePort)
+	case r.Request.RemoteAddr != "":
+		e.Client = r.Request.RemoteAddr
 	}
 	e.Method, e.URL = r.Request.Method, r.Request.URI
 	switch {
@@ -85,7 +93,7 @@ func Parse(line []byte, e *logparse.Entry) error {
 			e.Client = addr
 		}
 		return nil
-	case r.Logger == "http.log.error" || strings.HasPrefix(r.Logger, "http.handlers.reverse_proxy"):
+	case strings.HasPrefix(r.Logger, "http.log.error") || strings.HasPrefix(r.Logger, "http.handlers.reverse_proxy"):
 		e.Kind = logparse.Event
 		msg := r.Msg
 		if r.Error != "" {
@@ -95,7 +103,7 @@ func Parse(line []byte, e *logparse.Entry) error {
 		if strings.Contains(r.Msg, "incomplete response") && e.Cause != failure.CauseClientClosed {
 			e.Cause = failure.CauseResponseIncomplete
 		}
-		if e.Cause == failure.CauseClientClosed && r.Logger != "http.log.error" {
+		if e.Cause == failure.CauseClientClosed && !strings.HasPrefix(r.Logger, "http.log.error") {
 			e.Cause = "" // reverse_proxy noting the client went away
 		}
 		if e.Cause != "" {
@@ -138,4 +146,47 @@ func stamp(b json.RawMessage) time.Time {
 	}
 	sec, frac := math.Modf(f)
 	return time.Unix(int64(sec), int64(frac*1e9)).UTC()
+}
+
+// SniffV1 reports whether line is a Caddy 1 error log line:
+// "dd/Mon/yyyy:hh:mm:ss -zzzz [ERROR status path] message".
+func SniffV1(line []byte) bool {
+	return len(line) > 36 && line[2] == '/' && line[6] == '/' && line[11] == ':' && line[20] == ' ' &&
+		bytes.HasPrefix(line[26:], []byte(" [ERROR "))
+}
+
+// ParseV1 parses a Caddy 1 error log line into an event whose Go error
+// text names the cause ("unreachable backend" is Caddy 1's word for a
+// proxy with no upstream that answered).
+func ParseV1(line []byte, e *logparse.Entry) error {
+	*e = logparse.Entry{Kind: logparse.Event, TargetTime: -1}
+	if !SniffV1(line) {
+		return fmt.Errorf("caddy v1: no \"time [ERROR status path]\"")
+	}
+	t, err := time.Parse("02/Jan/2006:15:04:05 -0700", string(line[:26]))
+	if err != nil {
+		return fmt.Errorf("caddy v1: time %q: %w", line[:26], err)
+	}
+	e.Time = t.UTC()
+	head, msg, ok := bytes.Cut(line[27:], []byte("] "))
+	if !ok {
+		return fmt.Errorf("caddy v1: [ERROR …] not closed")
+	}
+	f := bytes.Fields(head) // ERROR status path
+	if len(f) >= 3 {
+		e.URL = string(f[2])
+	}
+	m := string(msg)
+	e.Cause = logparse.GoErrorCause(m)
+	if e.Cause == "" && strings.Contains(m, "unreachable backend") {
+		e.Cause = failure.CauseNoHealthyTargets
+	}
+	if e.Cause != "" {
+		e.Signature = m
+		if i := strings.Index(m, "dial tcp "); i >= 0 {
+			addr, _, _ := strings.Cut(m[i+len("dial tcp "):], ": ")
+			e.Target = addr
+		}
+	}
+	return nil
 }

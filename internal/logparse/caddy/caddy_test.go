@@ -26,6 +26,8 @@ func TestLines(t *testing.T) {
 		{logparse.Event, 0, "127.0.0.1:41346", failure.CauseResponseIncomplete},
 		{logparse.Event, 0, "203.0.113.9:50122", failure.CauseClientTLSHandshakeFailed},
 		{logparse.Event, 0, "10.0.0.9:50000", failure.CauseTargetResponseTimeout},
+		{}, // startup line
+		{logparse.Event, 0, "172.30.0.1:31302", failure.CauseTargetNotListening},
 	}
 	ls := logparsetest.Lines(t, "testdata/caddy.log")
 	var got []row
@@ -35,10 +37,11 @@ func TestLines(t *testing.T) {
 		}
 		var e logparse.Entry
 		err := Parse(l, &e)
-		if i == len(ls)-1 {
+		if i == 6 {
 			if !errors.Is(err, logparse.ErrSkip) {
 				t.Errorf("startup line: %v", err)
 			}
+			got = append(got, row{})
 			continue
 		}
 		if err != nil {
@@ -64,8 +67,30 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var e logparse.Entry
+		if ParseV1(b, &e) == nil && e.Kind != logparse.Event {
+			t.Errorf("v1 kind %d", e.Kind)
+		}
 		if Parse(b, &e) == nil && (e.Status < 0 || e.Status > 999) {
 			t.Errorf("status %d", e.Status)
 		}
 	})
+}
+
+func TestV1(t *testing.T) {
+	type v1row struct{ URL, Target, Cause string }
+	want := []v1row{{"/index.php", "127.0.0.1:9000", failure.CauseTargetNotListening}, {"/", "", failure.CauseNoHealthyTargets}}
+	var got []v1row
+	for i, l := range logparsetest.Lines(t, "testdata/v1.log") {
+		if !SniffV1(l) || Sniff(l) {
+			t.Errorf("line %d: sniffed as v1 %v, as JSON %v", i+1, SniffV1(l), Sniff(l))
+		}
+		var e logparse.Entry
+		if err := ParseV1(l, &e); err != nil || e.Time.IsZero() {
+			t.Fatalf("line %d: %v %+v", i+1, err, e)
+		}
+		got = append(got, v1row{e.URL, e.Target, e.Cause})
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
 }

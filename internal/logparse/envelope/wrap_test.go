@@ -78,6 +78,7 @@ func TestEveryLineInEveryEnvelope(t *testing.T) {
 		{"../traefik/testdata/json.log", func() logparse.Parser { return traefik.ParseJSON }},
 		{"../traefik/testdata/traefik.log", func() logparse.Parser { return traefik.ParseLog }},
 		{"../caddy/testdata/caddy.log", func() logparse.Parser { return caddy.Parse }},
+		{"../caddy/testdata/v1.log", func() logparse.Parser { return caddy.ParseV1 }},
 		{"../elb/testdata/*.log", func() logparse.Parser { return elb.Parse }},
 		{"../envoy/testdata/text.log", func() logparse.Parser { return envoy.ParseText }},
 		{"../envoy/testdata/json.log", func() logparse.Parser { return envoy.ParseJSON }},
