@@ -126,7 +126,7 @@ func TestTraefikJoin(t *testing.T) {
 	for _, c := range r.Causes {
 		got[c.ID] = c.Count
 	}
-	want := map[string]int64{failure.CauseTargetNotListening: 1, failure.CauseTarget5xx: 1, failure.CauseNoHealthyTargets: 1,
+	want := map[string]int64{failure.CauseTargetNotListening: 1, failure.CauseTarget5xx: 2, failure.CauseNoHealthyTargets: 1,
 		failure.CauseTargetResponseTimeout: 2, failure.CauseTargetPortFiltered: 1}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("causes (-want +got):\n%s", d)

@@ -2,8 +2,9 @@
 // (https://doc.traefik.io/traefik/observability/access-logs/): the
 // Common Log Format with Traefik's additions (request count, router
 // name, service URL and duration in ms) and the JSON format, whose
-// OriginStatus tells the service's status from the one Traefik gave the
-// client (DownstreamStatus), with RetryAttempts. It also reads Traefik's
+// OriginStatus (with OriginContentSize) tells the service's status from
+// Traefik's own and from the one it gave the client (DownstreamStatus),
+// with RetryAttempts. It also reads Traefik's
 // own log lines that say why a request got a 5xx ("'502 Bad Gateway'
 // caused by: dial tcp …: connect: connection refused"), as events.
 package traefik
@@ -12,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -103,6 +105,7 @@ type jsonLine struct {
 	ClientAddr       string    `json:"ClientAddr"`
 	DownstreamStatus int       `json:"DownstreamStatus"`
 	OriginStatus     int       `json:"OriginStatus"`
+	OriginSize       int64     `json:"OriginContentSize"`
 	OriginDuration   int64     `json:"OriginDuration"`
 	RequestMethod    string    `json:"RequestMethod"`
 	RequestPath      string    `json:"RequestPath"`
@@ -114,10 +117,14 @@ type jsonLine struct {
 	StartUTC         time.Time `json:"StartUTC"`
 }
 
-// ParseJSON parses one JSON access log line. OriginStatus 0 with a 5xx
-// is Traefik's own answer: 502 when the service could not be reached or
-// broke the connection, 504 when it was too slow, 503 when no server was
-// available (Traefik's proxy error handler).
+// ParseJSON parses one JSON access log line. OriginStatus is what the
+// service handler gave: the service's status, or the 502 or 504 of
+// Traefik's proxy error handler when the service could not be reached,
+// broke the connection or was too slow; that handler writes the status
+// text as the body ("Bad Gateway"), which tells it from a service's own
+// 502. OriginStatus 0 with a 5xx means no server was tried: Traefik
+// itself (routing, a middleware, no server available) answered
+// (https://doc.traefik.io/traefik/observability/access-logs/, traefik/traefik#13609).
 func ParseJSON(line []byte, e *logparse.Entry) error {
 	*e = logparse.Entry{Kind: logparse.Request, TargetTime: -1}
 	var j jsonLine
@@ -139,10 +146,18 @@ func ParseJSON(line []byte, e *logparse.Entry) error {
 		retries = fmt.Sprintf(", after %d retries", j.RetryAttempts)
 	}
 	sig := fmt.Sprintf("DownstreamStatus %d, OriginStatus %d%s", j.DownstreamStatus, j.OriginStatus, retries)
+	proxyError := (j.OriginStatus == 502 || j.OriginStatus == 504) && j.OriginSize == int64(len(http.StatusText(j.OriginStatus)))
 	switch {
 	case e.Status == 499:
 		e.Cause, e.Signature = failure.CauseClientClosed, sig+" (client closed the request)"
+		e.TargetStatus = 0
 	case e.Status < 500:
+	case proxyError && j.OriginStatus == 504:
+		e.LBError, e.TargetStatus = true, 0
+		e.Cause, e.Signature = failure.CauseTargetResponseTimeout, sig+` with body "Gateway Timeout" (Traefik's proxy error handler: the service was too slow)`
+	case proxyError:
+		e.LBError, e.TargetStatus = true, 0
+		e.Cause, e.Signature = failure.CauseLBError, sig+` with body "Bad Gateway" (Traefik's proxy error handler: the service could not be reached or broke the connection; Traefik's debug log says why)`
 	case j.OriginStatus == j.DownstreamStatus:
 		e.Cause, e.Signature = failure.CauseTarget5xx, sig+" (the service's own answer)"
 	case j.OriginStatus != 0:
@@ -152,13 +167,10 @@ func ParseJSON(line []byte, e *logparse.Entry) error {
 		e.Cause, e.Signature = failure.CauseLBError, sig
 	case e.Status == 503 || e.Target == "":
 		e.LBError = true
-		e.Cause, e.Signature = failure.CauseNoHealthyTargets, sig+" (no server available)"
-	case e.Status == 504:
-		e.LBError = true
-		e.Cause, e.Signature = failure.CauseTargetResponseTimeout, sig+" (Traefik timed out waiting for the service)"
+		e.Cause, e.Signature = failure.CauseNoHealthyTargets, sig+" (Traefik answered without trying a server)"
 	default:
 		e.LBError = true
-		e.Cause, e.Signature = failure.CauseLBError, sig+" (Traefik could not get a response; its own log says why)"
+		e.Cause, e.Signature = failure.CauseLBError, sig+" (answered by Traefik itself: routing or a middleware)"
 	}
 	return nil
 }

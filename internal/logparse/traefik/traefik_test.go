@@ -55,6 +55,8 @@ func TestJSON(t *testing.T) {
 		{500, 500, "172.17.0.3:8080", failure.CauseTarget5xx, false},
 		{504, 0, "172.17.0.3:8080", failure.CauseTargetResponseTimeout, true},
 		{503, 0, "", failure.CauseNoHealthyTargets, true},
+		{502, 502, "172.17.0.3:8080", failure.CauseTarget5xx, false},
+		{207, 207, "172.29.0.2:8111", "", false},
 	}
 	if d := cmp.Diff(want, parseAll(t, "testdata/json.log", SniffJSON, ParseJSON)); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
