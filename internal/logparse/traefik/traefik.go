@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,20 +65,24 @@ func ParseCLF(line []byte, e *logparse.Entry) error {
 	}
 	e.Group = logparse.Dash(f[4])
 	e.Target = hostOf(logparse.Dash(f[5]))
-	// CLF has no OriginStatus: a 5xx may be the service's or Traefik's.
+	// CLF has no OriginStatus; the size tells Traefik's proxy error
+	// handler, whose body is the status text, from a service's 502/504.
+	proxyError := (e.Status == 502 || e.Status == 504) && string(f[0]) == strconv.Itoa(len(http.StatusText(e.Status)))
 	switch {
 	case e.Status == 499:
 		e.Cause, e.Signature = failure.CauseClientClosed, "status 499 (client closed the request)"
 	case e.Status >= 500 && e.Target == "":
 		e.LBError = true
 		e.Cause, e.Signature = failure.CauseNoHealthyTargets, fmt.Sprintf(`%d with service URL "-" (no server to send it to)`, e.Status)
+	case proxyError && e.Status == 504:
+		e.LBError = true
+		e.Cause, e.Signature = failure.CauseTargetResponseTimeout, `504 with body "Gateway Timeout" (Traefik's proxy error handler: the service was too slow)`
+	case proxyError:
+		e.LBError = true
+		e.Cause, e.Signature = failure.CauseLBError, `502 with body "Bad Gateway" (Traefik's proxy error handler: the service could not be reached or broke the connection; Traefik's debug log says why)`
 	case e.Status >= 500:
-		e.LBError = e.Status == 502 || e.Status == 504
-		e.Cause, e.Signature = failure.CauseLBError, fmt.Sprintf("%d to %s (CLF has no OriginStatus; Traefik's own log or the JSON format says whose)", e.Status, e.Target)
-		if !e.LBError {
-			e.TargetStatus = e.Status
-			e.Cause, e.Signature = failure.CauseTarget5xx, fmt.Sprintf("%d from the service (Traefik itself answers only 502, 503 and 504)", e.Status)
-		}
+		e.TargetStatus = e.Status
+		e.Cause, e.Signature = failure.CauseTarget5xx, fmt.Sprintf("%d with a body of its own (the service's answer)", e.Status)
 	default:
 		e.TargetStatus = e.Status
 	}
