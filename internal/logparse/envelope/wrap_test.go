@@ -47,6 +47,8 @@ func wrappers() map[string]func(string) string {
 		"docker-json-file":   js(`{"stream":"stdout","time":"2024-01-02T03:04:05.1Z","log":`, `}`),
 		"cloudwatch-export":  js(`{"timestamp":1704164645123,"message":`, `}`),
 		"compose+syslog":     func(s string) string { return "lb-1  | <134>Oct 11 22:14:15 haproxy[1]: " + s },
+		"compose+timestamps": prefix("envoy-1  | 2024-01-02T03:04:05.123456789Z "),
+		"journald+compose":   prefix("Apr 03 23:40:56 host sh[22948]: caddy      | "),
 	}
 }
 
