@@ -95,3 +95,33 @@ func TestUnplaced(t *testing.T) {
 		t.Error("a bad log-format was accepted")
 	}
 }
+
+// TestFormatGroups: a --format name takes its variants.
+func TestFormatGroups(t *testing.T) {
+	fs, err := formats(Options{HAProxyLogFormat: "%ci %ST", NginxLogFormat: "$remote_addr $status", EnvoyLogFormat: "%RESPONSE_CODE% %RESPONSE_FLAGS%"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]string{
+		"fulcrum":      {"fulcrum-json", "fulcrum-health", "alb"},
+		"alb":          {"alb", "alb-connection"},
+		"envoy":        {"envoy-log-format", "envoy-json", "envoy"},
+		"haproxy":      {"haproxy-log-format", "haproxy"},
+		"nginx-access": {"nginx-log-format", "nginx-access"},
+		"traefik":      {"traefik-json", "traefik-log", "traefik-clf"},
+		"caddy":        {"caddy", "caddy-v1"},
+		"elb":          {"elb"},
+	} {
+		g, ok := group(name, fs)
+		var got []string
+		for _, f := range g {
+			got = append(got, f.name)
+		}
+		if d := cmp.Diff(want, got); !ok || d != "" {
+			t.Errorf("--format %s (-want +got):\n%s", name, d)
+		}
+	}
+	if _, ok := group("apache", fs); ok {
+		t.Error("an unknown --format was accepted")
+	}
+}

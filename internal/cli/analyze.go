@@ -29,10 +29,12 @@ func newAnalyze(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "analyze [flags] PATH...",
 		Short: "Read load-balancer logs and say which side failed and why",
-		Long: "analyze reads ALB, Classic ELB, HAProxy, nginx (error and access), Envoy and\n" +
-			"Fulcrum logs and ranks the causes of failures, each with the log signature that\n" +
-			"identified it, example lines and the fix. PATH is a file, a directory (read\n" +
-			"recursively), a glob, or - for standard input; .gz files are read as they are.\n" +
+		Long: "analyze reads ALB (access and connection logs), Classic ELB, HAProxy, nginx\n" +
+			"(error and access), Envoy and Istio, Traefik, Caddy and Fulcrum logs, bare or in\n" +
+			"syslog, journald, docker, kubectl, CloudWatch or Loki envelopes, and ranks the\n" +
+			"causes of failures, each with the log signature that identified it, example\n" +
+			"lines and the fix. PATH is a file, a directory (read recursively), a glob, or -\n" +
+			"for standard input; .gz files are read as they are. --follow keeps reading.\n" +
 			"The format is detected per line unless --format says otherwise; custom formats\n" +
 			"are given as their format strings (--haproxy-log-format, --nginx-log-format,\n" +
 			"--envoy-log-format).",
