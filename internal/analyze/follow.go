@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
@@ -24,8 +25,9 @@ const followPoll = 200 * time.Millisecond
 // truncated file is read again from its start. Every `every` (and once
 // more when ctx ends) it calls emit with the report of everything read
 // so far. A partial last line waits for its newline. It returns nil when
-// ctx ends, or emit's error. Globs are expanded once, at the start;
-// directories and standard input are refused.
+// ctx ends, or emit's error. Globs are expanded once, at the start, and
+// must match; directories and standard input are refused, and a gzip
+// file is reported in its input's Error.
 func Follow(ctx context.Context, paths []string, o Options, every time.Duration, emit func(*Report) error) error {
 	var files []string
 	for _, p := range paths {
@@ -35,9 +37,13 @@ func Follow(ctx context.Context, paths []string, o Options, every time.Duration,
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			return fmt.Errorf("--follow: %s is a directory; name its files", p)
 		}
-		if m, err := expand([]string{p}); err == nil {
+		m, err := expand([]string{p})
+		switch {
+		case err == nil:
 			files = append(files, m...)
-		} else {
+		case strings.ContainsAny(p, "*?["):
+			return fmt.Errorf("--follow: %w", err)
+		default:
 			files = append(files, p) // not there yet: wait for it
 		}
 	}
@@ -165,6 +171,13 @@ func (f *follower) open() bool {
 	st, err := file.Stat()
 	if err != nil {
 		file.Close()
+		return false
+	}
+	var magic [2]byte
+	if n, _ := file.ReadAt(magic[:], 0); n == 2 && magic == [2]byte{0x1f, 0x8b} {
+		// A rotated, compressed file is done growing: nothing to follow.
+		file.Close()
+		f.in.Error = "gzip: a compressed file cannot be followed"
 		return false
 	}
 	f.f, f.st, f.offset, f.in.Error = file, st, 0, ""

@@ -89,3 +89,26 @@ func TestFollow(t *testing.T) {
 		t.Errorf("final report %+v", last)
 	}
 }
+
+// TestFollowRefuses: standard input, directories and globs that match
+// nothing are refused; a gzip file is an input error, not garbage lines.
+func TestFollowRefuses(t *testing.T) {
+	dir := t.TempDir()
+	emit := func(*Report) error { return nil }
+	for _, p := range []string{"-", dir, filepath.Join(dir, "*.log")} {
+		if err := Follow(context.Background(), []string{p}, Options{}, time.Second, emit); err == nil {
+			t.Errorf("%s: followed", p)
+		}
+	}
+	gz := filepath.Join(dir, "old.log.gz")
+	write(t, gz, albLine(t0, "10.0.0.1:80", "0.000 0.002 0.000", "200", "200", "web")+"\n", true)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var last *Report
+	if err := Follow(ctx, []string{gz}, Options{}, time.Second, func(r *Report) error { last = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if last == nil || last.Inputs[0].Error == "" || last.Inputs[0].Lines != 0 {
+		t.Errorf("gzip input %+v", last)
+	}
+}
