@@ -141,8 +141,8 @@ func TestAnalyzeHTMLRendersInChromium(t *testing.T) {
 }
 
 // TestAnalyzeRealHAProxy: a real HAProxy in front of a refusing server
-// logs with option httplog on one frontend and a custom log-format on
-// another; analyze, given the log-format string, reads both from one
+// logs with option httplog on one frontend, a custom log-format on
+// another and option httplog clf on a third; analyze, given the log-format string, reads both from one
 // file, behind a docker compose prefix, and names the cause of each.
 func TestAnalyzeRealHAProxy(t *testing.T) {
 	bin, err := exec.LookPath("haproxy")
@@ -154,7 +154,7 @@ func TestAnalyzeRealHAProxy(t *testing.T) {
 	}
 	dir := t.TempDir()
 	dead := closedAddr(t)
-	fe1, fe2 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	fe1, fe2, fe3 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	const custom = `%ci:%cp [%tr] %ft %b/%s %ST %tsc %{+Q}r`
 	cfg := fmt.Sprintf(`global
   log stdout format raw local0
@@ -173,9 +173,13 @@ frontend custom
   bind %s
   log-format "%s"
   default_backend be
+frontend clf
+  bind %s
+  option httplog clf
+  default_backend be
 backend be
   server s1 %s
-`, fe1, fe2, custom, dead)
+`, fe1, fe2, custom, fe3, dead)
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	logPath := filepath.Join(dir, "stdout.log")
@@ -186,10 +190,12 @@ backend be
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if !waitListening(fe1, 10*time.Second) || !waitListening(fe2, 10*time.Second) {
-		t.Fatalf("haproxy did not listen:\n%s", readFile(logPath))
+	for _, fe := range []string{fe1, fe2, fe3} {
+		if !waitListening(fe, 10*time.Second) {
+			t.Fatalf("haproxy did not listen:\n%s", readFile(logPath))
+		}
 	}
-	for _, fe := range []string{fe1, fe1, fe2} {
+	for _, fe := range []string{fe1, fe1, fe2, fe3} {
 		resp, err := http.Get("http://" + fe + "/x")
 		if err != nil {
 			t.Fatal(err)
@@ -201,7 +207,7 @@ backend be
 	}
 	// HAProxy logs at the end of each session: wait for three lines.
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(readFile(logPath), "\"GET /x") < 3 && time.Now().Before(deadline) {
+	for strings.Count(readFile(logPath), "\"GET /x") < 4 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	var wrapped strings.Builder
@@ -220,10 +226,10 @@ backend be
 	json.Unmarshal(raw, &r)
 	in := r["inputs"].([]any)[0].(map[string]any)
 	formats := in["formats"].(map[string]any)
-	if formats["haproxy"] != 2.0 || formats["haproxy-log-format"] != 1.0 || in["unparsed"] != 0.0 || in["envelopes"].(map[string]any)["docker-compose"] != 3.0 {
+	if formats["haproxy"] != 3.0 || formats["haproxy-log-format"] != 1.0 || in["unparsed"] != 0.0 || in["envelopes"].(map[string]any)["docker-compose"] != 4.0 {
 		t.Errorf("input %v\n%s", in, wrapped.String())
 	}
-	if got := causeCounts(r)["target-not-listening"]; got != 3 || r["lb_5xx"] != 3.0 {
+	if got := causeCounts(r)["target-not-listening"]; got != 4 || r["lb_5xx"] != 4.0 {
 		t.Errorf("causes %v, lb_5xx %v\n%s", causeCounts(r), r["lb_5xx"], wrapped.String())
 	}
 }

@@ -5,6 +5,8 @@
 //   - `option httplog` lines of every version: the accept date with or
 //     without milliseconds (and with a zone, as %T and %Tl write it),
 //     with or without captured headers `{…}` before the request;
+//   - `option httplog clf` lines (Common Log Format, then HAProxy's
+//     fields);
 //   - `option httpslog` lines (httplog followed by the frontend
 //     connection and TLS error codes);
 //   - `option tcplog` lines (three timers and a two-character state);
@@ -90,6 +92,9 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // after an address and before a frontend name (not a quoted request, as
 // in an nginx or Apache line), or one of the event lines.
 func Sniff(line []byte) bool {
+	if sniffCLF(line) {
+		return true
+	}
 	if i, end, _, ok := acceptDate(line); ok {
 		j := bytes.LastIndexByte(line[:i-1], ' ')
 		client := line[j+1 : i-1]
@@ -115,6 +120,9 @@ func console(line []byte) bool {
 func New() logparse.Parser {
 	return func(line []byte, e *logparse.Entry) error {
 		*e = logparse.Entry{Kind: logparse.Request, TargetTime: -1}
+		if sniffCLF(line) {
+			return parseCLF(line, e)
+		}
 		i, end, t, ok := acceptDate(line)
 		if !ok {
 			return parseEvent(line, e)

@@ -48,6 +48,8 @@ func TestVersions(t *testing.T) {
 		{}, // Proxy fe started.
 		{}, // [NOTICE] New worker
 		{logparse.Event, 0, "s6", failure.CauseTargetNotListening},
+		{logparse.Request, 503, "srv1", failure.CauseTargetNotListening}, // httplog clf, quoted
+		{logparse.Request, 200, "srv1", ""},                              // httplog clf, bare
 	}
 	lines := logparsetest.Lines(t, "testdata/versions.log")
 	parse := New()
@@ -84,7 +86,7 @@ func TestVersions(t *testing.T) {
 }
 
 // TestNotNginx: an nginx or Apache combined line has an accept-date-like
-// stamp but is not HAProxy.
+// stamp but is not HAProxy (nor its httplog clf).
 func TestNotNginx(t *testing.T) {
 	if Sniff([]byte(`127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "-" "Mozilla/4.08"`)) {
 		t.Error("combined line sniffed as HAProxy")
