@@ -142,7 +142,7 @@ func TestAnalyzeHTMLRendersInChromium(t *testing.T) {
 
 // TestAnalyzeRealHAProxy: a real HAProxy in front of a refusing server
 // logs with option httplog on one frontend, a custom log-format on
-// another and option httplog clf on a third; analyze, given the log-format string, reads both from one
+// another, option httplog clf on a third and option tcplog on a TCP one; analyze, given the log-format string, reads both from one
 // file, behind a docker compose prefix, and names the cause of each.
 func TestAnalyzeRealHAProxy(t *testing.T) {
 	bin, err := exec.LookPath("haproxy")
@@ -155,6 +155,7 @@ func TestAnalyzeRealHAProxy(t *testing.T) {
 	dir := t.TempDir()
 	dead := closedAddr(t)
 	fe1, fe2, fe3 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	fe4 := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	const custom = `%ci:%cp [%tr] %ft %b/%s %ST %tsc %{+Q}r`
 	cfg := fmt.Sprintf(`global
   log stdout format raw local0
@@ -177,9 +178,17 @@ frontend clf
   bind %s
   option httplog clf
   default_backend be
+frontend tcp
+  mode tcp
+  bind %s
+  option tcplog
+  default_backend betcp
 backend be
   server s1 %s
-`, fe1, fe2, custom, fe3, dead)
+backend betcp
+  mode tcp
+  server s1 %[6]s
+`, fe1, fe2, custom, fe3, fe4, dead)
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	logPath := filepath.Join(dir, "stdout.log")
@@ -190,7 +199,7 @@ backend be
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	for _, fe := range []string{fe1, fe2, fe3} {
+	for _, fe := range []string{fe1, fe2, fe3, fe4} {
 		if !waitListening(fe, 10*time.Second) {
 			t.Fatalf("haproxy did not listen:\n%s", readFile(logPath))
 		}
@@ -205,14 +214,25 @@ backend be
 			t.Fatalf("haproxy answered %d, want 503", resp.StatusCode)
 		}
 	}
-	// HAProxy logs at the end of each session: wait for three lines.
+	// A TCP connection to the tcplog frontend: HAProxy cannot reach the
+	// server and closes it.
+	tcpClient := "-"
+	if c, err := net.Dial("tcp", fe4); err == nil {
+		tcpClient = c.LocalAddr().String()
+		c.Write([]byte("hello\n"))
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.Read(make([]byte, 16))
+		c.Close()
+	}
+	// HAProxy logs at the end of each session: wait for the lines.
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(readFile(logPath), "\"GET /x") < 4 && time.Now().Before(deadline) {
+	for (strings.Count(readFile(logPath), "\"GET /x") < 4 || !strings.Contains(readFile(logPath), tcpClient+" [")) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	var wrapped strings.Builder
 	for _, l := range strings.Split(strings.TrimSpace(readFile(logPath)), "\n") {
-		if strings.Contains(l, "GET /x") {
+		// The probes of waitListening are logged too; keep the requests.
+		if strings.Contains(l, "GET /x") || strings.HasPrefix(l, tcpClient+" [") {
 			wrapped.WriteString("lb-1  | " + l + "\n")
 		}
 	}
@@ -226,10 +246,10 @@ backend be
 	json.Unmarshal(raw, &r)
 	in := r["inputs"].([]any)[0].(map[string]any)
 	formats := in["formats"].(map[string]any)
-	if formats["haproxy"] != 3.0 || formats["haproxy-log-format"] != 1.0 || in["unparsed"] != 0.0 || in["envelopes"].(map[string]any)["docker-compose"] != 4.0 {
+	if formats["haproxy"] != 4.0 || formats["haproxy-log-format"] != 1.0 || in["unparsed"] != 0.0 || in["envelopes"].(map[string]any)["docker-compose"] != 5.0 {
 		t.Errorf("input %v\n%s", in, wrapped.String())
 	}
-	if got := causeCounts(r)["target-not-listening"]; got != 4 || r["lb_5xx"] != 4.0 {
+	if got := causeCounts(r)["target-not-listening"]; got != 5 || r["lb_5xx"] != 4.0 {
 		t.Errorf("causes %v, lb_5xx %v\n%s", causeCounts(r), r["lb_5xx"], wrapped.String())
 	}
 }

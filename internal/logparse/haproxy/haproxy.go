@@ -194,12 +194,18 @@ func parseAfterDate(b []byte, e *logparse.Entry) error {
 	Attribute(term[0], term[1], e)
 	// httpslog: fc_err/ssl_fc_err/ssl_c_err/ssl_c_ca_err/resumed.
 	if v, ok := s.Next(); ok && e.Cause == "" {
-		if errs := bytes.Split(v, []byte("/")); len(errs) == 5 && (string(errs[0]) != "0" || string(errs[1]) != "0") {
+		// ssl_fc_err is written in hex ("0000000000000000" when none).
+		if errs := bytes.Split(v, []byte("/")); len(errs) == 5 && (nonZero(errs[0]) || nonZero(errs[1])) {
 			e.Cause = failure.CauseClientTLSHandshakeFailed
 			e.Signature = fmt.Sprintf("httpslog fc_err %s, ssl_fc_err %s", errs[0], errs[1])
 		}
 	}
 	return nil
+}
+
+// nonZero reports whether b is a number other than zero ("-" is none).
+func nonZero(b []byte) bool {
+	return len(bytes.Trim(b, "0")) > 0 && string(b) != "-"
 }
 
 // request reads the captures ({…}, which may hold spaces) and the quoted

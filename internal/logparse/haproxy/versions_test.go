@@ -80,6 +80,16 @@ func TestVersions(t *testing.T) {
 		}
 	}
 	var e logparse.Entry
+	// An httpslog line whose ssl_fc_err is not zero is a client TLS
+	// failure; zero in hex is none (line 2).
+	failed := []byte(`10.0.1.2:33317 [06/Feb/2009:12:14:14.655] https-in~ static/<NOSRV> -1/-1/-1/-1/0 0 0 - - CR-- 1/1/0/0/0 0/0 "<BADREQ>" 0/0000000014094418/0/0/0 -/-/-`)
+	if err := parse(failed, &e); err != nil || e.Cause != failure.CauseClientClosed {
+		t.Errorf("httpslog CR: %v %+v", err, e)
+	}
+	failed = []byte(`10.0.1.2:33317 [06/Feb/2009:12:14:14.655] https-in~ static/srv1 0/0/0/1/1 200 10 - - ---- 1/1/0/0/0 0/0 "GET / HTTP/1.1" 0/0000000014094418/0/0/0 -/TLSv1.2/-`)
+	if err := parse(failed, &e); err != nil || e.Cause != failure.CauseClientTLSHandshakeFailed {
+		t.Errorf("httpslog ssl_fc_err: %v %+v", err, e)
+	}
 	if err := parse(envelope.Unwrap(lines[4]).Line, &e); err != nil || !e.Time.Equal(time.Date(2004, 8, 9, 20, 26, 9, 0, time.UTC)) || e.TargetTime != 162*time.Millisecond || e.Method != "GET" {
 		t.Errorf("no-millisecond line: %v %+v", err, e)
 	}
