@@ -521,3 +521,67 @@ backend be
 		t.Errorf("input %v\n%s", in, logged)
 	}
 }
+
+// TestAnalyzeRealCaddy: a real Caddy proxying to a refusing upstream
+// writes a 502 to its access log and the dial error to its error log
+// (stderr); analyze reads both, skips Caddy's other lines, and counts the
+// request once, under the refused connection.
+func TestAnalyzeRealCaddy(t *testing.T) {
+	bin, err := exec.LookPath("caddy")
+	if err != nil {
+		if os.Getenv("FULCRUM_E2E_REQUIRE_CADDY") != "" {
+			t.Fatal("caddy is required (FULCRUM_E2E_REQUIRE_CADDY is set) but not installed")
+		}
+		t.Skip("caddy is not installed")
+	}
+	dir := t.TempDir()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	access := filepath.Join(dir, "access.log")
+	caddyfile := fmt.Sprintf(`{
+	admin off
+	auto_https off
+}
+http://%s {
+	log {
+		output file %s
+		format json
+	}
+	reverse_proxy %s
+}
+`, addr, access, closedAddr(t))
+	os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(caddyfile), 0o644)
+	errPath := filepath.Join(dir, "stderr.log")
+	errOut, _ := os.Create(errPath)
+	cmd := exec.Command(bin, "run", "--config", filepath.Join(dir, "Caddyfile"), "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Stdout, cmd.Stderr = errOut, errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if !waitListening(addr, 15*time.Second) {
+		t.Fatalf("caddy did not listen:\n%s", readFile(errPath))
+	}
+	resp, err := http.Get("http://" + addr + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 502 {
+		t.Fatalf("caddy answered %d, want 502", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for (!strings.Contains(readFile(access), `"status":502`) || !strings.Contains(readFile(errPath), "connection refused")) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := analyzeJSON(t, access, errPath)
+	for _, in := range r["inputs"].([]any) {
+		in := in.(map[string]any)
+		if in["format"] != "caddy" || in["unparsed"] != 0.0 {
+			t.Errorf("input %v\n%s", in, readFile(errPath))
+		}
+	}
+	if got := causeCounts(r); got["target-not-listening"] != 1 || len(got) != 1 || r["lb_5xx"] != 1.0 || r["requests"] != 1.0 {
+		t.Errorf("causes %v, lb_5xx %v\n%s\n%s", got, r["lb_5xx"], readFile(access), readFile(errPath))
+	}
+}

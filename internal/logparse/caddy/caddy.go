@@ -26,9 +26,12 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 )
 
-// Sniff reports whether line is a Caddy JSON log line of the http app.
+// Sniff reports whether line is a Caddy JSON log line: zap's
+// {"level":…,"ts":…} (https://caddyserver.com/docs/logging). Lines of
+// loggers other than the http app's (admin, tls, none) are skipped by
+// Parse.
 func Sniff(line []byte) bool {
-	return len(line) > 0 && line[0] == '{' && bytes.Contains(line, []byte(`"logger":"http`)) && bytes.Contains(line, []byte(`"ts":`))
+	return bytes.HasPrefix(line, []byte(`{"level":`)) && bytes.Contains(line, []byte(`"ts":`))
 }
 
 // record holds the fields read.
@@ -122,7 +125,7 @@ func Parse(line []byte, e *logparse.Entry) error {
 		}
 		return nil
 	}
-	return logparse.ErrSkip // other http.* loggers: nothing to count
+	return logparse.ErrSkip // other loggers: nothing to count
 }
 
 // stamp reads Caddy's "ts": Unix seconds as a float (the default) or an
