@@ -99,6 +99,11 @@ type agg struct {
 	causes           map[string]*causeAgg
 	targets          map[string]*targetAgg
 	timeline         map[int64]*bucket
+	// unplaced counts requests without a time (or with a partial one, no
+	// year or no date): counted for causes, not on the timeline.
+	unplaced int64
+	// desync counts ALB's desync classifications: tier, then reason.
+	desync map[string]map[string]int64
 	// nginxAccess and nginxError are the nginx lines joinNginx pairs.
 	nginxAccess, nginxError []joinLine
 }
@@ -138,6 +143,9 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	if e.Kind != logparse.Request {
 		return
 	}
+	if e.Classification != "" {
+		a.addDesync(e.Classification, e.ClassificationReason, 1)
+	}
 	a.requests++
 	if e.Status >= 100 && e.Status < 600 {
 		a.status[e.Status/100-1]++
@@ -155,7 +163,9 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	if tg {
 		a.target5xx++
 	}
-	if !e.Time.IsZero() {
+	if e.Time.IsZero() || e.Time.Year() <= 0 {
+		a.unplaced++
+	} else {
 		m := e.Time.Unix() / 60
 		b := a.timeline[m]
 		if b == nil {
@@ -183,6 +193,17 @@ func (a *agg) add(e *logparse.Entry, path string, line int64) {
 	}
 }
 
+// addDesync counts n requests of a desync tier and reason.
+func (a *agg) addDesync(tier, reason string, n int64) {
+	if a.desync == nil {
+		a.desync = map[string]map[string]int64{}
+	}
+	if a.desync[tier] == nil {
+		a.desync[tier] = map[string]int64{}
+	}
+	a.desync[tier][reason] += n
+}
+
 // merge adds o into a.
 func (a *agg) merge(o *agg) {
 	a.requests += o.requests
@@ -191,11 +212,20 @@ func (a *agg) merge(o *agg) {
 	}
 	a.lb5xx += o.lb5xx
 	a.target5xx += o.target5xx
+	a.unplaced += o.unplaced
+	for tier, m := range o.desync {
+		for reason, n := range m {
+			a.addDesync(tier, reason, n)
+		}
+	}
 	for id, oc := range o.causes {
 		c := a.causes[id]
 		if c == nil {
-			a.causes[id] = oc
-			continue
+			// A copy: reports rework merged counts (the keep-alive
+			// demotion, the nginx join), and --follow merges the same
+			// aggregates again and again.
+			c = &causeAgg{signatures: map[string]int64{}}
+			a.causes[id] = c
 		}
 		c.count += oc.count
 		for s, n := range oc.signatures {
@@ -222,8 +252,8 @@ func (a *agg) merge(o *agg) {
 	for m, ob := range o.timeline {
 		b := a.timeline[m]
 		if b == nil {
-			a.timeline[m] = ob
-			continue
+			b = &bucket{}
+			a.timeline[m] = b
 		}
 		b.requests += ob.requests
 		b.lb5xx += ob.lb5xx

@@ -36,7 +36,7 @@ const maxLine = 1 << 20
 
 // Options select and filter what is analyzed.
 type Options struct {
-	// Format is "auto" (detect per file) or one of FormatNames.
+	// Format is "auto" (detect per line) or one of FormatNames.
 	Format string
 	// Since and Until, when not zero, keep entries in [Since, Until).
 	Since, Until time.Time
@@ -47,6 +47,15 @@ type Options struct {
 	Workers int
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// HAProxyLogFormat is a custom HAProxy log-format string, as in
+	// haproxy.cfg (haproxy.Compile); its lines are tried first.
+	HAProxyLogFormat string
+	// NginxLogFormat is an nginx log_format directive or its format
+	// string (nginx.Compile).
+	NginxLogFormat string
+	// EnvoyLogFormat is an Envoy access log format string
+	// (envoy.Compile).
+	EnvoyLogFormat string
 	// Progress, when set, is called with the bytes read so far and the
 	// total, about every 100 ms.
 	Progress func(done, total int64)
@@ -54,7 +63,9 @@ type Options struct {
 
 // Input is one file's outcome.
 type Input struct {
-	Path             string   `json:"path"`
+	Path string `json:"path"`
+	// Format is the format of most parsed lines, "mixed" when no format
+	// holds nine in ten, "unknown" when no line parsed.
 	Format           string   `json:"format"`
 	Lines            int64    `json:"lines"`
 	Parsed           int64    `json:"parsed"`
@@ -64,6 +75,9 @@ type Input struct {
 	// (envelope.Unwrap's names, "kubectl-prefix+docker-timestamps" for
 	// nested ones); bare lines are not counted.
 	Envelopes map[string]int64 `json:"envelopes,omitempty"`
+	// Formats counts the parsed lines of each format (format names as
+	// Format); a file may mix them, as the format is detected per line.
+	Formats map[string]int64 `json:"formats"`
 	// Error is set when the file could not be read at all.
 	Error string `json:"error,omitempty"`
 }
@@ -78,10 +92,12 @@ func Run(ctx context.Context, paths []string, o Options) (*Report, error) {
 	if o.Format == "" {
 		o.Format = "auto"
 	}
-	if o.Format != "auto" {
-		if _, ok := lookup(o.Format, nil); !ok {
-			return nil, fmt.Errorf("--format %q: want auto or one of %s", o.Format, strings.Join(FormatNames(), ", "))
-		}
+	fs, err := formats(o)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := group(o.Format, fs); !ok {
+		return nil, fmt.Errorf("--format %q: want auto or one of %s", o.Format, strings.Join(FormatNames(), ", "))
 	}
 	workers := o.Workers
 	if workers <= 0 {
@@ -124,7 +140,7 @@ func Run(ctx context.Context, paths []string, o Options) (*Report, error) {
 		wg.Go(func() {
 			for i := range next {
 				aggs[i] = newAgg()
-				inputs[i] = analyzeFile(ctx, files[i], o, aggs[i], &done)
+				inputs[i] = analyzeFile(ctx, files[i], o, fs, aggs[i], &done)
 			}
 		})
 	}
@@ -162,9 +178,13 @@ func (c countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// analyzeFile streams one file into a.
-func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atomic.Int64) Input {
-	in := Input{Path: path, UnparsedExamples: []string{}}
+// analyzeFile streams one file into a. The format is detected per line:
+// the format of the last line that parsed is tried first, and a line it
+// does not parse is detected afresh, so one file may mix formats (a
+// journald export of HAProxy and nginx, an nginx access and error log
+// in one stream).
+func analyzeFile(ctx context.Context, path string, o Options, fs []format, a *agg, done *atomic.Int64) Input {
+	in := Input{Path: path, UnparsedExamples: []string{}, Formats: map[string]int64{}}
 	r, closer, err := open(path, o.Stdin, done)
 	if err != nil {
 		in.Error = err.Error()
@@ -172,7 +192,7 @@ func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atom
 	}
 	defer closer.Close()
 	br := bufio.NewReaderSize(r, 256<<10)
-	var parse logparse.Parser
+	d := newDetector(o, fs)
 	var e logparse.Entry
 	var lbuf [8]envelope.Unwrapped
 	for {
@@ -187,67 +207,70 @@ func analyzeFile(ctx context.Context, path string, o Options, a *agg, done *atom
 			break
 		}
 		in.Lines++
-		line = bytes.TrimRight(line, "\r\n")
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		// Peel envelopes (syslog, journald, docker, kubectl, …) and try
-		// the innermost line first: a bare Classic ELB line starts with
-		// what looks like a docker timestamp, so an outer layer is tried
-		// when the inner one does not parse.
-		layers := envelope.Layers(line, lbuf[:0])
-		if parse == nil {
-			var f format
-			ok := false
-			for i := len(layers) - 1; i >= 0 && !ok; i-- {
-				f, ok = pick(o.Format, layers[i].Line)
-			}
-			if !ok {
-				in.unparsed(path, in.Lines, "format not recognised")
-				continue
-			}
-			in.Format, parse = f.name, f.parse()
-		}
-		var perr error
-		var got envelope.Unwrapped
-		for i := len(layers) - 1; i >= 0; i-- {
-			err := parse(layers[i].Line, &e)
-			if err == nil {
-				perr, got = nil, layers[i]
-				break
-			}
-			if i == len(layers)-1 {
-				perr = err // the innermost line's error says most
-			}
-		}
-		if perr != nil {
-			if !errors.Is(perr, logparse.ErrSkip) {
-				in.unparsed(path, in.Lines, perr.Error())
-			}
-			continue
-		}
-		if got.Envelope != "" {
-			if in.Envelopes == nil {
-				in.Envelopes = map[string]int64{}
-			}
-			in.Envelopes[got.Envelope]++
-			// A line without a time of its own takes the envelope's,
-			// when that has a year (RFC 3164 stamps do not).
-			if e.Time.IsZero() && got.Time.Year() > 0 {
-				e.Time = got.Time
-			}
-		}
-		in.Parsed++
-		if !keep(&e, o) {
-			continue
-		}
-		a.add(&e, path, in.Lines)
-		a.note(in.Format, &e, path, in.Lines)
+		in.line(d, line, lbuf[:0], &e, a, o)
 	}
-	if in.Format == "" {
-		in.Format = "unknown"
-	}
+	in.finish()
 	return in
+}
+
+// line parses and counts one line read from the input.
+func (in *Input) line(d *detector, line []byte, lbuf []envelope.Unwrapped, e *logparse.Entry, a *agg, o Options) {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(bytes.TrimSpace(line)) == 0 {
+		return
+	}
+	// Peel envelopes (syslog, journald, docker, kubectl, …) and try the
+	// innermost line first: a bare Classic ELB line starts with what
+	// looks like a docker timestamp, so an outer layer is tried when the
+	// inner one does not parse.
+	layers := envelope.Layers(line, lbuf)
+	name, got, perr := d.parse(layers, e)
+	if perr != nil {
+		if !errors.Is(perr, logparse.ErrSkip) {
+			in.unparsed(in.Path, in.Lines, perr.Error())
+		}
+		return
+	}
+	in.Formats[name]++
+	if got.Envelope != "" {
+		if in.Envelopes == nil {
+			in.Envelopes = map[string]int64{}
+		}
+		in.Envelopes[got.Envelope]++
+		// A line without a time of its own takes the envelope's, when
+		// that has a year (RFC 3164 stamps do not).
+		if e.Time.IsZero() && got.Time.Year() > 0 {
+			e.Time = got.Time
+		}
+	}
+	in.Parsed++
+	if !keep(e, o) {
+		return
+	}
+	a.add(e, in.Path, in.Lines)
+	a.note(name, e, in.Path, in.Lines)
+}
+
+// finish names the input's format: the one most of its lines had,
+// "mixed" when no format holds nine lines in ten, "unknown" when none
+// parsed.
+func (in *Input) finish() {
+	var top string
+	var n, total int64
+	for name, c := range in.Formats {
+		total += c
+		if c > n || c == n && name < top {
+			top, n = name, c
+		}
+	}
+	switch {
+	case total == 0:
+		in.Format = "unknown"
+	case len(in.Formats) > 1 && n*10 < total*9:
+		in.Format = "mixed"
+	default:
+		in.Format = top
+	}
 }
 
 func (in *Input) unparsed(path string, line int64, why string) {
@@ -255,14 +278,6 @@ func (in *Input) unparsed(path string, line int64, why string) {
 	if len(in.UnparsedExamples) < maxUnparsedExamples {
 		in.UnparsedExamples = append(in.UnparsedExamples, fmt.Sprintf("%s:%d: %s", path, line, why))
 	}
-}
-
-// pick returns the format for a file from --format or its first line.
-func pick(name string, line []byte) (format, bool) {
-	if name == "auto" {
-		return detect(line)
-	}
-	return lookup(name, line)
 }
 
 // readLine returns the next line, up to maxLine bytes; the rest of a

@@ -21,21 +21,47 @@ type joinLine struct {
 	line        int64
 	targetTime  time.Duration
 	used        bool
+	// countedAs is the target the access line was counted under, when
+	// the join key is not the target (Caddy).
+	countedAs string
 }
 
-// note keeps the nginx lines the join reads: the access log's own 5xx
-// (502 "see the error log", 504) and the error log's upstream errors.
+// note keeps the nginx lines the join reads: the access log's 5xx that
+// nginx answered itself (whatever cause its timings gave) and the error
+// log's upstream errors, whose message says more.
 func (a *agg) note(format string, e *logparse.Entry, path string, line int64) {
 	switch {
-	case format == "nginx-access" && e.LBError && e.Target != "" &&
-		(e.Cause == failure.CauseLBError || e.Cause == failure.CauseTargetResponseTimeout):
+	case (format == "nginx-access" || format == "nginx-log-format") && e.LBError && e.Target != "" && e.Cause != "":
 		if len(a.nginxAccess) < maxJoin {
 			a.nginxAccess = append(a.nginxAccess, joinLine{t: e.Time, target: e.Target, url: e.URL, cause: e.Cause,
-				sig: e.Signature, path: path, line: line, targetTime: e.TargetTime})
+				sig: e.Signature, path: path, line: line, targetTime: e.TargetTime, countedAs: e.Target})
 		}
 	case format == "nginx-error" && e.Kind == logparse.Event && e.Cause != "" && e.Target != "":
 		if len(a.nginxError) < maxJoin {
 			a.nginxError = append(a.nginxError, joinLine{t: e.Time, target: e.Target, url: e.URL, cause: e.Cause})
+		}
+	// Traefik's access lines of its own 502s and its debug lines
+	// "'502 Bad Gateway' caused by: dial tcp ADDR: …" share the service
+	// address.
+	case (format == "traefik-clf" || format == "traefik-json") && e.LBError && e.Cause == failure.CauseLBError && e.Target != "":
+		if len(a.nginxAccess) < maxJoin {
+			a.nginxAccess = append(a.nginxAccess, joinLine{t: e.Time, target: e.Target, cause: e.Cause,
+				sig: e.Signature, path: path, line: line, countedAs: e.Target})
+		}
+	case format == "traefik-log" && e.Kind == logparse.Event && e.Cause != "" && e.Target != "":
+		if len(a.nginxError) < maxJoin {
+			a.nginxError = append(a.nginxError, joinLine{t: e.Time, target: e.Target, cause: e.Cause})
+		}
+	// Caddy's access and error lines of one request share the client's
+	// address and port: that is their key.
+	case format == "caddy" && e.Kind == logparse.Request && e.LBError && e.Cause != "" && e.Client != "":
+		if len(a.nginxAccess) < maxJoin {
+			a.nginxAccess = append(a.nginxAccess, joinLine{t: e.Time, target: "caddy|" + e.Client, url: e.URL, cause: e.Cause,
+				sig: e.Signature, path: path, line: line, targetTime: e.TargetTime, countedAs: e.Target})
+		}
+	case format == "caddy" && e.Kind == logparse.Event && e.Cause != "" && e.Client != "" && e.URL != "":
+		if len(a.nginxError) < maxJoin {
+			a.nginxError = append(a.nginxError, joinLine{t: e.Time, target: "caddy|" + e.Client, url: e.URL, cause: e.Cause})
 		}
 	}
 }
@@ -139,7 +165,7 @@ func (a *agg) uncount(acc *joinLine) {
 	if c.count == 0 {
 		delete(a.causes, acc.cause)
 	}
-	if t := a.targets[acc.target]; t != nil && t.errors[acc.cause] > 0 {
+	if t := a.targets[acc.countedAs]; t != nil && t.errors[acc.cause] > 0 {
 		t.errors[acc.cause]--
 		if t.errors[acc.cause] == 0 {
 			delete(t.errors, acc.cause)

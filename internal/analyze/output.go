@@ -22,20 +22,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	for _, in := range r.Inputs {
 		fmt.Fprintf(&b, "%s: %s, %d lines, %d parsed, %d not parsed\n", in.Path, in.Format, in.Lines, in.Parsed, in.Unparsed)
+		if len(in.Formats) > 1 {
+			b.WriteString("  formats:" + countList(in.Formats) + "\n")
+		}
 		if len(in.Envelopes) > 0 {
-			names := make([]string, 0, len(in.Envelopes))
-			for n := range in.Envelopes {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			b.WriteString("  envelopes:")
-			for i, n := range names {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, " %s %d", n, in.Envelopes[n])
-			}
-			b.WriteByte('\n')
+			b.WriteString("  envelopes:" + countList(in.Envelopes) + "\n")
 		}
 		if in.Error != "" {
 			fmt.Fprintf(&b, "  error: %s\n", in.Error)
@@ -46,6 +37,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\n%d requests: 2xx %d, 3xx %d, 4xx %d, 5xx %d (load balancer %d, targets %d)\n",
 		r.Requests, r.Status.C2xx, r.Status.C3xx, r.Status.C4xx, r.Status.C5xx, r.LB5xx, r.Target5xx)
+	if r.Unplaced > 0 {
+		fmt.Fprintf(&b, "%d requests without a full time are not on the timeline\n", r.Unplaced)
+	}
+	if len(r.Desync) > 0 {
+		b.WriteString("HTTP desync classifications (ALB):\n")
+		for _, tier := range sortedKeys(r.Desync) {
+			fmt.Fprintf(&b, "  %s:%s\n", tier, countList(r.Desync[tier]))
+		}
+	}
 	if len(r.Causes) == 0 {
 		b.WriteString("\nNo failures found.\n")
 	} else {
@@ -86,6 +86,33 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// countList writes " a 3, b 1" in name order.
+func countList(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s %d", n, m[n])
+	}
+	return b.String()
 }
 
 func errorList(m map[string]int64) string {
@@ -172,6 +199,11 @@ th{background:#f4f4f4}.ok{fill:#8cc084}.t5{fill:#f0a04b}.lb5{fill:#d9534f}
 {{range .Chart.Bars}}<rect class="{{.Class}}" x="{{.X}}" y="{{.Y}}" width="{{.W}}" height="{{.H}}"><title>{{.Title}}</title></rect>
 {{end}}<text x="2" y="12" font-size="11">max {{.Chart.Max}}/min</text></svg>
 <p><small>{{.Chart.First}} — {{.Chart.Last}}. Green: answered; orange: target 5xx; red: load-balancer 5xx.</small></p>{{else}}<p>No timed requests.</p>{{end}}
+{{if .R.Unplaced}}<p id="unplaced">{{.R.Unplaced}} requests without a full time are not on the timeline.</p>{{end}}
+{{if .R.Desync}}<h2>HTTP desync classifications (ALB)</h2>
+<table id="desync"><tr><th>tier</th><th>reasons</th></tr>
+{{range $tier, $m := .R.Desync}}<tr><td>{{$tier}}</td><td>{{counts $m}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Causes</h2>
 {{if .R.Causes}}<table id="causes"><tr><th>cause</th><th>count</th><th>share</th><th>signature</th><th>examples</th><th>fix</th></tr>
 {{range .R.Causes}}<tr><td><code>{{.ID}}</code><br><small>{{.Summary}}</small></td><td class="num">{{.Count}}</td>
@@ -183,8 +215,8 @@ th{background:#f4f4f4}.ok{fill:#8cc084}.t5{fill:#f0a04b}.lb5{fill:#d9534f}
 {{range .R.Targets}}<tr><td>{{.Target}}</td><td class="num">{{.Requests}}</td><td class="num">{{printf "%.1f" .P50ms}}</td><td class="num">{{printf "%.1f" .P99ms}}</td><td>{{errors .Errors}}</td></tr>
 {{end}}</table>
 <h2>Inputs</h2>
-<table id="inputs"><tr><th>path</th><th>format</th><th>lines</th><th>parsed</th><th>not parsed</th></tr>
-{{range .R.Inputs}}<tr><td>{{.Path}}</td><td>{{.Format}}</td><td class="num">{{.Lines}}</td><td class="num">{{.Parsed}}</td><td class="num">{{.Unparsed}}{{range .UnparsedExamples}}<br><small>{{.}}</small>{{end}}</td></tr>
+<table id="inputs"><tr><th>path</th><th>format</th><th>formats</th><th>envelopes</th><th>lines</th><th>parsed</th><th>not parsed</th></tr>
+{{range .R.Inputs}}<tr><td>{{.Path}}</td><td>{{.Format}}</td><td>{{counts .Formats}}</td><td>{{counts .Envelopes}}</td><td class="num">{{.Lines}}</td><td class="num">{{.Parsed}}</td><td class="num">{{.Unparsed}}{{range .UnparsedExamples}}<br><small>{{.}}</small>{{end}}</td></tr>
 {{end}}</table>
 </body></html>
 `
@@ -196,6 +228,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"pct":    func(f float64) int { return int(f * 200) },
 		"mul100": func(f float64) float64 { return 100 * f },
 		"errors": errorList,
+		"counts": countList,
 	}).Parse(htmlTemplate)
 	if err != nil {
 		return err
@@ -204,4 +237,47 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		R     *Report
 		Chart chartView
 	}{r, timelineChart(r.Timeline)})
+}
+
+// summaryWidth is the width of WriteSummary's view, the width of
+// `fulcrum status`.
+const summaryWidth = 80
+
+// WriteSummary writes the report as `fulcrum analyze --follow` shows it
+// on a terminal, in 80 columns: inputs (lines, parsed, not parsed), the
+// totals, then up to 10 causes with count, share and side, and the most
+// frequent signature of the first.
+func (r *Report) WriteSummary(w io.Writer) error {
+	var b strings.Builder
+	line := func(s string) {
+		if len([]rune(s)) > summaryWidth {
+			s = string([]rune(s)[:summaryWidth-1]) + "…"
+		}
+		b.WriteString(s + "\n")
+	}
+	for _, in := range r.Inputs {
+		line(fmt.Sprintf("%-40s %-14s %9d lines %7d not parsed", in.Path, in.Format, in.Lines, in.Unparsed))
+	}
+	line(fmt.Sprintf("%d requests: 2xx %d, 3xx %d, 4xx %d, 5xx %d (LB %d, targets %d)",
+		r.Requests, r.Status.C2xx, r.Status.C3xx, r.Status.C4xx, r.Status.C5xx, r.LB5xx, r.Target5xx))
+	if r.Unplaced > 0 {
+		line(fmt.Sprintf("%d requests not on the timeline (no full time)", r.Unplaced))
+	}
+	if len(r.Causes) == 0 {
+		line("No failures found.")
+	} else {
+		line(fmt.Sprintf("%-52s %9s %7s  %-7s", "CAUSE", "COUNT", "SHARE", "SIDE"))
+		for _, c := range r.Causes[:min(len(r.Causes), 10)] {
+			line(fmt.Sprintf("%-52s %9d %6.1f%%  %-7s", c.ID, c.Count, 100*c.Share, c.Side))
+		}
+		line("top signature: " + r.Causes[0].Signature)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteJSONLine writes the report as one line of JSON, for --follow's
+// JSON lines.
+func (r *Report) WriteJSONLine(w io.Writer) error {
+	return json.NewEncoder(w).Encode(r)
 }

@@ -21,6 +21,14 @@ type Report struct {
 	Causes    []CauseReport  `json:"causes"`
 	Targets   []TargetReport `json:"targets"`
 	Timeline  []Bucket       `json:"timeline"`
+	// Unplaced counts the requests the timeline could not place: lines
+	// without a time, or with a partial one (an RFC 3164 stamp has no
+	// year). They still count everywhere else.
+	Unplaced int64 `json:"timeline_unplaced"`
+	// Desync counts the requests ALB classified as not compliant with
+	// RFC 7230 (access log fields 28-29), by tier ("Acceptable",
+	// "Ambiguous", "Severe") and then reason; absent when none were.
+	Desync map[string]map[string]int64 `json:"desync,omitempty"`
 }
 
 // StatusClasses counts requests by status class.
@@ -77,7 +85,7 @@ const (
 
 func buildReport(inputs []Input, a *agg) *Report {
 	a.demoteKeepaliveRaces()
-	r := &Report{Inputs: inputs, Requests: a.requests, LB5xx: a.lb5xx, Target5xx: a.target5xx,
+	r := &Report{Inputs: inputs, Requests: a.requests, LB5xx: a.lb5xx, Target5xx: a.target5xx, Unplaced: a.unplaced, Desync: a.desync,
 		Causes: []CauseReport{}, Targets: []TargetReport{}, Timeline: []Bucket{}}
 	r.Status = StatusClasses{a.status[0], a.status[1], a.status[2], a.status[3], a.status[4]}
 
@@ -114,7 +122,7 @@ func buildReport(inputs []Input, a *agg) *Report {
 		r.Causes = append(r.Causes, o)
 	}
 	order := map[string]int{}
-	for i, c := range failure.Catalogue() {
+	for i, c := range append(failure.Catalogue(), failure.LogCauses()...) {
 		order[c.ID] = i
 	}
 	sort.Slice(r.Causes, func(i, j int) bool {
@@ -154,7 +162,7 @@ func errSum(m map[string]int64) int64 {
 
 // describe fills a cause's side, summary and fix from the catalogue.
 func describe(c *CauseReport) {
-	if e, ok := failure.LookupCause(c.ID); ok {
+	if e, ok := failure.LookupLogCause(c.ID); ok {
 		c.Side, c.Summary, c.Fix = e.Side, e.Summary, e.Fix
 	}
 }

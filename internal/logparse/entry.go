@@ -59,6 +59,11 @@ type Entry struct {
 	// Excluded is true for lines that look like failures but are not
 	// backend failures (an ALB fixed-response 503).
 	Excluded bool
+	// Classification and ClassificationReason are an ALB line's HTTP
+	// desync verdict (fields 28 and 29: "Acceptable", "Ambiguous" or
+	// "Severe", and a reason such as "UndefinedContentLengthSemantics");
+	// "" for a compliant request or a format without them.
+	Classification, ClassificationReason string
 }
 
 // ErrSkip is returned for lines that carry nothing to count (blank

@@ -79,8 +79,11 @@ func Parse(line []byte, e *logparse.Entry) error {
 	// Optional fields, by era: user_agent ssl_cipher ssl_protocol
 	// target_group_arn trace_id domain_name chosen_cert_arn
 	// matched_rule_priority request_creation_time actions_executed
-	// redirect_url error_reason ...
-	var opt [12][]byte
+	// redirect_url error_reason target:port_list target_status_code_list
+	// classification classification_reason conn_trace_id ...; later
+	// fields, ALB's or Fulcrum's own, are ignored (ALB documents that
+	// fields may be added at the end).
+	var opt [16][]byte
 	n := 0
 	for ; n < len(opt); n++ {
 		v, ok := s.Next()
@@ -98,6 +101,9 @@ func Parse(line []byte, e *logparse.Entry) error {
 	}
 	if n > 11 {
 		r.errorReason = logparse.Dash(opt[11])
+	}
+	if n > 15 {
+		e.Classification, e.ClassificationReason = logparse.Dash(opt[14]), logparse.Dash(opt[15])
 	}
 	attribute(r, e)
 	return nil

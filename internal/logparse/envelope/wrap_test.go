@@ -10,12 +10,14 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/logparse"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/alb"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/caddy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/elb"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envelope"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/envoy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/haproxy"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/logparsetest"
 	"github.com/fulcrumlb/fulcrum/internal/logparse/nginx"
+	"github.com/fulcrumlb/fulcrum/internal/logparse/traefik"
 )
 
 // wrappers put a line in each envelope, the way the tool named would.
@@ -45,6 +47,8 @@ func wrappers() map[string]func(string) string {
 		"docker-json-file":   js(`{"stream":"stdout","time":"2024-01-02T03:04:05.1Z","log":`, `}`),
 		"cloudwatch-export":  js(`{"timestamp":1704164645123,"message":`, `}`),
 		"compose+syslog":     func(s string) string { return "lb-1  | <134>Oct 11 22:14:15 haproxy[1]: " + s },
+		"compose+timestamps": prefix("envoy-1  | 2024-01-02T03:04:05.123456789Z "),
+		"journald+compose":   prefix("Apr 03 23:40:56 host sh[22948]: caddy      | "),
 	}
 }
 
@@ -69,7 +73,14 @@ func TestEveryLineInEveryEnvelope(t *testing.T) {
 		glob  string
 		parse func() logparse.Parser
 	}{
-		{"../alb/testdata/*.log", func() logparse.Parser { return alb.Parse }},
+		{"../alb/testdata/[^c]*.log", func() logparse.Parser { return alb.Parse }},
+		{"../alb/testdata/connection.log", func() logparse.Parser { return alb.ParseConnection }},
+		{"../envoy/testdata/variants.log", func() logparse.Parser { return envoy.ParseText }},
+		{"../traefik/testdata/clf.log", func() logparse.Parser { return traefik.ParseCLF }},
+		{"../traefik/testdata/json.log", func() logparse.Parser { return traefik.ParseJSON }},
+		{"../traefik/testdata/traefik.log", func() logparse.Parser { return traefik.ParseLog }},
+		{"../caddy/testdata/caddy.log", func() logparse.Parser { return caddy.Parse }},
+		{"../caddy/testdata/v1.log", func() logparse.Parser { return caddy.ParseV1 }},
 		{"../elb/testdata/*.log", func() logparse.Parser { return elb.Parse }},
 		{"../envoy/testdata/text.log", func() logparse.Parser { return envoy.ParseText }},
 		{"../envoy/testdata/json.log", func() logparse.Parser { return envoy.ParseJSON }},

@@ -52,8 +52,16 @@ func ParseText(line []byte, e *logparse.Entry) error {
 	// Then, in the newer default, details, termination details and the
 	// quoted transport failure reason; in both, the quoted XFF, user
 	// agent, request id, authority and upstream host.
+	// Then, in Istio's format, details, termination details and the
+	// quoted transport failure reason; in both, bytes received and sent,
+	// duration and the upstream service time, then the quoted XFF, user
+	// agent, request id, authority and upstream host; Istio's goes on
+	// with the cluster and addresses.
 	var details, transport string
 	var quoted []string
+	var numbers [][]byte
+	var afterQuoted []byte // the first bare field after the last quoted one
+	seenAfter := false
 	rest := s.Rest()
 	for len(rest) > 0 {
 		isQuoted := rest[0] == '"'
@@ -61,12 +69,26 @@ func ParseText(line []byte, e *logparse.Entry) error {
 		if !ok {
 			break
 		}
-		if isQuoted {
+		switch {
+		case isQuoted:
 			quoted = append(quoted, string(v))
-		} else if details == "" && (bytes.ContainsAny(v, "{_") || string(v) == "via_upstream") {
+			afterQuoted, seenAfter = nil, false
+		case details == "" && len(numbers) == 0 && (bytes.ContainsAny(v, "{_") || string(v) == "via_upstream"):
 			details = string(v)
+		case len(numbers) < 4 && (len(numbers) > 0 || isNumber(v)):
+			numbers = append(numbers, v)
+		case len(quoted) > 0 && !seenAfter:
+			afterQuoted, seenAfter = v, true
 		}
 		rest = s.Rest()
+	}
+	// Istio's format quotes six fields (the transport failure reason
+	// first) and goes on with %UPSTREAM_CLUSTER%.
+	if len(quoted) >= 6 && seenAfter {
+		e.Group = logparse.Dash(afterQuoted)
+	}
+	if len(numbers) == 4 {
+		e.TargetTime = logparse.Millis(numbers[3])
 	}
 	for i := len(quoted) - 1; i >= 0; i-- {
 		if h := hostOf(quoted[i]); h != "" {
@@ -77,8 +99,20 @@ func ParseText(line []byte, e *logparse.Entry) error {
 	if len(quoted) > 5 {
 		transport = logparse.Dash([]byte(quoted[0]))
 	}
-	attribute(string(flags), details, transport, e)
+	Attribute(string(flags), details, transport, e)
 	return nil
+}
+
+func isNumber(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // hostOf returns host:port from "10.0.0.1:80", "tcp://10.0.0.1:80" or
@@ -100,9 +134,33 @@ func hostOf(v string) string {
 	return v
 }
 
-// attribute names the cause from the response flags.
-func attribute(flags, details, transport string, e *logparse.Entry) {
+// longFlags maps %RESPONSE_FLAGS_LONG% names to the short flags
+// (response flags, https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage).
+func longFlags() map[string]string {
+	return map[string]string{
+		"NoHealthyUpstream": "UH", "UpstreamConnectionFailure": "UF", "UpstreamOverflow": "UO", "NoRouteFound": "NR",
+		"UpstreamRetryLimitExceeded": "URX", "NoClusterFound": "NC", "DurationTimeout": "DT",
+		"DownstreamConnectionTermination": "DC", "FailedLocalHealthCheck": "LH", "UpstreamRequestTimeout": "UT",
+		"LocalReset": "LR", "UpstreamRemoteReset": "UR", "UpstreamConnectionTermination": "UC", "DelayInjected": "DI",
+		"FaultInjected": "FI", "RateLimited": "RL", "UnauthorizedExternalService": "UAEX", "RateLimitServiceError": "RLSE",
+		"InvalidEnvoyRequestHeaders": "IH", "StreamIdleTimeout": "SI", "DownstreamProtocolError": "DPE",
+		"UpstreamProtocolError": "UPE", "UpstreamMaxStreamDurationReached": "UMSDR", "ResponseFromCacheFilter": "RFCF",
+		"NoFilterConfigFound": "NFCF", "OverloadManagerTerminated": "OM", "DnsResolutionFailed": "DF",
+		"DropOverload": "DO", "DownstreamRemoteReset": "DR", "UnconditionalDropOverload": "UDO",
+	}
+}
+
+// Attribute names the cause from the response flags (short or long
+// names, comma-separated), with %RESPONSE_CODE_DETAILS% and
+// %UPSTREAM_TRANSPORT_FAILURE_REASON% as evidence. e.Status must be set.
+func Attribute(flags, details, transport string, e *logparse.Entry) {
 	fl := strings.Split(flags, ",")
+	long := longFlags()
+	for i, f := range fl {
+		if s, ok := long[f]; ok {
+			fl[i] = s
+		}
+	}
 	has := func(f string) bool {
 		for _, x := range fl {
 			if x == f {
@@ -112,14 +170,15 @@ func attribute(flags, details, transport string, e *logparse.Entry) {
 		return false
 	}
 	sig := "response flags " + flags
-	if details != "" {
+	if details != "" && details != "-" {
 		sig += ", details " + details
 	}
 	if transport != "" {
 		sig += ", transport failure " + transport
 	}
 	set := func(c string) { e.Cause, e.Signature, e.LBError = c, sig, e.Status >= 500 }
-	tlsErr := strings.Contains(strings.ToUpper(transport), "TLS") || strings.Contains(transport, "SSL") || strings.Contains(transport, "CERTIFICATE")
+	ev := strings.ToLower(details + " " + transport)
+	tlsErr := strings.Contains(ev, "tls") || strings.Contains(ev, "ssl") || strings.Contains(ev, "certificate")
 	switch {
 	case flags == "-" || flags == "":
 		if e.Status >= 500 {
@@ -128,26 +187,32 @@ func attribute(flags, details, transport string, e *logparse.Entry) {
 		} else if e.Status > 0 {
 			e.TargetStatus = e.Status
 		}
-	case has("DC"):
+	case has("DC") || has("DR"):
 		set(failure.CauseClientClosed)
 		e.LBError = false
-	case has("NR") || has("NC"):
-		e.Excluded, e.Signature = true, sig+" (no route: not a backend failure)"
-	case has("UH"):
+	case has("NR") || has("NC") || has("FI") || has("DI") || has("RFCF"):
+		// No route, or a fault or cache answer: not a backend failure.
+		e.Excluded, e.Signature = true, sig+" (answered by Envoy itself: not a backend failure)"
+		e.LBError = e.Status >= 500
+	case has("RL") || has("UAEX") || has("IH") || has("DPE"):
+		set(failure.CauseRequestDenied)
+	case has("UH") || has("LH"):
 		set(failure.CauseNoHealthyTargets)
 	case has("DF"):
 		set(failure.CauseDNSResolutionFailed)
-	case has("UF") && tlsErr && strings.Contains(strings.ToUpper(transport), "CERTIFICATE"):
+	case has("UF") && tlsErr && strings.Contains(ev, "certificate"):
 		set(failure.CauseTLSCertificateInvalid)
 	case has("UF") && tlsErr:
 		set(failure.CauseTLSHandshakeFailed)
-	case has("UF") && (strings.Contains(details, "_111") || strings.Contains(details, "connection_refused")):
+	case has("UF") && (strings.Contains(ev, "_111") || strings.Contains(ev, "refused")):
 		set(failure.CauseTargetNotListening)
+	case has("UF") && (strings.Contains(ev, "_113") || strings.Contains(ev, "_101") || strings.Contains(ev, "unreachable") || strings.Contains(ev, "no_route")):
+		set(failure.CauseTargetUnreachable)
 	case has("UF"):
 		set(failure.CauseTargetPortFiltered)
 	case has("UO"):
-		set(failure.CauseTargetOverloaded)
-	case has("UT"):
+		set(failure.CauseConnectionLimit)
+	case has("UT") || has("DT") || has("UMSDR") || has("SI"):
 		set(failure.CauseTargetResponseTimeout)
 	case has("UC"):
 		set(failure.CauseKeepaliveRace)
@@ -155,7 +220,7 @@ func attribute(flags, details, transport string, e *logparse.Entry) {
 		set(failure.CauseTargetClosed)
 	case has("UPE"):
 		set(failure.CauseInvalidResponse)
-	default:
+	default: // LR, OM, DO, UDO, URX alone, NFCF, RLSE
 		set(failure.CauseLBError)
 	}
 }
@@ -177,6 +242,14 @@ type jsonLine struct {
 	UpstreamHost     string          `json:"upstream_host"`
 	UpstreamCluster  string          `json:"upstream_cluster"`
 	Client           string          `json:"downstream_remote_address"`
+	// ServiceTime is x-envoy-upstream-service-time, in ms, as Istio's
+	// JSON names it.
+	ServiceTime json.RawMessage `json:"upstream_service_time"`
+}
+
+// millisJSON reads a JSON number or string of milliseconds.
+func millisJSON(b json.RawMessage) time.Duration {
+	return logparse.Millis(bytes.Trim(b, `"`))
 }
 
 // ParseJSON parses one JSON access log line.
@@ -196,6 +269,9 @@ func ParseJSON(line []byte, e *logparse.Entry) error {
 	e.Method, e.URL, e.Client, e.Group = j.Method, j.Path, j.Client, logparse.Dash([]byte(j.UpstreamCluster))
 	e.Target = hostOf(j.UpstreamHost)
 	e.Status = logparse.Status(bytes.Trim(j.ResponseCode, `"`))
-	attribute(j.ResponseFlags, j.Details, logparse.Dash([]byte(j.TransportFailure)), e)
+	if j.ServiceTime != nil {
+		e.TargetTime = millisJSON(j.ServiceTime)
+	}
+	Attribute(j.ResponseFlags, j.Details, logparse.Dash([]byte(j.TransportFailure)), e)
 	return nil
 }

@@ -39,6 +39,10 @@ type line struct {
 	TargetGroup  string    `json:"target_group"`
 	ErrorReason  string    `json:"error_reason"`
 	Attempts     []attempt `json:"attempts"`
+	// Classification and ClassificationReason use ALB's field names
+	// (fields 28-29); absent or "" for a compliant request.
+	Classification       string `json:"classification"`
+	ClassificationReason string `json:"classification_reason"`
 }
 
 // Parse parses one line into e.
@@ -54,6 +58,8 @@ func Parse(b []byte, e *logparse.Entry) error {
 	}
 	e.Time, e.Client, e.Target, e.Group = t, l.Client, l.Target, l.TargetGroup
 	e.Method, e.URL, e.Status = l.Method, l.URL, l.ELBStatus
+	e.Classification = logparse.Dash([]byte(l.Classification))
+	e.ClassificationReason = logparse.Dash([]byte(l.ClassificationReason))
 	e.TargetTime = -1
 	if l.TargetTime >= 0 {
 		e.TargetTime = time.Duration(l.TargetTime * float64(time.Second))

@@ -64,7 +64,7 @@ func TestCauses(t *testing.T) {
 		{"sC: connect timeout", mk(rfc5424, "s1", "0/0/-1/-1/5000", "503", "sC--"), failure.CauseTargetPortFiltered, true},
 		{"SH: the server aborted before its headers", mk(docker, "s1", "0/0/0/-1/3", "502", "SH--"), failure.CauseTargetClosed, true},
 		{"sH: server timeout", mk("", "s1", "0/0/0/-1/30000", "504", "sH--"), failure.CauseTargetResponseTimeout, true},
-		{"sQ: expired in the queue", mk("", "s1", "0/5000/-1/-1/5000", "503", "sQ--"), failure.CauseTargetOverloaded, true},
+		{"sQ: expired in the queue (every server at maxconn)", mk("", "s1", "0/5000/-1/-1/5000", "503", "sQ--"), failure.CauseConnectionLimit, true},
 		{"PH: HAProxy blocked an invalid response", mk("", "s1", "0/0/0/1/1", "502", "PH--"), failure.CauseInvalidResponse, true},
 		{"SD: server reset during data", mk("", "s1", "0/0/0/1/9", "200", "SD--"), failure.CauseResponseIncomplete, false},
 		{"CD: the client aborted", mk("", "s1", "0/0/0/1/9", "200", "CD--"), failure.CauseClientClosed, false},

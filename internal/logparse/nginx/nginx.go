@@ -190,13 +190,21 @@ func ParseAccess(line []byte, e *logparse.Entry) error {
 		e.TargetTime = logparse.Seconds(positional[2])
 	}
 	// Retried upstreams are listed "a, b"; the last one answered.
-	if i := bytes.LastIndexByte(upstreamStatus, ' '); i >= 0 {
-		upstreamStatus = upstreamStatus[i+1:]
-	}
-	if i := strings.LastIndex(e.Target, " "); i >= 0 {
-		e.Target = e.Target[i+1:]
-	}
+	upstreamStatus = lastUpstream(upstreamStatus)
+	e.Target = string(lastUpstream([]byte(e.Target)))
 	e.TargetStatus = logparse.Status(upstreamStatus)
+	attributeAccess(e, nil, nil)
+	return nil
+}
+
+// attributeAccess names the cause of an access log line from its status,
+// e.TargetStatus (the last $upstream_status) and, when logged, the last
+// $upstream_connect_time and $upstream_header_time ("-" when nginx never
+// connected or never got the header; ngx_http_upstream_module,
+// https://nginx.org/en/docs/http/ngx_http_upstream_module.html#variables).
+func attributeAccess(e *logparse.Entry, connect, header []byte) {
+	noConnect := len(connect) > 0 && connect[0] == '-'
+	noHeader := len(header) > 0 && header[0] == '-'
 	switch {
 	case e.Status == 499:
 		e.Cause, e.Signature = failure.CauseClientClosed, "status 499 (client closed the request)"
@@ -204,12 +212,35 @@ func ParseAccess(line []byte, e *logparse.Entry) error {
 		// nginx writes 502 and 504 into $upstream_status for its own
 		// failures too, so only other 5xx prove the target answered.
 		e.Cause, e.Signature = failure.CauseTarget5xx, fmt.Sprintf("status %d = upstream_status %d", e.Status, e.TargetStatus)
+	case e.Status == 504 && noConnect:
+		e.LBError, e.TargetStatus = true, 0
+		e.Cause, e.Signature = failure.CauseTargetPortFiltered, `504 with upstream_connect_time "-" (connect timed out)`
+	case e.Status == 502 && noConnect && e.Target != "":
+		e.LBError, e.TargetStatus = true, 0
+		e.Cause, e.Signature = failure.CauseTargetNotListening, `502 with upstream_connect_time "-" (connect failed at once: refused)`
 	case e.Status == 504:
 		e.LBError, e.TargetStatus = true, 0
 		e.Cause, e.Signature = failure.CauseTargetResponseTimeout, "504 from nginx (upstream timed out; the error log has the phase)"
+	case e.Status == 502 && noHeader && len(connect) > 0:
+		e.LBError, e.TargetStatus = true, 0
+		e.Cause, e.Signature = failure.CauseLBError, `502 with upstream_connect_time set and upstream_header_time "-" (closed or invalid before the header; see the error log)`
 	case e.Status == 502 || e.Status == 503:
 		e.LBError, e.TargetStatus = true, 0
 		e.Cause, e.Signature = failure.CauseLBError, fmt.Sprintf("%d from nginx (see the error log's upstream message)", e.Status)
 	}
-	return nil
+}
+
+// lastUpstream returns the last element of an upstream variable's list:
+// servers tried for one request are separated by ", ", the upstream
+// groups of internal redirects by " : "
+// (https://nginx.org/en/docs/http/ngx_http_upstream_module.html#var_upstream_addr).
+func lastUpstream(b []byte) []byte {
+	// An address holds ':' too: only ", " and " : " separate.
+	if j := bytes.LastIndex(b, []byte(" : ")); j >= 0 {
+		b = b[j+3:]
+	}
+	if j := bytes.LastIndex(b, []byte(", ")); j >= 0 {
+		b = b[j+2:]
+	}
+	return bytes.TrimSpace(b)
 }
