@@ -76,4 +76,3 @@ func (c *trackedConn) Close() error {
 	}
 	return c.Conn.Close()
 }
-
