@@ -154,7 +154,7 @@ func (cs *connServer) newClientConn(c net.Conn) *clientConn {
 	if cs.shutting {
 		return nil
 	}
-	cc := &clientConn{cs: cs, c: c, remote: c.RemoteAddr().String()}
+	cc := &clientConn{cs: cs, c: c, raw: c, remote: c.RemoteAddr().String()}
 	if tc, ok := c.(*trackedConn); ok {
 		cc.info = tc.info
 	} else {
@@ -202,7 +202,7 @@ func (cs *connServer) shutdown(ctx context.Context) error {
 	}
 	for cc := range cs.conns {
 		if cc.idle {
-			cc.c.Close()
+			cc.raw.Close()
 		}
 	}
 	cs.mu.Unlock()
@@ -235,7 +235,7 @@ func (cs *connServer) closeAll() {
 		cs.ln.Close()
 	}
 	for cc := range cs.conns {
-		cc.c.Close()
+		cc.raw.Close()
 	}
 }
 
@@ -245,6 +245,7 @@ func (cs *connServer) closeAll() {
 type clientConn struct {
 	cs     *connServer
 	c      net.Conn // the raw connection, or its *tls.Conn
+	raw    net.Conn // the accepted connection, never changed
 	remote string
 	info   *connInfo
 	tls    *tls.ConnectionState
@@ -438,27 +439,8 @@ func (cc *clientConn) serveOne(first bool) bool {
 		cc.rw.hijacked = true // serveH2 closed it
 		return false
 	}
-	var hre *headReadError
-	if errors.As(err, &hre) {
-		if hre.started && errors.Is(hre.err, os.ErrDeadlineExceeded) {
-			// RFC 9110 §15.5.9: the client did not send a complete
-			// request header within request_header_timeout.
-			cc.ownAnswer(start, false, &failure.ClientError{Err: fmt.Errorf("client sent no complete request header within request_header_timeout %s: %w", e.headerTimeout, hre.err)}, desync.Verdict{}, cc.w-cc.r, false)
-		}
-		return false
-	}
-	var pe *http1.Error
-	if errors.As(err, &pe) {
-		v := cc.req.Classify()
-		ce := &failure.ClientError{Err: fmt.Errorf("malformed request: %w", pe)}
-		if s := pe.Status(); s != 400 {
-			ce.Status = s
-		}
-		cc.ownAnswer(start, len(cc.req.Method) > 0, ce, v, cc.w-cc.r, false)
-		return false
-	}
 	if err != nil {
-		return false
+		return cc.headFailed(start, e, err)
 	}
 	head := cc.buf[cc.r : cc.r+n]
 	cc.r += n
@@ -469,7 +451,7 @@ func (cc *clientConn) serveOne(first bool) bool {
 	}
 	p := &cc.req
 	hasBody := p.Chunked || p.ContentLength > 0
-	cc.body.reset(p, e.maxBody)
+	cc.body.reset(p, e.maxBody, e.idle)
 	var refuse *failure.ClientError
 	keep := false
 	switch {
@@ -515,6 +497,33 @@ func (cc *clientConn) serveOne(first bool) bool {
 		return false // the body's end is unknown: the next request's start is too
 	}
 	return !cc.rw.closeAfter && !cc.cs.isShutting()
+}
+
+// headFailed acts on a request head that could not be read: 408 when
+// the client stalled within a request, the parser's answer for a
+// malformed or over-limit head, silence for a client that left or idled.
+// It returns false: the connection closes.
+func (cc *clientConn) headFailed(start time.Time, e *edgeSettings, err error) bool {
+	var hre *headReadError
+	if errors.As(err, &hre) {
+		if hre.started && errors.Is(hre.err, os.ErrDeadlineExceeded) {
+			// RFC 9110 §15.5.9: the client did not send a complete
+			// request header within request_header_timeout.
+			cc.ownAnswer(start, false, &failure.ClientError{Err: fmt.Errorf("client sent no complete request header within request_header_timeout %s: %w", e.headerTimeout, hre.err)}, desync.Verdict{}, cc.w-cc.r, false)
+		}
+		return false
+	}
+	var pe *http1.Error
+	if errors.As(err, &pe) {
+		v := cc.req.Classify()
+		ce := &failure.ClientError{Err: fmt.Errorf("malformed request: %w", pe)}
+		if s := pe.Status(); s != 400 {
+			ce.Status = s
+		}
+		cc.ownAnswer(start, len(cc.req.Method) > 0, ce, v, cc.w-cc.r, false)
+		return false
+	}
+	return false
 }
 
 // runHandler calls the handler, recovering its panics as net/http does:
@@ -704,10 +713,30 @@ type bodyReader struct {
 	total    int64
 	err      error
 	consumed int64
+	// idle bounds each read (the listener's idle_timeout, ALB's
+	// connection idle timeout); the deadline moves at most every
+	// idle/8, so a steady upload does not pay a deadline per read.
+	idle     time.Duration
+	extended time.Time
 }
 
-func (b *bodyReader) reset(p *http1.Request, limit int64) {
-	*b = bodyReader{cc: b.cc, limit: limit}
+// readConn reads from the connection within the idle bound. The first
+// read of each body sets the deadline, whatever the last one was.
+func (b *bodyReader) readConn(p []byte) (int, error) {
+	if b.idle > 0 {
+		if now := time.Now(); now.Sub(b.extended) > b.idle/8 {
+			b.extended = now
+			b.cc.c.SetReadDeadline(now.Add(b.idle))
+		}
+	} else if b.extended.IsZero() {
+		b.extended = time.Now()
+		b.cc.c.SetReadDeadline(time.Time{})
+	}
+	return b.cc.c.Read(p)
+}
+
+func (b *bodyReader) reset(p *http1.Request, limit int64, idle time.Duration) {
+	*b = bodyReader{cc: b.cc, limit: limit, idle: idle}
 	switch {
 	case p.Chunked:
 		b.chunked = true
@@ -745,6 +774,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	} else {
 		n, err = b.readLength(p)
 	}
+
 	b.consumed += int64(n)
 	if err != nil && err != io.EOF {
 		b.err = err
@@ -773,7 +803,7 @@ func (b *bodyReader) readLength(p []byte) (int, error) {
 		cc.r += n
 	} else {
 		var err error
-		n, err = cc.c.Read(p)
+		n, err = b.readConn(p)
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -827,7 +857,7 @@ func (b *bodyReader) readChunked(p []byte) (int, error) {
 				cc.compact(len(cc.buf))
 			}
 		}
-		n, err := cc.c.Read(cc.buf[cc.w:])
+		n, err := b.readConn(cc.buf[cc.w:])
 		cc.w += n
 		if err != nil && n == 0 {
 			if err == io.EOF {

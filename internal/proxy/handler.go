@@ -100,7 +100,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt := h.routes.Load()
 	q.idleTimeout = rt.idleTimeout
-	q.w = newIdleWriter(w, q.idleTimeout)
+	if _, ok := w.(*respWriter); !ok {
+		// The connection loop's writer bounds its writes itself.
+		q.w = newIdleWriter(w, q.idleTimeout)
+	}
 	q.exposeDetails = rt.exposeDetails
 	if !h.routeRequest(q, rt) {
 		// A redirect or fixed_response answered (actions.go); ALB's
@@ -133,7 +136,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var replay []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		body := newIdleBody(r.Body, w, q.idleTimeout)
+		var body io.Reader = r.Body
+		if _, ok := r.Body.(*bodyReader); !ok {
+			// The connection loop's body bounds its reads itself.
+			body = newIdleBody(r.Body, w, q.idleTimeout)
+		}
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 			bp := h.buffer()
 			defer h.bufs.Put(bp)

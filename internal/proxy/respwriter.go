@@ -43,6 +43,12 @@ type respWriter struct {
 	trailers    []string
 	held        []byte // body bytes held before commit
 	err         error
+	// idle bounds each write (the listener's idle_timeout): a client
+	// that stops reading releases the target after it. The deadline
+	// moves at most every idle/8, not per write.
+	idle     time.Duration
+	extended time.Time
+	scratch  [64]byte
 }
 
 // holdLimit is how many body bytes are held to compute a Content-Length
@@ -53,6 +59,18 @@ const holdLimit = 2048
 // Read only after init; sync.Pool is safe for concurrent use.
 var bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
 
+// extend moves the write deadline to now plus idle, when it was last
+// moved more than idle/8 ago.
+func (w *respWriter) extend() {
+	if w.idle <= 0 {
+		return
+	}
+	if now := time.Now(); now.Sub(w.extended) > w.idle/8 {
+		w.extended = now
+		w.cc.c.SetWriteDeadline(now.Add(w.idle))
+	}
+}
+
 func (w *respWriter) reset(req *http.Request, p *http1.Request, closeAfter bool) {
 	clear(w.hdr)
 	w.status, w.wroteHeader, w.committed, w.chunked, w.noBody = 0, false, false, false, false
@@ -60,6 +78,7 @@ func (w *respWriter) reset(req *http.Request, p *http1.Request, closeAfter bool)
 	w.minor = p.Minor
 	w.closeAfter = closeAfter
 	w.cl, w.written, w.trailers, w.held, w.err = -1, 0, w.trailers[:0], w.held[:0], nil
+	w.idle = w.cc.cs.h.routes.Load().edge.idle
 }
 
 // Header returns the response header map.
@@ -96,8 +115,9 @@ func (w *respWriter) WriteHeader(code int) {
 		return
 	}
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.extend()
 		bw := w.writer()
-		writeStatusLine(bw, code)
+		w.writeStatusLine(bw, code)
 		for k, vs := range w.hdr {
 			for _, v := range vs {
 				writeField(bw, k, v)
@@ -114,6 +134,7 @@ func (w *respWriter) WriteHeader(code int) {
 
 // writeContinue sends "100 Continue" before the first body read.
 func (w *respWriter) writeContinue() {
+	w.extend()
 	bw := w.writer()
 	bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 	if err := bw.Flush(); err != nil && w.err == nil {
@@ -181,12 +202,12 @@ func (w *respWriter) commit(done bool) {
 	if !w.chunked {
 		delete(hdr, "Trailer")
 	}
+	w.extend()
 	bw := w.writer()
-	writeStatusLine(bw, code)
+	w.writeStatusLine(bw, code)
 	if _, ok := hdr["Date"]; !ok {
-		var b [64]byte
 		bw.WriteString("Date: ")
-		bw.Write(time.Now().UTC().AppendFormat(b[:0], http.TimeFormat))
+		bw.Write(time.Now().UTC().AppendFormat(w.scratch[:0], http.TimeFormat))
 		bw.WriteString("\r\n")
 	}
 	if !w.cc.body.done || w.cc.cs.isShutting() {
@@ -219,9 +240,8 @@ func (w *respWriter) commit(done bool) {
 	}
 }
 
-func writeStatusLine(bw *bufio.Writer, code int) {
-	var b [48]byte
-	s := append(b[:0], "HTTP/1.1 "...)
+func (w *respWriter) writeStatusLine(bw *bufio.Writer, code int) {
+	s := append(w.scratch[:0], "HTTP/1.1 "...)
 	s = strconv.AppendInt(s, int64(code), 10)
 	s = append(s, ' ')
 	if t := http.StatusText(code); t != "" {
@@ -259,9 +279,9 @@ func (w *respWriter) writeBody(p []byte) (int, error) {
 			return n, http.ErrContentLength
 		}
 	}
+	w.extend()
 	if w.chunked {
-		var b [20]byte
-		bw.Write(strconv.AppendUint(b[:0], uint64(len(p)), 16))
+		bw.Write(strconv.AppendUint(w.scratch[:0], uint64(len(p)), 16))
 		bw.WriteString("\r\n")
 	}
 	n, err := bw.Write(p)
@@ -314,6 +334,7 @@ func (w *respWriter) FlushError() error {
 	if w.err != nil {
 		return w.err
 	}
+	w.extend()
 	if err := w.writer().Flush(); err != nil && w.err == nil {
 		w.err = err
 	}
