@@ -16,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/http2"
-
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
@@ -29,7 +27,8 @@ import (
 // http1.Parse, classifies it (desync) and acts by the listener's
 // desync_mitigation_mode before the Handler sees it. HTTP/2 (ALPN h2, or
 // the h2c prior-knowledge preface when the listener allows it) is handed
-// to golang.org/x/net/http2 with the same Handler.
+// to an http.Server that serves only those connections (Go's bundled
+// HTTP/2 server, RFC 9113) with the same Handler.
 //
 // The per-connection state (buffer, parsed request, response writer,
 // body reader) lives in clientConn and is driven by serve; nothing in the
@@ -82,8 +81,10 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 type connServer struct {
 	h      *Handler
 	tlsCfg *tls.Config // nil on http listeners
-	h2     *http2.Server
-	h2base *http.Server // carries the h2 graceful shutdown hook
+	// h2 serves the HTTP/2 connections handed to it through h2ln.
+	h2     *http.Server
+	h2ln   *handoffListener
+	h2done chan struct{}
 	logger *log.Logger
 
 	mu       sync.Mutex
@@ -95,10 +96,70 @@ type connServer struct {
 
 func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
 	cs := &connServer{h: h, tlsCfg: tlsCfg, logger: errLog, conns: map[*clientConn]struct{}{}}
-	cs.h2base = &http.Server{Handler: h, IdleTimeout: idle, ErrorLog: errLog}
-	cs.h2 = &http2.Server{IdleTimeout: idle}
-	_ = http2.ConfigureServer(cs.h2base, cs.h2) // only fails on a TLS config it does not have
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	cs.h2 = &http.Server{Handler: h, IdleTimeout: idle, ErrorLog: errLog, Protocols: &protos, ConnContext: h2ConnContext}
 	return cs
+}
+
+// h2ConnContext attaches the connection's info to every HTTP/2 request.
+func h2ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if rc, ok := c.(*replayConn); ok {
+		c = rc.Conn
+	}
+	if t, ok := c.(*trackedConn); ok {
+		return context.WithValue(ctx, connInfoKey{}, t.info)
+	}
+	return ctx
+}
+
+// startH2 runs the HTTP/2 server on its hand-off listener.
+func (cs *connServer) startH2(addr net.Addr) {
+	cs.h2ln = &handoffListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: addr}
+	cs.h2done = make(chan struct{})
+	go func() {
+		defer close(cs.h2done)
+		cs.h2.Serve(cs.h2ln)
+	}()
+}
+
+// handoffListener is the HTTP/2 server's listener: it accepts what the
+// connection loop hands it.
+type handoffListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// hand gives c to the HTTP/2 server; false when it is closed.
+func (l *handoffListener) hand(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
 }
 
 // serve accepts connections on ln until shutdown; it returns
@@ -110,6 +171,7 @@ func (cs *connServer) serve(ln net.Listener) error {
 		return http.ErrServerClosed
 	}
 	cs.ln = ln
+	cs.startH2(ln.Addr())
 	cs.mu.Unlock()
 	var backoff time.Duration
 	for {
@@ -206,11 +268,9 @@ func (cs *connServer) shutdown(ctx context.Context) error {
 		}
 	}
 	cs.mu.Unlock()
-	// Runs http2's graceful shutdown hook (GOAWAY to h2 connections);
-	// h2base serves nothing itself, so it returns at once.
-	sctx, cancel := context.WithTimeout(ctx, time.Millisecond)
-	cs.h2base.Shutdown(sctx)
-	cancel()
+	// The HTTP/2 server sends GOAWAY and waits for its streams.
+	h2err := make(chan error, 1)
+	go func() { h2err <- cs.h2.Shutdown(ctx) }()
 	done := make(chan struct{})
 	go func() {
 		cs.wg.Wait()
@@ -218,11 +278,26 @@ func (cs *connServer) shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
 		cs.closeAll()
 		<-done
-		return ctx.Err()
+	}
+	if err := <-h2err; err != nil {
+		cs.h2.Close()
+	}
+	cs.stopH2()
+	return ctx.Err()
+}
+
+// stopH2 closes the hand-off listener and waits for the HTTP/2 server's
+// Serve to return.
+func (cs *connServer) stopH2() {
+	cs.mu.Lock()
+	l, done := cs.h2ln, cs.h2done
+	cs.mu.Unlock()
+	if l != nil {
+		l.Close()
+		<-done
 	}
 }
 
@@ -290,8 +365,8 @@ func (cc *clientConn) serve() {
 		st := tc.ConnectionState()
 		cc.tls = &st
 		cc.c = tc
-		if st.NegotiatedProtocol == http2.NextProtoTLS {
-			cc.serveH2(base, tc, nil)
+		if st.NegotiatedProtocol == "h2" {
+			cc.serveH2(tc, nil)
 			return
 		}
 	}
@@ -313,14 +388,16 @@ func (cc *clientConn) serve() {
 	}
 }
 
-// serveH2 hands the connection to HTTP/2; pending are bytes already read
-// (the h2c preface).
-func (cc *clientConn) serveH2(ctx context.Context, c net.Conn, pending []byte) {
+// serveH2 hands the connection to the HTTP/2 server, which owns it from
+// then on; pending are bytes already read (the h2c preface).
+func (cc *clientConn) serveH2(c net.Conn, pending []byte) {
 	if len(pending) > 0 {
 		c = &replayConn{Conn: c, pending: pending}
 	}
-	cc.cs.h2.ServeConn(c, &http2.ServeConnOpts{Context: ctx, BaseConfig: cc.cs.h2base, Handler: cc.cs.h})
-	c.Close()
+	cc.cs.forget(cc)
+	if !cc.cs.h2ln.hand(c) {
+		c.Close()
+	}
 }
 
 // replayConn reads pending before the connection.
@@ -435,8 +512,8 @@ func (cc *clientConn) serveOne(first bool) bool {
 	if err == errH2Preface {
 		pending := append([]byte(nil), cc.buf[cc.r:cc.w]...)
 		cc.c.SetReadDeadline(time.Time{})
-		cc.serveH2(context.WithValue(context.Background(), connInfoKey{}, cc.info), cc.c, pending)
-		cc.rw.hijacked = true // serveH2 closed it
+		cc.serveH2(cc.c, pending)
+		cc.rw.hijacked = true // the HTTP/2 server owns it
 		return false
 	}
 	if err != nil {

@@ -9,12 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 )
@@ -350,8 +349,9 @@ func TestConnDesyncModes(t *testing.T) {
 func TestConnH2C(t *testing.T) {
 	tg := newRecordingTarget(t)
 	addr, _ := startEdge(t, tg.addr, ", h2c: true")
-	h2 := &http2.Transport{AllowHTTP: true}
-	h2.DialTLS = func(network, a string, _ *tls.Config) (net.Conn, error) { return net.Dial(network, a) }
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true)
+	h2 := &http.Transport{Protocols: &protos}
 	defer h2.CloseIdleConnections()
 	resp, err := (&http.Client{Transport: h2}).Get("http://" + addr + "/h2")
 	if err != nil {
@@ -374,5 +374,49 @@ func TestConnH2C(t *testing.T) {
 				t.Errorf("the target got the h2c upgrade: %q", g)
 			}
 		}
+	}
+}
+
+// TestConnHTTPS checks an https listener: ALPN h2 goes to HTTP/2, ALPN
+// http/1.1 to the loop, and the loop's own answers there are logged too.
+func TestConnHTTPS(t *testing.T) {
+	tg := newRecordingTarget(t)
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "a.pem"), filepath.Join(dir, "a.key")
+	writePEM(t, cert, key, selfSigned(t, "a.test"))
+	addr, hist := startEdge(t, tg.addr, fmt.Sprintf(", protocol: https, certificates: [{cert_file: %q, key_file: %q}]", cert, key))
+	for _, h2 := range []bool{true, false} {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "a.test", InsecureSkipVerify: true}, ForceAttemptHTTP2: h2}
+		if !h2 {
+			tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		}
+		resp, err := (&http.Client{Transport: tr}).Get("https://" + addr + "/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		if want := map[bool]int{true: 2, false: 1}[h2]; resp.ProtoMajor != want || resp.StatusCode != 200 || string(body) != "ok" {
+			t.Errorf("h2 %v: %s %d %q", h2, resp.Proto, resp.StatusCode, body)
+		}
+	}
+	c, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "a.test", InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\nBad header\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != 400 || resp.Header.Get("Server") != "fulcrum" {
+		t.Fatalf("malformed over TLS: %v, %v", resp, err)
+	}
+	id := resp.Header.Get("X-Request-Id")
+	found := false
+	for _, x := range hist.Recent(100, false) {
+		found = found || x.TraceID == id && x.ELBStatus == 400 && x.Type == "https"
+	}
+	if !found {
+		t.Error("the 400 on an https listener was not logged")
 	}
 }
