@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -419,4 +420,88 @@ func TestConnHTTPS(t *testing.T) {
 	if !found {
 		t.Error("the 400 on an https listener was not logged")
 	}
+}
+
+// slowTarget answers each request after delay, or never when delay is 0.
+func slowTarget(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	stop := make(chan struct{})
+	backend := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if delay == 0 {
+			select {
+			case <-r.Context().Done():
+			case <-stop:
+			}
+			return
+		}
+		time.Sleep(delay)
+		io.WriteString(w, r.URL.Path)
+	}))
+	t.Cleanup(func() { close(stop) })
+	return backend
+}
+
+// TestConnClientGone checks that a client that leaves while the target
+// is silent gets its request logged as 460, and that bytes the watch read
+// meanwhile (a pipelined request) are served after the slow one.
+func TestConnClientGone(t *testing.T) {
+	addr, hist := startEdge(t, slowTarget(t, 0), "")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /silent HTTP/1.1\r\nHost: a\r\nX-Request-Id: gone-460\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // past clientCloseDelay: the watch is reading
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if rec, ok := findRecord(hist, "gone-460"); ok {
+			if rec.ELBStatus != 460 {
+				t.Fatalf("logged %d, want 460", rec.ELBStatus)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no 460 logged")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	addr2, _ := startEdge(t, slowTarget(t, 150*time.Millisecond), "")
+	p, err := net.Dial("tcp", addr2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(p, "GET /first HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(60 * time.Millisecond) // the watch has started
+	io.WriteString(p, "GET /second HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(p)
+	for _, want := range []string{"/first", "/second"} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != want {
+			t.Errorf("got %q, want %q", b, want)
+		}
+	}
+}
+
+func findRecord(h *accesslog.History, id string) (accesslog.Record, bool) {
+	for _, x := range h.Recent(100, false) {
+		if x.TraceID == id {
+			return x, true
+		}
+	}
+	return accesslog.Record{}, false
+}
+
+func httptestServer(t *testing.T, h http.Handler) string {
+	t.Helper()
+	s := httptest.NewServer(h)
+	t.Cleanup(s.Close)
+	return s.Listener.Addr().String()
 }
