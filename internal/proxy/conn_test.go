@@ -505,3 +505,36 @@ func httptestServer(t *testing.T, h http.Handler) string {
 	t.Cleanup(s.Close)
 	return s.Listener.Addr().String()
 }
+
+// TestConnReframesBody checks that a request with both framings reaches
+// the target with one: its chunked body de-chunked and chunked again,
+// without Content-Length or a look-alike.
+func TestConnReframesBody(t *testing.T) {
+	tg := newRecordingTarget(t)
+	addr, _ := startEdge(t, tg.addr, ", desync_mitigation_mode: monitor")
+	resps, _, closed := rawExchange(t, addr, "POST /tecl HTTP/1.1\r\nHost: a\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n"+
+		"Transfer_Encoding: x\r\n\r\n3;ext=1\r\nhel\r\n2\r\nlo\r\n0\r\nX-Trailer: t\r\n\r\n", 1)
+	if len(resps) != 1 || resps[0].StatusCode != 200 {
+		t.Fatalf("answered %v", resps)
+	}
+	if !closed {
+		t.Error("a request with both framings must close the client connection (RFC 9112 §6.1)")
+	}
+	got := tg.requests()
+	if len(got) != 1 {
+		t.Fatalf("target got %q", got)
+	}
+	low := strings.ToLower(got[0])
+	if strings.Contains(low, "content-length") || strings.Contains(low, "transfer_encoding") ||
+		strings.Count(low, "transfer-encoding: chunked") != 1 || !strings.HasSuffix(got[0], "\r\n0\r\n\r\n") ||
+		strings.Contains(got[0], "ext=") || strings.Contains(got[0], "X-Trailer") {
+		t.Errorf("target got %q", got[0])
+	}
+	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(got[0])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(req.Body); string(b) != "hello" {
+		t.Errorf("target's body %q", b)
+	}
+}
