@@ -121,6 +121,8 @@ type exchange struct {
 	reused  bool
 
 	timeout time.Duration
+	// readSet is when the read deadline was last moved.
+	readSet time.Time
 	eof     bool
 	keep    bool
 }
@@ -181,7 +183,11 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	if err := c.bw.Flush(); err != nil {
 		return nil, fail(failure.PhaseWrite, err)
 	}
-	c.SetReadDeadline(time.Now().Add(timeout))
+	if req.body != nil {
+		// The body took its time: the wait for the response starts now.
+		c.SetReadDeadline(time.Now().Add(timeout))
+	}
+	x.readSet = now
 	c.lim.n, c.lim.exceeded = headerLimit, false
 	for {
 		resp, err := http.ReadResponse(c.br, in)
@@ -248,9 +254,13 @@ func keepAliveTimeout(vs []string) time.Duration {
 	return 0
 }
 
-// Read reads the response body, refreshing the idle deadline per read.
+// Read reads the response body within the idle bound. The deadline moves
+// at most every timeout/8, not per read.
 func (x *exchange) Read(p []byte) (int, error) {
-	x.c.SetReadDeadline(time.Now().Add(x.timeout))
+	if now := time.Now(); now.Sub(x.readSet) > x.timeout/8 {
+		x.readSet = now
+		x.c.SetReadDeadline(now.Add(x.timeout))
+	}
 	n, err := x.resp.Body.Read(p)
 	if err == io.EOF {
 		x.eof = true
