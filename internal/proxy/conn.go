@@ -498,6 +498,11 @@ func (cc *clientConn) serveOne(first bool) bool {
 	h := cc.cs.h
 	if cc.w == cc.r {
 		cc.r, cc.w = 0, 0
+		if len(cc.buf) > 16<<10 {
+			// A large head grew the buffer; an idle connection keeps a
+			// small one.
+			cc.buf = make([]byte, 4096)
+		}
 		if !cc.cs.setIdle(cc, true) {
 			return false
 		}
