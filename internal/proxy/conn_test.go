@@ -591,3 +591,33 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestConnEarlyHints checks that a target's 103 Early Hints reaches an
+// HTTP/1.1 client before the final response, and not an HTTP/1.0 one.
+func TestConnEarlyHints(t *testing.T) {
+	target := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		io.WriteString(w, "final")
+	}))
+	addr, _ := startEdge(t, target, "")
+	for _, v := range []string{"1.1", "1.0"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET / HTTP/"+v+"\r\nHost: a\r\n\r\n")
+		br := bufio.NewReader(c)
+		first, _ := br.ReadString('\n')
+		c.Close()
+		want := "HTTP/1.1 103 Early Hints\r\n"
+		if v == "1.0" {
+			want = "HTTP/1.1 200 OK\r\n"
+		}
+		if first != want {
+			t.Errorf("HTTP/%s: first line %q, want %q", v, first, want)
+		}
+	}
+}

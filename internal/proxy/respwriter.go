@@ -132,6 +132,28 @@ func (w *respWriter) WriteHeader(code int) {
 	w.wroteHeader, w.status = true, code
 }
 
+// interim relays a target's 1xx interim response (102, 103 Early
+// Hints) to the client at once, hop-by-hop fields removed; the final
+// response's header is not touched. It is the transport's outRequest.interim.
+func (w *respWriter) interim(code int, h http.Header) {
+	if w.wroteHeader || w.hijacked || w.err != nil {
+		return
+	}
+	removeHopHeaders(h)
+	w.extend()
+	bw := w.writer()
+	w.writeStatusLine(bw, code)
+	for k, vs := range h {
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
+	}
+	bw.WriteString("\r\n")
+	if err := bw.Flush(); err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
 // writeContinue sends "100 Continue" before the first body read.
 func (w *respWriter) writeContinue() {
 	w.extend()

@@ -104,6 +104,13 @@ type outRequest struct {
 	contentLength int64
 	// close asks the target to close the connection after the response.
 	close bool
+	// interim, when set, gets each 1xx interim response but 100 and 101.
+	interim interimWriter
+}
+
+// interimWriter relays 1xx interim responses to the client (respWriter).
+type interimWriter interface {
+	interim(code int, h http.Header)
 }
 
 // exchange is one attempt in progress: the connection and the response
@@ -200,8 +207,14 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 		if err := validHeader(resp.Header); err != nil {
 			return nil, fail(failure.PhaseAwaitHeaders, err)
 		}
-		// 1xx interim responses are skipped; 101 ends the exchange.
+		// 1xx interim responses go to req.interim (102, 103 Early Hints,
+		// RFC 8297) or are skipped (100: Fulcrum sent its own); 101 ends
+		// the exchange.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if req.interim != nil && resp.StatusCode != http.StatusContinue {
+				req.interim.interim(resp.StatusCode, resp.Header)
+			}
+			c.SetReadDeadline(time.Now().Add(timeout))
 			continue
 		}
 		c.lim.n = -1
