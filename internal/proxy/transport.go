@@ -7,6 +7,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -351,6 +352,12 @@ func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
 	}
 	if r.body == nil {
 		return nil
+	}
+	if br, ok := r.body.(*bytes.Reader); ok && int64(br.Len()) == r.contentLength {
+		// A buffered body goes out in one write once the buffer with the
+		// head is full, not in buffer-sized pieces: fewer syscalls.
+		_, err := br.WriteTo(w)
+		return err
 	}
 	src := &clientBody{r: r.body, progress: progress}
 	if r.contentLength >= 0 {
