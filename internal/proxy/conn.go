@@ -595,7 +595,11 @@ func (cc *clientConn) headFailed(start time.Time, e *edgeSettings, err error) bo
 	}
 	var pe *http1.Error
 	if errors.As(err, &pe) {
-		v := cc.req.Classify()
+		v := cc.req.Classify() // what was read of it
+		if v.Tier != desync.Compliant {
+			h := cc.cs.h
+			h.Metrics.Desync(h.Listener, v.Tier.String(), v.Reason.String())
+		}
 		ce := &failure.ClientError{Err: fmt.Errorf("malformed request: %w", pe)}
 		if s := pe.Status(); s != 400 {
 			ce.Status = s
