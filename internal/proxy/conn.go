@@ -95,6 +95,9 @@ type connServer struct {
 	// reads it without the lock.
 	shutting atomic.Bool
 	wg       sync.WaitGroup
+	// writers recycles the connections' response write buffers between
+	// requests, so an idle keep-alive connection holds none.
+	writers sync.Pool
 }
 
 func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
