@@ -136,7 +136,7 @@ func classifyH2(p Phase, err error) (t ErrorType, ok bool) {
 	if p == PhaseBody {
 		return HTTPResponseIncomplete, true
 	}
-	if coded && protocolCode(code) {
+	if coded && protocolCode(code) || errors.Is(err, http2.ErrFrameTooLarge) {
 		return HTTPProtocolError, true
 	}
 	if isTimeout(err) {
@@ -185,7 +185,7 @@ func H2Cause(err error) string {
 		return CauseTargetResponseTimeout
 	case errors.As(err, &se) && se.Code == http2.ErrCodeRefusedStream:
 		return CauseH2RefusedStream
-	case errors.As(err, &se) && protocolCode(se.Code), errors.As(err, &ce):
+	case errors.As(err, &se) && protocolCode(se.Code), errors.As(err, &ce), errors.Is(err, http2.ErrFrameTooLarge):
 		return CauseH2ProtocolError
 	case errors.As(err, &se):
 		return CauseH2StreamReset

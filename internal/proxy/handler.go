@@ -378,6 +378,8 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if n := x.release(); n > 0 {
 			last := &rec.Attempts[len(rec.Attempts)-1]
 			last.Evidence = "target sent " + strconv.Itoa(n) + " bytes after the response ended; connection closed, not reused"
+		} else if x.h2 != nil && q.rec != nil && len(q.rec.Attempts) > 0 {
+			q.rec.Attempts[len(q.rec.Attempts)-1].Evidence = x.h2.evidence() // h2transport.go
 		}
 	}()
 	hdr := q.w.Header()
