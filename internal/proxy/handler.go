@@ -447,6 +447,9 @@ func (h *Handler) forward(q *request, x *exchange) {
 			hdr.Add(http.TrailerPrefix+k, v)
 		}
 	}
+	if rec.GRPCStatus = grpcStatusOf(resp.Header, resp.Trailer); rec.GRPCStatus != "" { // grpcanswer.go
+		h.Metrics.GRPCRequest(h.Listener, rec.TargetGroup, rec.GRPCStatus)
+	}
 }
 
 // fail answers a request that failed before or outside any attempt with
@@ -459,6 +462,10 @@ func (h *Handler) fail(q *request, err error) {
 // Server: fulcrum, and an RFC 9209 Proxy-Status naming the error type. A
 // client that already went away (460) gets nothing.
 func (h *Handler) answer(q *request, c failure.Class, detail string) {
+	if grpcRequest(q.r) {
+		h.answerGRPC(q, c, detail) // grpcanswer.go
+		return
+	}
 	et, status := c.Type, c.Status()
 	rec := q.rec
 	rec.Error, rec.ErrorDetail, rec.ELBStatus, rec.TargetStatus = et, detail, status, 0

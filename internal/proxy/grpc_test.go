@@ -1,0 +1,144 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
+)
+
+// grpcTarget runs a real gRPC server (the health service, which has a
+// unary and a server-streaming method) on 127.0.0.1:0.
+func grpcTarget(t *testing.T) (string, *health.Server) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(s, hs)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Serve(ln) }()
+	t.Cleanup(func() { s.Stop(); <-done })
+	return ln.Addr().String(), hs
+}
+
+// grpcThroughFulcrum starts Fulcrum for cfg and serves its listener's
+// Handler over h2c with golang.org/x/net/http2's server, as the h2c
+// listener setting does, and returns a gRPC client to it.
+func grpcThroughFulcrum(t *testing.T, cfg string) (healthpb.HealthClient, *accesslog.History, *prometheus.Registry) {
+	t.Helper()
+	hist := accesslog.NewHistory(100)
+	reg := prometheus.NewRegistry()
+	s, _ := startServerOpts(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), History: hist, Metrics: metrics.New(reg)})
+	front := httptest.NewServer(h2c.NewHandler(s.listeners["web"].handler, &http2.Server{}))
+	t.Cleanup(front.Close)
+	cc, err := grpc.NewClient("passthrough:///"+hostPort(front.URL), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	return healthpb.NewHealthClient(cc), hist, reg
+}
+
+func grpcGroup(targets ...string) string {
+	var ts []string
+	for _, a := range targets {
+		ts = append(ts, fmt.Sprintf("{address: %q}", a))
+	}
+	return fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: greeter}]
+target_groups: [{name: greeter, protocol_version: GRPC, health_check: {enabled: false}, targets: [%s]}]
+`, strings.Join(ts, ", "))
+}
+
+// TestGRPCThroughFulcrum: unary and server-streaming calls pass, with the
+// target's grpc-status and message, in trailers and trailers-only
+// responses; the log and metrics carry the status.
+func TestGRPCThroughFulcrum(t *testing.T) {
+	addr, hs := grpcTarget(t)
+	client, hist, reg := grpcThroughFulcrum(t, grpcGroup(addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	var hdr metadata.MD
+	resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&hdr))
+	if err != nil || resp.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Check: %v %v", resp, err)
+	}
+	ids := hdr.Get("x-request-id")
+	if len(ids) != 1 {
+		t.Fatalf("no X-Request-Id in %v", hdr)
+	}
+	if rec, ok := hist.Get(ids[0]); !ok || rec.GRPCStatus != "0" || rec.ELBStatus != 200 {
+		t.Errorf("record of the OK call: %+v", rec)
+	}
+
+	// grpc-status 5 from the target, in a trailers-only response.
+	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+	if st := status.Convert(err); st.Code() != codes.NotFound || !strings.Contains(st.Message(), "unknown service") {
+		t.Fatalf("unknown service: %v", err)
+	}
+
+	stream, err := client.Watch(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := stream.Recv(); err != nil || m.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first Watch message: %v %v", m, err)
+	}
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	if m, err := stream.Recv(); err != nil || m.Status != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("streamed update: %v %v", m, err)
+	}
+	cancel()
+
+	if got := counter(t, reg, "fulcrum_grpc_requests_total", map[string]string{"listener": "web", "target_group": "greeter", "grpc_status": "5"}); got != 1 {
+		t.Errorf("grpc_requests_total{grpc_status=5} = %v, want 1", got)
+	}
+}
+
+// TestGRPCDeadTargetUnavailable: when no target answers, the gRPC client
+// gets UNAVAILABLE (ALB's 502) with Proxy-Status, not an HTTP error it
+// cannot read.
+func TestGRPCDeadTargetUnavailable(t *testing.T) {
+	client, hist, reg := grpcThroughFulcrum(t, grpcGroup(closedPort(t)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var hdr, trl metadata.MD
+	_, err := client.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&hdr), grpc.Trailer(&trl))
+	st := status.Convert(err)
+	if st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "connection_refused") {
+		t.Fatalf("dead target: %v, want UNAVAILABLE naming connection_refused", err)
+	}
+	ps := append(hdr.Get("proxy-status"), trl.Get("proxy-status")...)
+	if len(ps) == 0 || !strings.Contains(ps[0], "error=connection_refused") {
+		t.Errorf("Proxy-Status %v (header %v, trailer %v)", ps, hdr, trl)
+	}
+	recs := hist.Recent(10, true)
+	if len(recs) != 1 || recs[0].GRPCStatus != "14" || recs[0].ELBStatus != 502 {
+		t.Errorf("records %+v", recs)
+	}
+	if got := counter(t, reg, "fulcrum_grpc_requests_total", map[string]string{"listener": "web", "target_group": "greeter", "grpc_status": "14"}); got != 1 {
+		t.Errorf("grpc_requests_total{grpc_status=14} = %v, want 1", got)
+	}
+}
