@@ -146,10 +146,14 @@ func hostHeader(addr string) string {
 	return addr
 }
 
-// ProberFor returns the prober a target group's health_check configures.
+// ProberFor returns the prober a target group's health_check configures:
+// a *GRPCProber for a gRPC check (grpc.go), else an *HTTPProber.
 // groupTLS is the group's client TLS (target.ClientTLS); https checks of
 // an http group verify nothing, as ALB's do.
-func ProberFor(tc config.TargetGroup, groupTLS *tls.Config) *HTTPProber {
+func ProberFor(tc config.TargetGroup, groupTLS *tls.Config) Prober {
+	if tc.GRPCHealthCheck() {
+		return grpcProberFor(tc, groupTLS)
+	}
 	hc := tc.HealthCheck
 	proto := hc.Protocol
 	if proto == "" {
