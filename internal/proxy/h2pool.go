@@ -1,3 +1,5 @@
+//lint:file-ignore SA1019 golang.org/x/net/http2 is marked deprecated for net/http's bundled copy, whose stream and GOAWAY error types are unexported: classifying stream failures by type needs x/net's.
+
 package proxy
 
 import (
@@ -101,13 +103,6 @@ func (p *h2Pool) close() {
 			c.cc.Close()
 		}
 	}
-}
-
-// size returns how many connections the pool holds.
-func (p *h2Pool) size() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
 }
 
 // watchConn is a target connection that watches the frames the target
