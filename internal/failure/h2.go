@@ -5,6 +5,8 @@ package failure
 import (
 	"errors"
 	"fmt"
+	"net"
+	"reflect"
 	"strings"
 	"time"
 
@@ -197,4 +199,23 @@ func H2Cause(err error) string {
 		return CauseH2GoAway
 	}
 	return ""
+}
+
+// alertNoApplicationProtocol is TLS alert 120, no_application_protocol
+// (RFC 7301 §3.2): the server supports none of the client's ALPN
+// protocols.
+const alertNoApplicationProtocol = 120
+
+// NoApplicationProtocol reports whether err is the TLS alert
+// no_application_protocol received from the peer: a TLS target asked for
+// h2 with ALPN that does not offer it. crypto/tls reports a received
+// alert as a *net.OpError with Op "remote error" over its unexported
+// alert type, a uint8, which is read by kind rather than by its text.
+func NoApplicationProtocol(err error) bool {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Op != "remote error" || oe.Err == nil {
+		return false
+	}
+	v := reflect.ValueOf(oe.Err)
+	return v.Kind() == reflect.Uint8 && v.Uint() == alertNoApplicationProtocol
 }

@@ -362,3 +362,40 @@ func TestH2CleartextTargetSpeaksHTTP1(t *testing.T) {
 		t.Fatalf("status %d, records %+v", resp.StatusCode, recs)
 	}
 }
+
+// TestH2OverTLSNegotiatesALPN: an https HTTP2 group offers h2 with ALPN;
+// a TLS target that only selects http/1.1 fails the TLS phase with the
+// cause named, and is never sent HTTP/1.1 instead.
+func TestH2OverTLSNegotiatesALPN(t *testing.T) {
+	h2 := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s %s", r.Proto, r.TLS.NegotiatedProtocol)
+	}))
+	h2.EnableHTTP2 = true
+	h2.StartTLS()
+	defer h2.Close()
+	h1 := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer h1.Close()
+	tlsGroup := `, protocol: https, tls: {insecure_skip_verify: true}`
+
+	_, lb := startServer(t, h2Group(tlsGroup, hostPort(h2.URL)))
+	resp, err := http.Get("http://" + lb + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "HTTP/2.0 h2" {
+		t.Fatalf("status %d body %q, want HTTP/2 negotiated with ALPN h2", resp.StatusCode, body)
+	}
+
+	hist, lb := historyOf(t, h2Group(tlsGroup+", retries: {max_attempts: 1}", hostPort(h1.URL)))
+	resp, err = http.Get("http://" + lb + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	recs := hist.Recent(10, true)
+	if resp.StatusCode != 502 || len(recs) != 1 || recs[0].Error != failure.TLSProtocolError || !strings.Contains(recs[0].ErrorDetail, failure.CauseH2NotNegotiated) {
+		t.Fatalf("status %d, records %+v", resp.StatusCode, recs)
+	}
+}

@@ -112,6 +112,10 @@ func (h *h2Transport) closeAll() {
 func (h *h2Transport) dial(ctx context.Context, tg *target.Target) (*h2Conn, error) {
 	conn, err := h.dialer.Dial(ctx, tg.Address)
 	if err != nil {
+		var ae *failure.AttemptError
+		if errors.As(err, &ae) && ae.Phase == failure.PhaseTLS && failure.NoApplicationProtocol(ae.Err) {
+			ae.Err = fmt.Errorf("%w: the target offers no h2 with ALPN (%w) [%s]", errNoH2, ae.Err, failure.CauseH2NotNegotiated)
+		}
 		return nil, err
 	}
 	if tc, ok := conn.(*tls.Conn); ok {
