@@ -26,32 +26,36 @@ import (
 // (https://github.com/grpc/grpc/blob/master/doc/health-checking.md).
 const healthCheckPath = "/grpc.health.v1.Health/Check"
 
-// GRPCProber checks targets as ALB checks gRPC target groups: a new
-// HTTP/2 connection per check (h2c with prior knowledge, or TLS with
-// ALPN h2), one unary call of Path with an empty request message, and
-// the call's grpc-status matched against Matcher's gRPC codes (ALB:
-// 0-99, default 12,
-// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
-// When Path is grpc.health.v1.Health/Check, an answer with status 0
+// H2Prober checks targets of HTTP2 and GRPC target groups over HTTP/2,
+// a new connection per check (h2c with prior knowledge, or TLS with ALPN
+// h2), as ALB checks them with the group's protocol version
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
+// An HTTP check is a GET of Path matched as HTTPProber's. A gRPC check
+// is one unary call of Path with an empty request message, its
+// grpc-status matched against Matcher's gRPC codes (ALB: 0-99, default
+// 12); when Path is grpc.health.v1.Health/Check, an answer with status 0
 // must also say SERVING: a NOT_SERVING reply fails the check (ALB looks
 // at the code only).
-type GRPCProber struct {
+type H2Prober struct {
+	// GRPC makes the check a gRPC call; otherwise it is an HTTP GET.
+	GRPC bool
 	// Dialer connects; its TLS config, when set, makes the check TLS
 	// (ALPN h2 is added).
 	Dialer *target.Dialer
 	// Port overrides the target's port; 0 means the traffic port.
 	Port int
-	// Path is the gRPC method, /package.service/method.
+	// Path is the request path; for gRPC the method,
+	// /package.service/method.
 	Path string
 	// Timeout bounds the whole check.
 	Timeout time.Duration
-	// Matcher accepts gRPC status codes.
+	// Matcher accepts gRPC status codes (GRPC) or HTTP status codes.
 	Matcher config.Matcher
 }
 
-// grpcProberFor is ProberFor for a gRPC health check: TLS when the check
-// or, by default, the group's protocol is https.
-func grpcProberFor(tc config.TargetGroup, groupTLS *tls.Config) *GRPCProber {
+// h2ProberFor is ProberFor for an HTTP2 or GRPC group's check: TLS when
+// the check or, by default, the group's protocol is https.
+func h2ProberFor(tc config.TargetGroup, groupTLS *tls.Config) *H2Prober {
 	hc := tc.HealthCheck
 	var checkTLS *tls.Config
 	if hc.Protocol == "https" || (hc.Protocol == "" || hc.Protocol == "grpc") && tc.Protocol == "https" {
@@ -62,18 +66,22 @@ func grpcProberFor(tc config.TargetGroup, groupTLS *tls.Config) *GRPCProber {
 		checkTLS = checkTLS.Clone()
 		checkTLS.NextProtos = []string{http2.NextProtoTLS}
 	}
-	return &GRPCProber{
+	p := &H2Prober{
 		Dialer:  &target.Dialer{Timeout: hc.Timeout.D(), TLS: checkTLS},
 		Port:    int(hc.Port),
-		Path:    tc.GRPCHealthPath(),
+		Path:    hc.Path,
 		Timeout: hc.Timeout.D(),
-		Matcher: tc.GRPCMatcher(),
+		Matcher: hc.Matcher,
 	}
+	if tc.GRPCHealthCheck() {
+		p.GRPC, p.Path, p.Matcher = true, tc.GRPCHealthPath(), tc.GRPCMatcher()
+	}
+	return p
 }
 
 // Probe checks address and returns the result; Status is the HTTP
-// status, the gRPC code goes in the description.
-func (p *GRPCProber) Probe(ctx context.Context, address string) Result {
+// status, a gRPC code goes in the description.
+func (p *H2Prober) Probe(ctx context.Context, address string) Result {
 	start := time.Now()
 	addr := address
 	if p.Port != 0 {
@@ -104,14 +112,17 @@ func (p *GRPCProber) Probe(ctx context.Context, address string) Result {
 		return hp.fail(res, start, &failure.AttemptError{Phase: failure.PhaseWrite, Target: addr, Err: &failure.H2Error{Err: err}})
 	}
 	defer cc.Close()
-	// An empty request message in gRPC's length-prefixed framing: not
-	// compressed, length 0 (an empty HealthCheckRequest asks for the
-	// server's overall health).
-	frame := make([]byte, 5)
-	req := &http.Request{Method: http.MethodPost, URL: &url.URL{Scheme: scheme, Host: hostHeader(addr), Path: p.Path},
+	req := &http.Request{Method: http.MethodGet, URL: &url.URL{Scheme: scheme, Host: hostHeader(addr), Path: p.Path},
 		Host: hostHeader(addr), Proto: "HTTP/2.0", ProtoMajor: 2,
-		Header: http.Header{"Content-Type": {"application/grpc"}, "Te": {"trailers"}, "User-Agent": {"ELB-HealthChecker/2.0"}},
-		Body:   io.NopCloser(bytes.NewReader(frame)), ContentLength: int64(len(frame))}
+		Header: http.Header{"User-Agent": {"ELB-HealthChecker/2.0"}, "Accept": {"*/*"}}}
+	if p.GRPC {
+		// An empty request message in gRPC's length-prefixed framing:
+		// not compressed, length 0 (an empty HealthCheckRequest asks
+		// for the server's overall health).
+		frame := make([]byte, 5)
+		req.Method, req.Body, req.ContentLength = http.MethodPost, io.NopCloser(bytes.NewReader(frame)), int64(len(frame))
+		req.Header["Content-Type"], req.Header["Te"] = []string{"application/grpc"}, []string{"trailers"}
+	}
 	resp, err := cc.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		return hp.fail(res, start, &failure.AttemptError{Phase: failure.PhaseAwaitHeaders, Target: addr, Written: true, Err: &failure.H2Error{Err: err}})
@@ -121,6 +132,15 @@ func (p *GRPCProber) Probe(ctx context.Context, address string) Result {
 	res.Status, res.Latency = resp.StatusCode, time.Since(start)
 	if err != nil {
 		return hp.fail(res, start, &failure.AttemptError{Phase: failure.PhaseBody, Target: addr, Written: true, Err: &failure.H2Error{Err: err}})
+	}
+	if !p.GRPC {
+		if !p.Matcher.Match(resp.StatusCode) {
+			res.Reason = target.ReasonResponseCodeMismatch
+			res.Description = fmt.Sprintf("Health checks failed with these codes: [%d]", resp.StatusCode)
+			return res
+		}
+		res.OK = true
+		return res
 	}
 	gs := resp.Trailer.Get("Grpc-Status")
 	if gs == "" {

@@ -1,11 +1,19 @@
+//lint:file-ignore SA1019 golang.org/x/net/http2 is marked deprecated for net/http's bundled copy; Fulcrum's HTTP/2 is x/net's.
+
 package health
 
 import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 
 	"google.golang.org/grpc"
 	ghealth "google.golang.org/grpc/health"
@@ -72,7 +80,7 @@ func TestGRPCProber(t *testing.T) {
 			}
 			hs.SetServingStatus("", st)
 			p := ProberFor(grpcGroup(t, tc.hc), nil)
-			if _, ok := p.(*GRPCProber); !ok {
+			if hp, ok := p.(*H2Prober); !ok || !hp.GRPC {
 				t.Fatalf("ProberFor gave %T, want a gRPC prober", p)
 			}
 			r := p.Probe(ctx, addr)
@@ -90,5 +98,43 @@ func TestGRPCProber(t *testing.T) {
 	r := ProberFor(grpcGroup(t, `{}`), nil).Probe(ctx, dead)
 	if r.OK || r.Reason != target.ReasonFailedHealthChecks || !strings.Contains(r.Description, "connection refused") {
 		t.Errorf("dead target: %+v", r)
+	}
+}
+
+// TestH2ProberHTTP: an HTTP2 group's HTTP check goes over HTTP/2 (h2c
+// with prior knowledge) and matches the HTTP status.
+func TestH2ProberHTTP(t *testing.T) {
+	status := 200
+	var mu sync.Mutex
+	ts := httptest.NewServer(h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.ProtoMajor != 2 || r.URL.Path != "/healthz" || r.UserAgent() != "ELB-HealthChecker/2.0" {
+			w.WriteHeader(http.StatusHTTPVersionNotSupported)
+			return
+		}
+		w.WriteHeader(status)
+	}), &http2.Server{}))
+	defer ts.Close()
+	c, err := config.Load([]byte(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: g}]
+target_groups: [{name: g, protocol_version: HTTP2, health_check: {path: /healthz}}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ProberFor(c.TargetGroups[0], nil)
+	if hp, ok := p.(*H2Prober); !ok || hp.GRPC {
+		t.Fatalf("ProberFor gave %T, want an HTTP/2 prober", p)
+	}
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	if r := p.Probe(context.Background(), addr); !r.OK || r.Status != 200 {
+		t.Errorf("healthy: %+v", r)
+	}
+	mu.Lock()
+	status = 503
+	mu.Unlock()
+	if r := p.Probe(context.Background(), addr); r.OK || r.Status != 503 || r.Description != "Health checks failed with these codes: [503]" {
+		t.Errorf("unhealthy: %+v", r)
 	}
 }

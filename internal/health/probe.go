@@ -147,12 +147,13 @@ func hostHeader(addr string) string {
 }
 
 // ProberFor returns the prober a target group's health_check configures:
-// a *GRPCProber for a gRPC check (grpc.go), else an *HTTPProber.
+// an *H2Prober for an HTTP2 or GRPC group's http, https or grpc check
+// (grpc.go), else an *HTTPProber.
 // groupTLS is the group's client TLS (target.ClientTLS); https checks of
 // an http group verify nothing, as ALB's do.
 func ProberFor(tc config.TargetGroup, groupTLS *tls.Config) Prober {
-	if tc.GRPCHealthCheck() {
-		return grpcProberFor(tc, groupTLS)
+	if tc.GRPCHealthCheck() || tc.HTTP2() && tc.HealthCheck.Protocol != "tcp" {
+		return h2ProberFor(tc, groupTLS)
 	}
 	hc := tc.HealthCheck
 	proto := hc.Protocol
