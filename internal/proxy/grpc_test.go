@@ -4,9 +4,12 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -142,5 +145,64 @@ func TestGRPCDeadTargetUnavailable(t *testing.T) {
 	}
 	if got := counter(t, reg, "fulcrum_grpc_requests_total", map[string]string{"listener": "web", "target_group": "greeter", "grpc_status": "14"}); got != 1 {
 		t.Errorf("grpc_requests_total{grpc_status=14} = %v, want 1", got)
+	}
+}
+
+// TestH2FullDuplexEarlyEnd: a target that streams its answer while the
+// client still streams its body, then ends the response before the
+// client half-closed (as a gRPC server ending a bidi call): the client
+// gets every chunk and the end at once, not after the idle timeout.
+func TestH2FullDuplexEarlyEnd(t *testing.T) {
+	addr, _ := h2cTarget(t, &http2.Server{}, func(w http.ResponseWriter, r *http.Request) {
+		buf := make([]byte, 64)
+		for {
+			n, err := r.Body.Read(buf)
+			if n > 0 {
+				w.Write(buf[:n])
+				w.(http.Flusher).Flush()
+				if strings.Contains(string(buf[:n]), "end") {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
+	s, _ := startServer(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", idle_timeout: 10s, default_target_group: app}]
+target_groups: [{name: app, protocol_version: HTTP2, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, addr))
+	front := httptest.NewServer(h2c.NewHandler(s.listeners["web"].handler, &http2.Server{}))
+	defer front.Close()
+	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: func(ctx context.Context, network, a string, _ *tls.Config) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, a)
+	}}
+	defer tr.CloseIdleConnections()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, _ := http.NewRequest("POST", front.URL+"/duplex", pr)
+	start := time.Now()
+	go pw.Write([]byte("one ")) // the target answers once it has a chunk
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	buf := make([]byte, 64)
+	for i, chunk := range []string{"one ", "end"} {
+		if i > 0 {
+			go pw.Write([]byte(chunk))
+		}
+		n, err := resp.Body.Read(buf)
+		if err != nil || string(buf[:n]) != chunk {
+			t.Fatalf("read %q, %v; want %q", buf[:n], err, chunk)
+		}
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatalf("end of the response: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the response ended after %s; want at once, not at the idle timeout", d)
 	}
 }

@@ -15,12 +15,14 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/h2c"
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
 )
 
 // h2cTarget runs an HTTP/2 cleartext (prior knowledge) target with
@@ -147,11 +149,12 @@ func TestH2TargetPooledStreams(t *testing.T) {
 	}
 }
 
-// historyOf starts a server for cfg with a request history.
-func historyOf(t *testing.T, cfg string) (*accesslog.History, string) {
+// historyOf starts a server for cfg with a request history and metrics.
+func historyOf(t *testing.T, cfg string) (*accesslog.History, *prometheus.Registry, string) {
 	hist := accesslog.NewHistory(100)
-	_, addr := startServerOpts(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), History: hist})
-	return hist, addr
+	reg := prometheus.NewRegistry()
+	_, addr := startServerOpts(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), History: hist, Metrics: metrics.New(reg)})
+	return hist, reg, addr
 }
 
 // TestH2RefusedStreamRetried: a target that resets every stream with
@@ -163,7 +166,7 @@ func TestH2RefusedStreamRetried(t *testing.T) {
 		return false
 	})
 	good, _ := okTarget(t)
-	hist, lb := historyOf(t, h2Group("", refuser, good))
+	hist, reg, lb := historyOf(t, h2Group("", refuser, good))
 	retried := 0
 	for range 2 {
 		resp, err := http.Post("http://"+lb+"/", "text/plain", strings.NewReader("order"))
@@ -191,6 +194,9 @@ func TestH2RefusedStreamRetried(t *testing.T) {
 	if retried == 0 {
 		t.Error("no request was retried; round robin sends one to the refuser")
 	}
+	if got := counter(t, reg, "fulcrum_retries_total", map[string]string{"target_group": "app", "error_type": "connection_terminated"}); got != float64(retried) {
+		t.Errorf("retries_total = %v, want %d", got, retried)
+	}
 }
 
 // TestH2GoAwayBelowStreamRetried: GOAWAY with last-stream-id 0 means the
@@ -201,7 +207,7 @@ func TestH2GoAwayBelowStreamRetried(t *testing.T) {
 		return false
 	})
 	good, _ := okTarget(t)
-	hist, lb := historyOf(t, h2Group("", leaver, good))
+	hist, _, lb := historyOf(t, h2Group("", leaver, good))
 	retried := 0
 	for range 2 {
 		resp, err := http.Post("http://"+lb+"/", "text/plain", strings.NewReader("x"))
@@ -236,7 +242,7 @@ func TestH2GoAwayProcessedNotRetried(t *testing.T) {
 		fr.WriteGoAway(f.StreamID, http2.ErrCodeNo, nil)
 		return true
 	})
-	hist, lb := historyOf(t, h2Group("", closer))
+	hist, _, lb := historyOf(t, h2Group("", closer))
 	resp, err := http.Post("http://"+lb+"/", "text/plain", strings.NewReader("pay"))
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +313,7 @@ func TestH2ResetAfterHeaders(t *testing.T) {
 		fr.WriteRSTStream(f.StreamID, http2.ErrCodeInternal)
 		return false
 	})
-	hist, lb := historyOf(t, h2Group("", resetter))
+	hist, _, lb := historyOf(t, h2Group("", resetter))
 	resp, err := http.Get("http://" + lb + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +335,7 @@ func TestH2ResetAfterHeaders(t *testing.T) {
 // gets 504 and the attempt names the stall.
 func TestH2FlowControlStall(t *testing.T) {
 	staller := scriptedH2(t, []http2.Setting{{ID: http2.SettingInitialWindowSize, Val: 0}}, func(*http2.Framer, *http2.HeadersFrame) bool { return false })
-	hist, lb := historyOf(t, h2Group("", staller))
+	hist, _, lb := historyOf(t, h2Group("", staller))
 	// Larger than the 65535-byte windows a connection starts with, so it
 	// stalls whatever the SETTINGS race.
 	resp, err := http.Post("http://"+lb+"/upload", "text/plain", strings.NewReader(strings.Repeat("x", 200<<10)))
@@ -351,7 +357,7 @@ func TestH2FlowControlStall(t *testing.T) {
 func TestH2CleartextTargetSpeaksHTTP1(t *testing.T) {
 	h1 := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer h1.Close()
-	hist, lb := historyOf(t, h2Group("", hostPort(h1.URL)))
+	hist, _, lb := historyOf(t, h2Group("", hostPort(h1.URL)))
 	resp, err := http.Get("http://" + lb + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +394,7 @@ func TestH2OverTLSNegotiatesALPN(t *testing.T) {
 		t.Fatalf("status %d body %q, want HTTP/2 negotiated with ALPN h2", resp.StatusCode, body)
 	}
 
-	hist, lb := historyOf(t, h2Group(tlsGroup+", retries: {max_attempts: 1}", hostPort(h1.URL)))
+	hist, _, lb := historyOf(t, h2Group(tlsGroup+", retries: {max_attempts: 1}", hostPort(h1.URL)))
 	resp, err = http.Get("http://" + lb + "/")
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -162,6 +163,9 @@ type h2Stream struct {
 	eof      bool
 	ended    string
 	single   bool // the connection is used once (draining target)
+	// streamed is true when the request body is the client's own
+	// stream rather than a buffered copy.
+	streamed bool
 }
 
 // fire is the watchdog: nothing moved for the idle timeout. It ends the
@@ -296,6 +300,8 @@ func (h *h2Transport) request(ctx context.Context, tg *target.Target, in *http.R
 		s.bodySent.Store(true)
 	} else {
 		hr.Body = &h2Body{s: s, r: req.body}
+		_, buffered := req.body.(*bytes.Reader)
+		s.streamed = !buffered
 	}
 	if in != nil && len(in.Trailer) > 0 {
 		hr.Trailer = in.Trailer
@@ -356,7 +362,17 @@ func (s *h2Stream) read(p []byte) (int, error) {
 // release ends the stream: closing the body resets a stream whose body
 // was not read to its end (RST_STREAM CANCEL) and waits for the request
 // body's writer, so the handler's buffer is free again.
+//
+// A client still streaming its body when the response ended (a gRPC
+// server that answered before the client half-closed) would keep that
+// writer waiting on the client, and the client waits for the trailers
+// the handler sends only once it returns: the stream is cancelled first,
+// so closing does not wait, and the writer ends when the handler's
+// return closes the client's body.
 func (s *h2Stream) release() {
+	if s.streamed && !s.bodyDone.Load() {
+		s.cancel(nil)
+	}
 	s.resp.Body.Close()
 	if !s.eof && s.ended == "" {
 		s.ended = "reset by Fulcrum (CANCEL)"
