@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -379,7 +380,9 @@ func TestH2OverTLSNegotiatesALPN(t *testing.T) {
 	h2.EnableHTTP2 = true
 	h2.StartTLS()
 	defer h2.Close()
-	h1 := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h1 := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h1.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused ALPN is expected
+	h1.StartTLS()
 	defer h1.Close()
 	tlsGroup := `, protocol: https, tls: {insecure_skip_verify: true}`
 
