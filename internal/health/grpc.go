@@ -94,6 +94,10 @@ func (p *H2Prober) Probe(ctx context.Context, address string) Result {
 	defer cancel()
 	conn, err := p.Dialer.Dial(ctx, addr)
 	if err != nil {
+		var ae *failure.AttemptError
+		if errors.As(err, &ae) && ae.Phase == failure.PhaseTLS && failure.NoApplicationProtocol(ae.Err) {
+			ae.Err = fmt.Errorf("%w: the target offers no h2 with ALPN (%w)", errNoH2, ae.Err)
+		}
 		return hp.fail(res, start, err)
 	}
 	defer conn.Close()

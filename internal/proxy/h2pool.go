@@ -73,11 +73,15 @@ func (p *h2Pool) add(c *h2Conn) bool {
 }
 
 // pruneLocked forgets connections that can take no new stream: closed
-// ones, and draining ones (GOAWAY, do-not-reuse) whose streams the client
-// connection still finishes on its own.
+// ones, and draining ones (GOAWAY, do-not-reuse), closing those without
+// streams; the client connection finishes the others' streams and
+// closes them after the last.
 func (p *h2Pool) pruneLocked() {
 	p.conns = slices.DeleteFunc(p.conns, func(c *h2Conn) bool {
 		st := c.cc.State()
+		if st.Closing && !st.Closed && st.StreamsActive == 0 && st.StreamsReserved == 0 {
+			c.cc.Close()
+		}
 		return st.Closed || st.Closing
 	})
 }

@@ -163,6 +163,8 @@ type h2Stream struct {
 	eof      bool
 	ended    string
 	single   bool // the connection is used once (draining target)
+	// done is set when the attempt ended: the watchdog stays off.
+	done atomic.Bool
 	// streamed is true when the request body is the client's own
 	// stream rather than a buffered copy.
 	streamed bool
@@ -172,6 +174,9 @@ type h2Stream struct {
 // stream with an *failure.H2Stall naming what it waited for, unless it
 // waits on the client's body, whose own idle bound answers the client.
 func (s *h2Stream) fire() {
+	if s.done.Load() {
+		return
+	}
 	waiting := failure.StallHeaders
 	switch {
 	case s.gotResp.Load():
@@ -198,7 +203,7 @@ func (b *h2Body) Read(p []byte) (int, error) {
 	b.s.inRead.Store(true)
 	n, err := b.r.Read(p)
 	b.s.inRead.Store(false)
-	if n > 0 {
+	if n > 0 && !b.s.done.Load() {
 		b.s.timer.Reset(b.s.idle)
 	}
 	if err == io.EOF {
@@ -288,7 +293,11 @@ func (h *h2Transport) request(ctx context.Context, tg *target.Target, in *http.R
 		u.Path, u.RawPath, u.RawQuery = ru.Path, ru.RawPath, ru.RawQuery
 	}
 	hdr := req.header
+	// HTTP/2 has no connection-specific fields (RFC 9113 §8.2.2): an
+	// Upgrade request goes as the plain request it is.
 	delete(hdr, "Content-Length")
+	delete(hdr, "Connection")
+	delete(hdr, "Upgrade")
 	if h.grpc {
 		hdr["Te"] = []string{"trailers"}
 	}
@@ -336,6 +345,7 @@ func (s *h2Stream) failure(err error) error {
 
 // stop ends the watchdog and the deregistration hook.
 func (s *h2Stream) stop() {
+	s.done.Store(true)
 	s.timer.Stop()
 	s.stopCut()
 	s.cancel(nil)
