@@ -105,7 +105,7 @@ target_groups:
 	if r, err := client.Check(okCtx, &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("Check: %v %v", r, err)
 	}
-	if line := f.accessLine("grpc-ok"); line[fELBStatus] != "200" || line[fTargetStatus] != "200" || line[fTarget] != addr {
+	if line := f.accessLine("grpc-ok"); line[0] != "grpcs" || line[fELBStatus] != "200" || line[fTargetStatus] != "200" || line[fTarget] != addr {
 		t.Errorf("access log of the OK call: %v", line)
 	}
 	_, err = client.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})

@@ -74,6 +74,7 @@ func (h *Handler) answerGRPC(q *request, c failure.Class, detail string) {
 	if status == 460 || status == 0 {
 		return
 	}
+	grpcType(q)
 	code := grpcCode(status)
 	rec.GRPCStatus = strconv.Itoa(code)
 	h.Metrics.GRPCRequest(h.Listener, rec.TargetGroup, rec.GRPCStatus)
@@ -104,6 +105,26 @@ func grpcMessage(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
+}
+
+// grpcForwarded records a forwarded gRPC call: the target's
+// grpc-status in the log and metrics, and ALB's log type grpcs for gRPC
+// over TLS.
+func (h *Handler) grpcForwarded(q *request, resp *http.Response) {
+	rec := q.rec
+	if rec.GRPCStatus = grpcStatusOf(resp.Header, resp.Trailer); rec.GRPCStatus != "" {
+		h.Metrics.GRPCRequest(h.Listener, rec.TargetGroup, rec.GRPCStatus)
+	}
+	grpcType(q)
+}
+
+// grpcType sets the access log's type of a gRPC call over TLS to grpcs,
+// as ALB logs it
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html).
+func grpcType(q *request) {
+	if q.r.TLS != nil && grpcRequest(q.r) {
+		q.rec.Type = "grpcs"
+	}
 }
 
 // grpcStatusOf returns a target's grpc-status, from the trailers or,

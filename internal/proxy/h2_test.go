@@ -408,3 +408,58 @@ func TestH2OverTLSNegotiatesALPN(t *testing.T) {
 		t.Fatalf("status %d, records %+v", resp.StatusCode, recs)
 	}
 }
+
+// TestH2GoAwayMidFlight: with stream 1 in flight, the target sends
+// GOAWAY with last-stream-id 1 as stream 3 arrives: stream 1 completes,
+// and stream 3 (a POST, never processed) is retried on a new connection.
+func TestH2GoAwayMidFlight(t *testing.T) {
+	ok := func(fr *http2.Framer, id uint32) {
+		var enc bytes.Buffer
+		hpack.NewEncoder(&enc).WriteField(hpack.HeaderField{Name: ":status", Value: "200"})
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: enc.Bytes(), EndHeaders: true, EndStream: true})
+	}
+	var heldFirst atomic.Bool
+	held := make(chan struct{})
+	target := scriptedH2(t, nil, func(fr *http2.Framer, f *http2.HeadersFrame) bool {
+		switch {
+		case f.StreamID == 1 && heldFirst.CompareAndSwap(false, true):
+			close(held) // the first connection's stream 1 waits
+		case f.StreamID == 3:
+			fr.WriteGoAway(1, http2.ErrCodeNo, nil)
+			ok(fr, 1)
+		default:
+			ok(fr, f.StreamID)
+		}
+		return false
+	})
+	hist, _, lb := historyOf(t, h2Group("", target))
+	first := make(chan int, 1)
+	go func() {
+		resp, err := http.Get("http://" + lb + "/first")
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	<-held
+	resp, err := http.Post("http://"+lb+"/second", "text/plain", strings.NewReader("pay"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("second: %d, want 200 after its retry", resp.StatusCode)
+	}
+	if s := <-first; s != 200 {
+		t.Errorf("first: %d, want 200: stream 1 was at or below last-stream-id", s)
+	}
+	rec, _ := hist.Get(resp.Header.Get("X-Request-Id"))
+	if len(rec.Attempts) != 2 {
+		t.Fatalf("second's attempts %+v, want 2", rec.Attempts)
+	}
+	if a := rec.Attempts[0]; !a.Class.Unprocessed || !a.Class.Reused || !strings.Contains(a.Detail, "stream 3") || !strings.Contains(a.Detail, "GOAWAY last-stream-id=1") {
+		t.Errorf("GOAWAY attempt %+v", a)
+	}
+}

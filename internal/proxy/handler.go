@@ -447,9 +447,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 			hdr.Add(http.TrailerPrefix+k, v)
 		}
 	}
-	if rec.GRPCStatus = grpcStatusOf(resp.Header, resp.Trailer); rec.GRPCStatus != "" { // grpcanswer.go
-		h.Metrics.GRPCRequest(h.Listener, rec.TargetGroup, rec.GRPCStatus)
-	}
+	h.grpcForwarded(q, resp) // grpcanswer.go
 }
 
 // fail answers a request that failed before or outside any attempt with
