@@ -40,6 +40,13 @@ type h2Transport struct {
 	pools sync.Map // *target.Target -> *h2Pool
 }
 
+// h2PingAfter and h2PingTimeout bound how long a silent HTTP/2
+// connection to a target is trusted.
+const (
+	h2PingAfter   = 30 * time.Second
+	h2PingTimeout = 15 * time.Second
+)
+
 // newH2Transport returns the HTTP/2 transport of a group whose targets
 // are dialed by d (its TLS config, when set, gets ALPN h2). idle closes
 // connections without streams for that long.
@@ -59,6 +66,12 @@ func newH2Transport(d *target.Dialer, idle time.Duration, grpc bool) *h2Transpor
 			IdleConnTimeout:    idle,
 			// ALB's 32 K response header limit, advertised in SETTINGS.
 			MaxHeaderListSize: headerLimit,
+			// A connection that received nothing for this long is
+			// PINGed and closed when no answer comes within PingTimeout:
+			// a target that vanished without a FIN must not keep
+			// taking streams (RFC 9113 §6.7).
+			ReadIdleTimeout: h2PingAfter,
+			PingTimeout:     h2PingTimeout,
 		},
 	}
 }
