@@ -233,6 +233,12 @@ func (b *h2Body) Close() error { return nil }
 // response header. Errors are *failure.AttemptError over a
 // *failure.H2Error, or errClientBody's.
 func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Target, in *http.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
+	// The URL first: a stream reserved on a pooled connection must be
+	// used by RoundTrip.
+	u, err := h.url(tg, req.uri)
+	if err != nil {
+		return nil, &failure.AttemptError{Phase: failure.PhaseWrite, Target: tg.Address, Err: &failure.H2Error{Err: err}}
+	}
 	p := h.pool(t, tg)
 	var c *h2Conn
 	if !fresh {
@@ -266,11 +272,7 @@ func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Ta
 		},
 		WroteRequest: func(httptrace.WroteRequestInfo) { s.bodySent.Store(true) },
 	}
-	hreq, err := h.request(httptrace.WithClientTrace(s.ctx, trace), tg, in, req, s)
-	if err != nil {
-		s.stop()
-		return nil, &failure.AttemptError{Phase: failure.PhaseWrite, Target: tg.Address, Reused: s.reused, Idle: idle, Err: &failure.H2Error{Err: err}}
-	}
+	hreq := h.request(httptrace.WithClientTrace(s.ctx, trace), u, in, req, s)
 	resp, err := c.cc.RoundTrip(hreq)
 	if err != nil {
 		if errors.Is(err, errClientBody) {
@@ -291,20 +293,26 @@ func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Ta
 	return &exchange{t: t, tg: tg, resp: resp, h2: s, reused: s.reused, idle: idle, timeout: timeout}, nil
 }
 
-// request builds the stream's request from the outgoing request.
-func (h *h2Transport) request(ctx context.Context, tg *target.Target, in *http.Request, req *outRequest, s *h2Stream) (*http.Request, error) {
+// url is the stream's URL: the target as authority of the connection,
+// and the request's path and query as the client sent them.
+func (h *h2Transport) url(tg *target.Target, uri string) (*url.URL, error) {
 	scheme := "http"
 	if h.tls {
 		scheme = "https"
 	}
 	u := &url.URL{Scheme: scheme, Host: tg.Address}
-	if req.uri != "*" {
-		ru, err := url.ParseRequestURI(req.uri)
+	if uri != "*" {
+		ru, err := url.ParseRequestURI(uri)
 		if err != nil {
 			return nil, err
 		}
 		u.Path, u.RawPath, u.RawQuery = ru.Path, ru.RawPath, ru.RawQuery
 	}
+	return u, nil
+}
+
+// request builds the stream's request from the outgoing request.
+func (h *h2Transport) request(ctx context.Context, u *url.URL, in *http.Request, req *outRequest, s *h2Stream) *http.Request {
 	hdr := req.header
 	// HTTP/2 has no connection-specific fields (RFC 9113 §8.2.2): an
 	// Upgrade request goes as the plain request it is.
@@ -328,7 +336,7 @@ func (h *h2Transport) request(ctx context.Context, tg *target.Target, in *http.R
 	if in != nil && len(in.Trailer) > 0 {
 		hr.Trailer = in.Trailer
 	}
-	return hr.WithContext(ctx), nil
+	return hr.WithContext(ctx)
 }
 
 // failure wraps a stream's error with its evidence: the stream id, the
