@@ -206,3 +206,16 @@ target_groups: [{name: app, protocol_version: HTTP2, health_check: {enabled: fal
 		t.Errorf("the response ended after %s; want at once, not at the idle timeout", d)
 	}
 }
+
+// TestGRPCCodeAndMessage: Fulcrum's statuses map to gRPC codes as gRPC's
+// HTTP mapping says, and grpc-message is percent-encoded.
+func TestGRPCCodeAndMessage(t *testing.T) {
+	for status, want := range map[int]int{502: 14, 503: 14, 504: 14, 400: 13, 408: 4, 431: 8, 460: 2, 501: 12} {
+		if got := grpcCode(status); got != want {
+			t.Errorf("grpcCode(%d) = %d, want %d", status, got, want)
+		}
+	}
+	if got := grpcMessage("100% caf\u00e9\n"); got != "100%25 caf%C3%A9%0A" {
+		t.Errorf("grpcMessage = %q", got)
+	}
+}

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -99,7 +98,10 @@ func grpcMessage(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < 0x20 || c > 0x7e || c == '%' {
-			b.WriteString(url.QueryEscape(string(c)))
+			const hex = "0123456789ABCDEF"
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
 			continue
 		}
 		b.WriteByte(c)
