@@ -152,18 +152,18 @@ func (p *H2Prober) Probe(ctx context.Context, address string) Result {
 	}
 	code, err := strconv.Atoi(gs)
 	if err != nil {
-		res.Reason = target.ReasonResponseCodeMismatch
+		res.Reason, res.CheckReason = target.ReasonResponseCodeMismatch, checkReasonNoStatus
 		res.Description = fmt.Sprintf("Health checks failed: no grpc-status in the answer (HTTP %d)", resp.StatusCode)
 		return res
 	}
 	if !p.Matcher.Match(code) {
-		res.Reason = target.ReasonResponseCodeMismatch
+		res.Reason, res.CheckReason = target.ReasonResponseCodeMismatch, checkReasonUnexpected
 		res.Description = fmt.Sprintf("Health checks failed with these gRPC codes: [%d]", code)
 		return res
 	}
 	if code == 0 && p.Path == healthCheckPath {
 		if st, ok := servingStatus(body); !ok || st != 1 {
-			res.Reason = target.ReasonResponseCodeMismatch
+			res.Reason, res.CheckReason = target.ReasonResponseCodeMismatch, checkReasonUnexpected
 			res.Description = fmt.Sprintf("Health checks failed: grpc.health.v1 status %s", servingName(st))
 			return res
 		}
@@ -171,6 +171,13 @@ func (p *H2Prober) Probe(ctx context.Context, address string) Result {
 	res.OK = true
 	return res
 }
+
+// ALB's health check log reason codes of gRPC checks
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-health-check-logs.html).
+const (
+	checkReasonNoStatus   = "GRPCStatusHeaderEmpty"
+	checkReasonUnexpected = "GRPCUnexpectedStatus"
+)
 
 // errNoH2 is a TLS target that did not select h2 with ALPN.
 var errNoH2 = errors.New("no HTTP/2")

@@ -87,8 +87,8 @@ func TestGRPCProber(t *testing.T) {
 			if r.OK != tc.ok || !strings.Contains(r.Description, tc.desc) {
 				t.Errorf("result %+v, want ok=%v with %q", r, tc.ok, tc.desc)
 			}
-			if !tc.ok && r.Reason != target.ReasonResponseCodeMismatch {
-				t.Errorf("reason %q", r.Reason)
+			if !tc.ok && (r.Reason != target.ReasonResponseCodeMismatch || CheckReason(r) != "GRPCUnexpectedStatus") {
+				t.Errorf("reason %q, log reason %q", r.Reason, CheckReason(r))
 			}
 		})
 	}

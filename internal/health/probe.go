@@ -34,6 +34,10 @@ type Result struct {
 	// Description is the evidence, e.g. "connection refused on
 	// 10.0.0.5:8081" or "Health checks failed with these codes: [503]".
 	Description string
+	// CheckReason, when set, is the health check log's reason code of a
+	// failure instead of the one CheckReason derives: ALB's
+	// GRPCStatusHeaderEmpty and GRPCUnexpectedStatus (grpc.go).
+	CheckReason string
 }
 
 // Prober runs one kind of check against a target.
