@@ -219,3 +219,32 @@ func TestGRPCCodeAndMessage(t *testing.T) {
 		t.Errorf("grpcMessage = %q", got)
 	}
 }
+
+// TestIncompatibleProtocol464: as ALB, a gRPC call to an HTTP1 group and
+// an HTTP/1.1 request to a GRPC group are refused with 464 (a gRPC client
+// gets UNIMPLEMENTED) instead of reaching a target that cannot serve them.
+func TestIncompatibleProtocol464(t *testing.T) {
+	addr, _ := grpcTarget(t)
+	client, hist, _ := grpcThroughFulcrum(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: plain}]
+target_groups: [{name: plain, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, addr))
+	_, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{})
+	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "http_request_denied") {
+		t.Fatalf("gRPC to an HTTP1 group: %v, want UNIMPLEMENTED", err)
+	}
+	recs := hist.Recent(10, true)
+	if len(recs) != 1 || recs[0].ELBStatus != 464 || !strings.Contains(recs[0].ErrorDetail, "protocol_version is HTTP1") || len(recs[0].Attempts) != 0 {
+		t.Errorf("records %+v", recs)
+	}
+
+	_, lb := startServer(t, grpcGroup(addr))
+	resp, err := http.Get("http://" + lb + "/grpc.health.v1.Health/Check")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 464 || !strings.Contains(resp.Header.Get("Proxy-Status"), "http_request_denied") {
+		t.Errorf("HTTP/1.1 to a GRPC group: %d %q, want 464", resp.StatusCode, resp.Header.Get("Proxy-Status"))
+	}
+}

@@ -1,10 +1,12 @@
 package proxy
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
 
@@ -46,7 +48,7 @@ func grpcCode(status int) int {
 		return grpcUnauthenticated
 	case 403:
 		return grpcPermissionDenied
-	case 404, 501:
+	case 404, 464, 501:
 		return grpcUnimplemented
 	case 408:
 		return grpcDeadlineExceeded
@@ -136,4 +138,29 @@ func grpcStatusOf(h, trailer http.Header) string {
 		return v
 	}
 	return h.Get("Grpc-Status")
+}
+
+// statusIncompatibleProtocol is ALB's 464: the request's protocol does
+// not fit the target group's protocol version
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
+const statusIncompatibleProtocol = 464
+
+// refuseProtocol answers 464 (http_request_denied; a gRPC client gets
+// UNIMPLEMENTED) and reports true when the request cannot be carried to
+// the target group, as ALB refuses it: a gRPC call to an HTTP1 group, or
+// a request to a GRPC group that is not an HTTP/2 POST. An HTTP/1.1
+// request to an HTTP2 group, which ALB refuses too, is translated and
+// forwarded.
+func (h *Handler) refuseProtocol(q *request) bool {
+	var why string
+	switch v := q.group.cfg.Version(); {
+	case v == config.ProtocolHTTP1 && grpcRequest(q.r):
+		why = "a gRPC call cannot reach target group " + q.group.Name + ", whose protocol_version is HTTP1 (set GRPC)"
+	case v == config.ProtocolGRPC && (q.r.ProtoMajor != 2 || q.r.Method != http.MethodPost):
+		why = "target group " + q.group.Name + " is GRPC: it takes HTTP/2 POST requests, not " + q.r.Proto + " " + q.r.Method
+	default:
+		return false
+	}
+	h.fail(q, &failure.ClientError{Denied: true, Status: statusIncompatibleProtocol, Err: errors.New(why)})
+	return true
 }

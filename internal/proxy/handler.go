@@ -157,6 +157,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // whether to answer or retry. It retries while the failure is retryable,
 // attempts remain, and the retry budget allows.
 func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade bool) {
+	if h.refuseProtocol(q) { // grpcanswer.go
+		return
+	}
 	g, r := q.group, q.r
 	g.budget.begin()
 	defer g.budget.end()
