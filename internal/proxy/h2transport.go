@@ -35,7 +35,8 @@ type h2Transport struct {
 	tr     *http2.Transport
 	tls    bool
 	// grpc sends "te: trailers" as gRPC requires
-	// (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
+	// (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md);
+	// gRPC calls to an HTTP2 group get it too.
 	grpc  bool
 	pools sync.Map // *target.Target -> *h2Pool
 }
@@ -319,8 +320,8 @@ func (h *h2Transport) request(ctx context.Context, u *url.URL, in *http.Request,
 	delete(hdr, "Content-Length")
 	delete(hdr, "Connection")
 	delete(hdr, "Upgrade")
-	if h.grpc {
-		hdr["Te"] = []string{"trailers"}
+	if h.grpc || in != nil && grpcRequest(in) {
+		hdr["Te"] = []string{"trailers"} // removed with the hop-by-hop fields
 	}
 	hr := &http.Request{Method: req.method, URL: u, Host: req.host, Header: hdr,
 		Proto: "HTTP/2.0", ProtoMajor: 2, ContentLength: req.contentLength}
