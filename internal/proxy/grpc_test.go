@@ -248,3 +248,16 @@ target_groups: [{name: plain, health_check: {enabled: false}, targets: [{address
 		t.Errorf("HTTP/1.1 to a GRPC group: %d %q, want 464", resp.StatusCode, resp.Header.Get("Proxy-Status"))
 	}
 }
+
+// TestGRPCThroughHTTP2Group: a gRPC call may use an HTTP2 group (ALB
+// allows it when the targets speak gRPC): it passes with its status.
+func TestGRPCThroughHTTP2Group(t *testing.T) {
+	addr, _ := grpcTarget(t)
+	client, hist, _ := grpcThroughFulcrum(t, strings.Replace(grpcGroup(addr), "protocol_version: GRPC", "protocol_version: HTTP2", 1))
+	if r, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("Check: %v %v", r, err)
+	}
+	if recs := hist.Recent(10, false); len(recs) != 1 || recs[0].GRPCStatus != "0" {
+		t.Errorf("records %+v", recs)
+	}
+}
