@@ -463,3 +463,40 @@ func TestH2GoAwayMidFlight(t *testing.T) {
 		t.Errorf("GOAWAY attempt %+v", a)
 	}
 }
+
+// BenchmarkProxyGETToH2 is BenchmarkProxyGET/no-access-log with an HTTP2
+// group: the same small GETs, carried to an h2c target as streams of one
+// pooled connection.
+func BenchmarkProxyGETToH2(b *testing.B) {
+	backend := httptest.NewUnstartedServer(h2c.NewHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		io.WriteString(w, "hello\n")
+	}), &http2.Server{}))
+	backend.Start()
+	defer backend.Close()
+	_, addr := startServerOpts(b, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, protocol_version: HTTP2, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, backend.Listener.Addr().String()), Options{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(prometheus.NewRegistry()),
+		History: accesslog.NewHistory(accesslog.DefaultHistory)})
+	url := "http://" + addr + "/"
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DialContext: (&net.Dialer{}).DialContext}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			resp, err := client.Get(url)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+}
