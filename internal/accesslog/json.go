@@ -80,6 +80,10 @@ func AppendJSON(b []byte, r *Record) []byte {
 	b = appendJSONString(b, r.ErrorDetail)
 	b = append(b, `,"conn_trace_id":`...)
 	b = appendJSONString(b, r.ConnID)
+	if r.GRPCStatus != "" {
+		b = append(b, `,"grpc_status":`...)
+		b = appendJSONString(b, r.GRPCStatus)
+	}
 	b = append(b, `,"attempts":[`...)
 	for i, a := range r.Attempts {
 		if i > 0 {

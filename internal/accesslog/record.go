@@ -104,6 +104,10 @@ type Record struct {
 	// and its reason ("BothTeClPresent", ...); empty for a Compliant
 	// request, logged as "-".
 	Classification, ClassificationReason string
+	// GRPCStatus is the grpc-status a gRPC call ended with, from the
+	// target or Fulcrum's own answer (proxy/grpcanswer.go); empty for
+	// other requests.
+	GRPCStatus string
 }
 
 // Answered reports whether a rule's redirect or fixed_response produced

@@ -70,6 +70,7 @@ func (p HealthPort) MarshalYAML() (any, error) {
 type Matcher struct {
 	text   string
 	ranges [][2]int
+	grpc   bool // gRPC status codes 0..99 (protocol.go)
 }
 
 // ParseMatcher parses a matcher string.
@@ -107,6 +108,9 @@ func (m Matcher) String() string { return m.text }
 
 // UnmarshalYAML parses the matcher.
 func (m *Matcher) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.ScalarNode && isGRPCCodes(n.Value) {
+		return m.unmarshalCodes(n) // protocol.go
+	}
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf(`must be a string such as "200" or "200-299"`)
 	}
@@ -119,7 +123,12 @@ func (m *Matcher) UnmarshalYAML(n *yaml.Node) error {
 }
 
 // MarshalYAML writes the matcher as written.
-func (m Matcher) MarshalYAML() (any, error) { return m.text, nil }
+func (m Matcher) MarshalYAML() (any, error) {
+	if m.grpc {
+		return map[string]string{"grpc_code": m.text}, nil
+	}
+	return m.text, nil
+}
 
 // parseDuration is time.ParseDuration that also takes a leading whole
 // number of days, as in "1d" or "1d12h" (stickiness durations run to 7d).

@@ -184,6 +184,9 @@ type TargetGroup struct {
 	Protocol string `yaml:"protocol"`
 	// TLS configures https to the targets.
 	TLS TargetTLS `yaml:"tls"`
+	// ProtocolVersion is HTTP1, HTTP2 or GRPC (protocol.go). Default
+	// (empty) HTTP1.
+	ProtocolVersion string `yaml:"protocol_version"`
 	// Algorithm is round_robin, least_outstanding_requests or
 	// weighted_random. Default round_robin.
 	Algorithm string `yaml:"algorithm"`
@@ -277,7 +280,8 @@ type Retries struct {
 type HealthCheck struct {
 	// Enabled turns checks on; off puts targets in "unavailable". Default true.
 	Enabled bool `yaml:"enabled"`
-	// Protocol is http, https or tcp. Default: the group's protocol.
+	// Protocol is http, https, tcp or grpc (protocol.go). Default: the
+	// group's protocol.
 	Protocol string `yaml:"protocol"`
 	// Port is "traffic-port" or a port number. Default traffic-port.
 	Port HealthPort `yaml:"port"`

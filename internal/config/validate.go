@@ -125,8 +125,9 @@ func (s *schema) targetGroup(p string, tg *TargetGroup) {
 
 	hc, hp := &tg.HealthCheck, p+".health_check"
 	if hc.Protocol != "" {
-		s.oneOf(hp+".protocol", hc.Protocol, "http", "https", "tcp")
+		s.oneOf(hp+".protocol", hc.Protocol, "http", "https", "tcp", "grpc")
 	}
+	s.protocolVersion(p, tg) // protocol.go
 	if !strings.HasPrefix(hc.Path, "/") {
 		s.add(hp+".path", "%q must start with /", hc.Path)
 	}

@@ -52,7 +52,7 @@ const (
 
 // Catalogue returns every cause, in the order reports list ties.
 func Catalogue() []Cause {
-	return []Cause{
+	return append([]Cause{
 		{CauseListenerUnreachable, "lb", "The load balancer's listener does not accept connections.",
 			"Check that fulcrum serve runs and binds the address: ss -ltnp | grep :PORT"},
 		{CauseTargetNotListening, "target", "The target refused the connection: its process is down or listens on another port.",
@@ -107,7 +107,7 @@ func Catalogue() []Cause {
 			"Register a new target before deregistering the last one, or cancel the drain."},
 		{CauseLBError, "lb", "The load balancer produced an error the log does not explain further.",
 			"Correlate with the load balancer's error log and metrics for the same minute."},
-	}
+	}, h2Causes()...) // catalogue_h2.go
 }
 
 // LookupCause returns the catalogue entry with the given id.

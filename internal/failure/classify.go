@@ -103,6 +103,10 @@ type Class struct {
 	// type's (ClientError.Status): 413, 414, 431, 463, 501 or 505; 0
 	// otherwise.
 	RequestStatus int
+	// Unprocessed is true when the target said it never processed the
+	// request (HTTP/2 REFUSED_STREAM, or a stream above a GOAWAY's
+	// last-stream-id; h2.go): retryable for any method.
+	Unprocessed bool
 }
 
 // Status returns the HTTP status for the class (see ErrorType.Status); a
@@ -179,12 +183,16 @@ func Classify(err error) Class {
 	}
 	c := Class{Phase: ae.Phase, Reused: ae.Reused, Idle: ae.Idle, Written: ae.Written}
 	c.Type = classifyPhase(ae.Phase, ae.Err)
+	c.Unprocessed = h2Unprocessed(ae.Err) && c.Type == ConnectionTerminated
 	return c
 }
 
 func classifyPhase(p Phase, err error) ErrorType {
 	if errors.Is(err, context.Canceled) {
 		return ClientClosed
+	}
+	if t, ok := classifyH2(p, err); ok { // h2.go
+		return t
 	}
 	switch p {
 	case PhaseDNS:
@@ -269,6 +277,9 @@ func isCertError(err error) bool {
 //     the connection before any response byte (the keep-alive race).
 //   - Nothing is retried after response bytes, or on a response timeout.
 func (c Class) Retryable(idempotent bool) bool {
+	if c.Unprocessed {
+		return true // h2.go: the target refused the stream unprocessed
+	}
 	switch c.Type {
 	case DNSError, DNSTimeout, ConnectionRefused, DestinationIPUnroutable,
 		ConnectionTimeout, TLSProtocolError, TLSCertificateError:

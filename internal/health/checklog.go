@@ -97,6 +97,8 @@ func CheckReason(r Result) string {
 	switch {
 	case r.OK:
 		return "-"
+	case r.CheckReason != "":
+		return r.CheckReason // a gRPC check's (grpc.go)
 	case r.Status >= 500:
 		return "TargetError"
 	case r.Status > 0:

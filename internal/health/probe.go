@@ -34,6 +34,10 @@ type Result struct {
 	// Description is the evidence, e.g. "connection refused on
 	// 10.0.0.5:8081" or "Health checks failed with these codes: [503]".
 	Description string
+	// CheckReason, when set, is the health check log's reason code of a
+	// failure instead of the one CheckReason derives: ALB's
+	// GRPCStatusHeaderEmpty and GRPCUnexpectedStatus (grpc.go).
+	CheckReason string
 }
 
 // Prober runs one kind of check against a target.
@@ -146,10 +150,15 @@ func hostHeader(addr string) string {
 	return addr
 }
 
-// ProberFor returns the prober a target group's health_check configures.
+// ProberFor returns the prober a target group's health_check configures:
+// an *H2Prober for an HTTP2 or GRPC group's http, https or grpc check
+// (grpc.go), else an *HTTPProber.
 // groupTLS is the group's client TLS (target.ClientTLS); https checks of
 // an http group verify nothing, as ALB's do.
-func ProberFor(tc config.TargetGroup, groupTLS *tls.Config) *HTTPProber {
+func ProberFor(tc config.TargetGroup, groupTLS *tls.Config) Prober {
+	if tc.GRPCHealthCheck() || tc.HTTP2() && tc.HealthCheck.Protocol != "tcp" {
+		return h2ProberFor(tc, groupTLS)
+	}
 	hc := tc.HealthCheck
 	proto := hc.Protocol
 	if proto == "" {

@@ -38,6 +38,7 @@ type Metrics struct {
 	queued           *prometheus.CounterVec
 	queueRejected    *prometheus.CounterVec
 	desync           *prometheus.CounterVec
+	grpc             *prometheus.CounterVec // grpc.go
 
 	reg   prometheus.Registerer
 	codes [600]string
@@ -48,7 +49,8 @@ type Metrics struct {
 // on reg, as prometheus.MustRegister does.
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		reg: reg,
+		reg:  reg,
+		grpc: newGRPC(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fulcrum_requests_total",
 			Help: "Requests answered, by listener, target group, status code and source: elb when Fulcrum produced the response, target when a target did.",
@@ -123,7 +125,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.requests, m.connErrors, m.tlsErrors, m.retries, m.budgetExhausted,
 		m.responseTime, m.healthChecks, m.unhealthyRouting, m.activeConns, m.connsTotal, m.rejectedConns,
-		m.configReloads, m.ejections, m.queued, m.queueRejected, m.desync,
+		m.configReloads, m.ejections, m.queued, m.queueRejected, m.desync, m.grpc,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -46,22 +46,26 @@ func newTransport(tc config.TargetGroup) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Transport{
+	t := &Transport{
 		Dialer:           &target.Dialer{Timeout: tc.ConnectTimeout.D(), TLS: tlsCfg},
 		MaxIdlePerTarget: tc.MaxIdlePerTarget,
 		IdleTimeout:      tc.KeepaliveIdleTimeout.D(),
 		IdleOverride:     tc.KeepaliveIdleTimeoutSet,
-	}, nil
+	}
+	if tc.HTTP2() {
+		t.h2 = newH2Transport(t.Dialer, t.IdleTimeout, tc.Version() == config.ProtocolGRPC)
+	}
+	return t, nil
 }
 
 // transportKey and checkerKey say whether a reload must replace a group's
 // transport or restart its health checks.
 func transportKey(tc config.TargetGroup) string {
-	return fmt.Sprintf("%s|%+v|%s|%d|%s|%v", tc.Protocol, tc.TLS, tc.ConnectTimeout, tc.MaxIdlePerTarget, tc.KeepaliveIdleTimeout, tc.KeepaliveIdleTimeoutSet)
+	return fmt.Sprintf("%s|%s|%+v|%s|%d|%s|%v", tc.Protocol, tc.Version(), tc.TLS, tc.ConnectTimeout, tc.MaxIdlePerTarget, tc.KeepaliveIdleTimeout, tc.KeepaliveIdleTimeoutSet)
 }
 
 func checkerKey(tc config.TargetGroup) string {
-	return fmt.Sprintf("%s|%+v|%+v", tc.Protocol, tc.TLS, tc.HealthCheck)
+	return fmt.Sprintf("%s|%s|%+v|%+v", tc.Protocol, tc.Version(), tc.TLS, tc.HealthCheck)
 }
 
 // newGroup builds the request-path view of tc over the carried-over

@@ -171,6 +171,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // whether to answer or retry. It retries while the failure is retryable,
 // attempts remain, and the retry budget allows.
 func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade bool) {
+	if h.refuseProtocol(q) { // grpcanswer.go
+		return
+	}
 	g, r := q.group, q.r
 	g.budget.begin()
 	defer g.budget.end()
@@ -392,6 +395,8 @@ func (h *Handler) forward(q *request, x *exchange) {
 		if n := x.release(); n > 0 {
 			last := &rec.Attempts[len(rec.Attempts)-1]
 			last.Evidence = "target sent " + strconv.Itoa(n) + " bytes after the response ended; connection closed, not reused"
+		} else if x.h2 != nil && q.rec != nil && len(q.rec.Attempts) > 0 {
+			q.rec.Attempts[len(q.rec.Attempts)-1].Evidence = x.h2.evidence() // h2transport.go
 		}
 	}()
 	hdr := q.w.Header()
@@ -459,6 +464,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 			hdr.Add(http.TrailerPrefix+k, v)
 		}
 	}
+	h.grpcForwarded(q, resp) // grpcanswer.go
 }
 
 // fail answers a request that failed before or outside any attempt with
@@ -471,6 +477,10 @@ func (h *Handler) fail(q *request, err error) {
 // Server: fulcrum, and an RFC 9209 Proxy-Status naming the error type. A
 // client that already went away (460) gets nothing.
 func (h *Handler) answer(q *request, c failure.Class, detail string) {
+	if grpcRequest(q.r) {
+		h.answerGRPC(q, c, detail) // grpcanswer.go
+		return
+	}
 	et, status := c.Type, c.Status()
 	rec := q.rec
 	rec.Error, rec.ErrorDetail, rec.ELBStatus, rec.TargetStatus = et, detail, status, 0

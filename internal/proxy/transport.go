@@ -49,6 +49,8 @@ type Transport struct {
 	// shorten it (target.KeepAlive).
 	IdleOverride bool
 
+	// h2, when set, carries every request over HTTP/2 (h2transport.go).
+	h2    *h2Transport
 	pools sync.Map // *target.Target -> *pool
 	// closed is set once a reload replaced the transport: attempts still
 	// running on it close their connections when done.
@@ -71,6 +73,7 @@ func (t *Transport) pool(tg *target.Target) *pool {
 // closeTarget closes a draining target's idle connections and keeps the
 // ones in use from returning to the pool.
 func (t *Transport) closeTarget(tg *target.Target) {
+	t.h2.closeTarget(tg)
 	if p, ok := t.pools.Load(tg); ok {
 		p.(*pool).close()
 	}
@@ -78,6 +81,7 @@ func (t *Transport) closeTarget(tg *target.Target) {
 
 // forget drops a deregistered target's pool.
 func (t *Transport) forget(tg *target.Target) {
+	t.h2.forget(tg)
 	if p, ok := t.pools.LoadAndDelete(tg); ok {
 		p.(*pool).close()
 	}
@@ -85,6 +89,7 @@ func (t *Transport) forget(tg *target.Target) {
 
 // Reap closes idle connections past the idle timeout, on every target.
 func (t *Transport) Reap(now time.Time) {
+	t.h2.reap()
 	t.pools.Range(func(_, p any) bool { p.(*pool).reap(now); return true })
 }
 
@@ -93,6 +98,7 @@ func (t *Transport) Reap(now time.Time) {
 // replaced.
 func (t *Transport) CloseIdle() {
 	t.closed.Store(true)
+	t.h2.closeAll()
 	t.pools.Range(func(_, p any) bool { p.(*pool).close(); return true })
 }
 
@@ -133,12 +139,17 @@ type exchange struct {
 	readSet time.Time
 	eof     bool
 	keep    bool
+	// h2 is the attempt's HTTP/2 stream, nil on HTTP/1.1.
+	h2 *h2Stream
 }
 
 // roundTrip sends req to tg and reads the response header. fresh forbids a
 // pooled connection. timeout bounds each wait for target bytes (the
 // listener's idle timeout). Errors are *failure.AttemptError.
 func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
+	if t.h2 != nil {
+		return t.h2.roundTrip(ctx, t, tg, in, req, fresh, timeout)
+	}
 	p := t.pool(tg)
 	x := &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	now := time.Now()
@@ -271,6 +282,9 @@ func keepAliveTimeout(vs []string) time.Duration {
 // Read reads the response body within the idle bound. The deadline moves
 // at most every timeout/8, not per read.
 func (x *exchange) Read(p []byte) (int, error) {
+	if x.h2 != nil {
+		return x.h2.read(p)
+	}
 	if now := time.Now(); now.Sub(x.readSet) > x.timeout/8 {
 		x.readSet = now
 		x.c.SetReadDeadline(now.Add(x.timeout))
@@ -293,6 +307,10 @@ func (x *exchange) Read(p []byte) (int, error) {
 // so those bytes can never be read as another request's response; release
 // counts it on the target and returns how many bytes were left unread.
 func (x *exchange) release() (unsolicited int) {
+	if x.h2 != nil {
+		x.h2.release()
+		return 0
+	}
 	stopped := x.stop()
 	if !x.stopCut() {
 		stopped = false
