@@ -1,5 +1,3 @@
-
-
 package e2e
 
 import (
