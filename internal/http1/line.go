@@ -50,10 +50,13 @@ func parseLine(line []byte, r *Request, lim Limits) error {
 	}
 	if len(r.Target) > 0 && r.Target[0] != '/' && !(len(r.Target) == 1 && r.Target[0] == '*') {
 		// absolute-form (RFC 9112 §3.2.2) or authority-form for CONNECT.
-		if i := bytes.Index(r.Target, []byte("://")); i > 0 {
+		if i := bytes.IndexByte(r.Target, ':'); i > 0 && isScheme(r.Target[:i]) && bytes.HasPrefix(r.Target[i:], []byte("://")) {
 			auth := r.Target[i+3:]
 			if j := bytes.IndexAny(auth, "/?#"); j >= 0 {
 				auth = auth[:j]
+			}
+			if j := bytes.LastIndexByte(auth, '@'); j >= 0 {
+				auth = auth[j+1:] // userinfo is not the host (RFC 3986 §3.2)
 			}
 			r.absHost = auth
 		} else if !bytes.Equal(r.Method, []byte("CONNECT")) {
@@ -68,7 +71,9 @@ func (r *Request) finish(cl []byte) error {
 	if r.Minor == 1 && r.Host == nil {
 		return errHost
 	}
-	if r.absHost != nil {
+	if len(r.absHost) > 0 {
+		// RFC 9112 §3.2.2: the target's authority wins over Host; an
+		// empty one (scheme:///path) leaves Host, as net/http does.
 		r.Host = r.absHost
 	}
 	if r.Minor == 0 {
@@ -138,6 +143,18 @@ func (r *Request) finish(cl []byte) error {
 		r.ContentLength = n
 	}
 	return nil
+}
+
+// isScheme reports whether b is an RFC 3986 §3.1 scheme:
+// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+func isScheme(b []byte) bool {
+	for i, c := range b {
+		alpha := 'a' <= c|0x20 && c|0x20 <= 'z'
+		if !alpha && (i == 0 || !isDigit(c) && c != '+' && c != '-' && c != '.') {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }

@@ -2,22 +2,22 @@ package proxy
 
 import (
 	"context"
-	"crypto/tls"
 	"net"
-	"net/http"
-	"strconv"
 	"sync/atomic"
-	"time"
 
-	"github.com/fulcrumlb/fulcrum/internal/accesslog"
-	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/desync"
 )
 
-// connInfo is per client connection state: its id (ALB conn_trace_id), and
-// whether the server has read request bytes that no handler has seen yet.
+// connInfo is per client connection state: its id (ALB conn_trace_id)
+// and, for the request being served on an HTTP/1.1 connection, its desync
+// verdict and whether the mode asks to close the target connection after
+// it (defensive mode, Ambiguous). The connection loop sets the request
+// fields before the handler runs and clears them after; HTTP/2 leaves them
+// zero.
 type connInfo struct {
-	id      string
-	pending atomic.Bool
+	id          string
+	verdict     desync.Verdict
+	closeTarget bool
 }
 
 type connInfoKey struct{}
@@ -27,10 +27,10 @@ func connInfoOf(ctx context.Context) *connInfo {
 	return ci
 }
 
-// trackedListener wraps accepted connections so that requests net/http
-// rejects itself (malformed: 400, header section too large: 431) still get
-// an access log line, as ALB logs them (conn_trace_id,
-// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html).
+// trackedListener gives each accepted connection its id (ALB's
+// conn_trace_id,
+// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html)
+// and counts it in the connection metrics.
 //
 // It also enforces the listener's max_connections: a connection beyond the
 // limit is closed as soon as it is accepted and counted as rejected (ALB
@@ -75,50 +75,4 @@ func (c *trackedConn) Close() error {
 		c.h.Metrics.ConnClosed(c.h.Listener)
 	}
 	return c.Conn.Close()
-}
-
-// Write sees every byte the server sends. A response written while a
-// request is pending (read but not handed to the handler) is net/http's own
-// rejection of a malformed request; its status line is logged.
-func (c *trackedConn) Write(p []byte) (int, error) {
-	if c.info.pending.Load() && len(p) >= 12 && string(p[:9]) == "HTTP/1.1 " {
-		c.info.pending.Store(false)
-		if code, err := strconv.Atoi(string(p[9:12])); err == nil {
-			c.h.logRejected(c.RemoteAddr().String(), c.info.id, code)
-		}
-	}
-	return c.Conn.Write(p)
-}
-
-// connContext attaches the connection's info to every request's context.
-func connContext(ctx context.Context, c net.Conn) context.Context {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	if t, ok := c.(*trackedConn); ok {
-		return context.WithValue(ctx, connInfoKey{}, t.info)
-	}
-	return ctx
-}
-
-// connState marks a connection pending when net/http starts reading a
-// request from it.
-func connState(c net.Conn, s http.ConnState) {
-	if t, ok := c.(*trackedConn); ok && s == http.StateActive {
-		t.info.pending.Store(true)
-	}
-}
-
-// logRejected logs a request net/http refused before routing.
-func (h *Handler) logRejected(client, connID string, code int) {
-	if h.AccessLog == nil {
-		h.Metrics.Request(h.Listener, "", code, true)
-		return
-	}
-	now := time.Now()
-	rec := &accesslog.Record{Type: "http", Time: now, RequestCreation: now, Listener: h.Listener, Client: client,
-		RequestProcessing: -1, TargetProcessing: -1, ResponseProcessing: -1, ELBStatus: code, RulePriority: -1,
-		Error: failure.HTTPRequestError, ConnID: connID}
-	h.AccessLog.Log(rec)
-	h.Metrics.Request(h.Listener, "", code, true)
 }

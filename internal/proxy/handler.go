@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/stickiness"
@@ -92,9 +93,6 @@ type request struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	ci := connInfoOf(r.Context())
-	if ci != nil {
-		ci.pending.Store(false)
-	}
 	rec := h.record()
 	q := &request{w: w, r: r, rec: rec, start: start}
 	h.fillRecord(q, ci)
@@ -102,7 +100,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	rt := h.routes.Load()
 	q.idleTimeout = rt.idleTimeout
-	q.w = newIdleWriter(w, q.idleTimeout)
+	if _, ok := w.(*respWriter); !ok {
+		// The connection loop's writer bounds its writes itself.
+		q.w = newIdleWriter(w, q.idleTimeout)
+	}
 	q.exposeDetails = rt.exposeDetails
 	if !h.routeRequest(q, rt) {
 		// A redirect or fixed_response answered (actions.go); ALB's
@@ -112,6 +113,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
+	if ci != nil && ci.closeTarget {
+		// desync_mitigation_mode defensive, Ambiguous request: neither
+		// connection carries another request.
+		out.close = true
+	}
 	if r.Method == http.MethodOptions && r.RequestURI == "*" {
 		out.uri = "*"
 	}
@@ -130,7 +136,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var replay []byte
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		body := newIdleBody(r.Body, w, q.idleTimeout)
+		var body io.Reader = r.Body
+		if _, ok := r.Body.(*bodyReader); !ok {
+			// The connection loop's body bounds its reads itself.
+			body = newIdleBody(r.Body, w, q.idleTimeout)
+		}
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 			bp := h.buffer()
 			defer h.bufs.Put(bp)
@@ -525,6 +535,9 @@ func (h *Handler) fillRecord(q *request, ci *connInfo) {
 	rec.RulePriority = -1
 	if ci != nil {
 		rec.ConnID = ci.id
+		if v := ci.verdict; v.Tier != desync.Compliant {
+			rec.Classification, rec.ClassificationReason = v.Tier.String(), v.Reason.String()
+		}
 	}
 }
 

@@ -178,6 +178,11 @@ func tunnel(client net.Conn, clientBuf []byte, tgt net.Conn, targetBuf []byte, i
 // is blamed.
 func (h *Handler) clientBodyFailed(q *request, err error) {
 	detail := err.Error()
+	var tl *errBodyTooLarge
+	if errors.As(err, &tl) {
+		h.answer(q, failure.Classify(&failure.ClientError{Denied: true, Status: http.StatusRequestEntityTooLarge, Err: err}), detail)
+		return
+	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		detail = "client sent no request body byte for idle_timeout " + q.idleTimeout.String() + ": " + detail
 	}

@@ -94,9 +94,7 @@ func plan(old, next *config.Config) (reloadPlan, error) {
 		case ol.Protocol == lc.Protocol && ol.ReusePort == lc.ReusePort:
 			step.Action = listenerKeep
 			step.Limits = listenerLimits(ol, lc)
-			a, b := ol, lc
-			a.MaxConnections, a.IdleTimeout, b.MaxConnections, b.IdleTimeout = 0, 0, 0, 0
-			step.Rules = !reflect.DeepEqual(a, b)
+			step.Rules = !reflect.DeepEqual(withoutLimits(ol), withoutLimits(lc))
 		case anyPort(lc.Address) || (ol.ReusePort && lc.ReusePort):
 			step.Action = listenerRebind
 		default:
@@ -181,9 +179,39 @@ func listenerLimits(a, b config.Listener) []string {
 		out = append(out, fmt.Sprintf("max_connections %d -> %d", a.MaxConnections, b.MaxConnections))
 	}
 	if a.IdleTimeout != b.IdleTimeout {
-		out = append(out, fmt.Sprintf("idle_timeout %s -> %s; it applies to waits for targets now and to client connections after a restart", a.IdleTimeout, b.IdleTimeout))
+		out = append(out, fmt.Sprintf("idle_timeout %s -> %s; it applies to waits for targets now, to HTTP/1.1 client connections from their next request, and to HTTP/2 connections after a restart", a.IdleTimeout, b.IdleTimeout))
+	}
+	if a.DesyncMitigationMode != b.DesyncMitigationMode {
+		out = append(out, fmt.Sprintf("desync_mitigation_mode %s -> %s", a.DesyncMitigationMode, b.DesyncMitigationMode))
+	}
+	if a.RequestHeaderTimeout != b.RequestHeaderTimeout {
+		out = append(out, fmt.Sprintf("request_header_timeout %s -> %s", a.RequestHeaderTimeout, b.RequestHeaderTimeout))
+	}
+	for _, c := range []struct {
+		name string
+		a, b int64
+	}{
+		{"max_header_bytes", int64(a.MaxHeaderBytes), int64(b.MaxHeaderBytes)},
+		{"max_headers", int64(a.MaxHeaders), int64(b.MaxHeaders)},
+		{"max_uri_bytes", int64(a.MaxURIBytes), int64(b.MaxURIBytes)},
+		{"max_request_body_bytes", a.MaxRequestBodyBytes, b.MaxRequestBodyBytes},
+	} {
+		if c.a != c.b {
+			out = append(out, fmt.Sprintf("%s %d -> %d", c.name, c.a, c.b))
+		}
+	}
+	if a.H2C != b.H2C {
+		out = append(out, fmt.Sprintf("h2c %v -> %v; it applies to new connections", a.H2C, b.H2C))
 	}
 	return out
+}
+
+// withoutLimits is l without the settings a kept listener takes at its
+// next request (listenerLimits), for comparing the rest.
+func withoutLimits(l config.Listener) config.Listener {
+	l.MaxConnections, l.IdleTimeout, l.DesyncMitigationMode, l.RequestHeaderTimeout = 0, 0, "", 0
+	l.MaxHeaderBytes, l.MaxHeaders, l.MaxURIBytes, l.MaxRequestBodyBytes, l.H2C = 0, 0, 0, 0, false
+	return l
 }
 
 func targetAddrs(ts []config.Target) []string {

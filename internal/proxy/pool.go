@@ -13,6 +13,10 @@ import (
 // target (ALB: 32 K, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
 const headerLimit = 32 << 10
 
+// peekAfter is the idle time from which a pooled connection is checked
+// for a pending close or stray bytes (peek) before it carries a request.
+const peekAfter = 500 * time.Microsecond
+
 // backendConn is one pooled HTTP/1.1 connection to a target.
 type backendConn struct {
 	net.Conn
@@ -119,6 +123,13 @@ func (p *pool) get(now time.Time, conns *target.ConnCloses) *backendConn {
 		if idle >= limit {
 			c.Close()
 			continue
+		}
+		if idle < peekAfter {
+			// Back in the pool for microseconds: a close or stray bytes
+			// in that time are too rare to pay a syscall per request
+			// for; an attempt that meets one is retried on a fresh
+			// connection (failure.Class.Reused).
+			return c
 		}
 		switch peek(c.Conn) {
 		case peekIdle:

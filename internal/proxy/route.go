@@ -22,6 +22,9 @@ type routeTable struct {
 	mtls string
 	// exposeDetails is the listener's expose_error_details.
 	exposeDetails bool
+	// edge is the listener's client-side limits, read by the connection
+	// loop once per request, so a reload changes them for the next one.
+	edge edgeSettings
 }
 
 // forward is a forward action's target groups with their cumulative
@@ -42,7 +45,7 @@ func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
 		h.Logger.Error("listener rules not compiled", "listener", lc.Name, "error", err)
 		return
 	}
-	rt := &routeTable{table: table, actions: acts, forwards: make([]forward, len(acts)), idleTimeout: lc.IdleTimeout.D(), mtls: mtlsMode(lc), exposeDetails: lc.ExposeErrorDetails}
+	rt := &routeTable{table: table, actions: acts, forwards: make([]forward, len(acts)), idleTimeout: lc.IdleTimeout.D(), mtls: mtlsMode(lc), exposeDetails: lc.ExposeErrorDetails, edge: newEdgeSettings(lc)}
 	for i, a := range acts {
 		if a.Kind != rules.Forward {
 			continue

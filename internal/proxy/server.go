@@ -22,10 +22,6 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
-// maxRequestHeader is the largest request header section accepted (ALB:
-// 64 K, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html); beyond it net/http answers 431.
-const maxRequestHeader = 64 << 10
-
 // ErrNotServing is returned by runtime changes before Serve runs or after
 // it returned.
 var ErrNotServing = errors.New("the load balancer is not serving")
@@ -103,7 +99,7 @@ type Options struct {
 type listener struct {
 	cfg     config.Listener
 	handler *Handler
-	srv     *http.Server
+	srv     *connServer
 	ln      net.Listener
 	tl      *trackedListener
 	tlsCfg  atomic.Pointer[tls.Config] // tls.go
@@ -296,7 +292,7 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// bind opens l's socket and its http.Server.
+// bind opens l's socket and its connection server (conn.go).
 func (s *Server) bind(l *listener) error {
 	lc := net.ListenConfig{}
 	if l.cfg.ReusePort {
@@ -311,24 +307,16 @@ func (s *Server) bind(l *listener) error {
 	l.tl = &trackedListener{Listener: ln, h: l.handler}
 	l.tl.max.Store(int64(l.cfg.MaxConnections))
 	l.ln = l.tl
-	l.srv = &http.Server{
-		Handler:           l.handler,
-		ReadHeaderTimeout: l.cfg.IdleTimeout.D(),
-		IdleTimeout:       l.cfg.IdleTimeout.D(),
-		MaxHeaderBytes:    maxRequestHeader,
-		ConnContext:       connContext,
-		ConnState:         connState,
-		ErrorLog:          log.New(slogWriter{s.logger}, "", 0),
-	}
+	var tlsCfg *tls.Config
 	if l.cfg.Protocol == "https" {
 		if err := l.loadCert(); err != nil {
 			ln.Close()
 			return err
 		}
-		l.srv.TLSConfig = &tls.Config{NextProtos: []string{"h2", "http/1.1"},
+		tlsCfg = &tls.Config{NextProtos: []string{"h2", "http/1.1"},
 			GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return l.tlsCfg.Load(), nil }}
-		l.ln = tls.NewListener(l.ln, l.srv.TLSConfig)
 	}
+	l.srv = newConnServer(l.handler, tlsCfg, log.New(slogWriter{s.logger}, "", 0), l.cfg.IdleTimeout.D())
 	return nil
 }
 
@@ -345,11 +333,11 @@ func (s *Server) Addrs() map[string]string {
 	return m
 }
 
-// serveListener runs l's http.Server until it is shut down.
+// serveListener runs l's connection server until it is shut down.
 func (s *Server) serveListener(l *listener) {
 	s.logger.Info("listener started", "listener", l.cfg.Name, "address", l.ln.Addr().String(), "protocol", l.cfg.Protocol)
 	s.srvWG.Go(func() {
-		if err := l.srv.Serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := l.srv.serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
 			select {
 			case s.errs <- fmt.Errorf("listener %s: %w", l.cfg.Name, err):
 			default:
@@ -363,9 +351,8 @@ func (s *Server) serveListener(l *listener) {
 func (s *Server) shutdownListener(l *listener, grace time.Duration) {
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := l.srv.Shutdown(sctx); err != nil {
+	if err := l.srv.shutdown(sctx); err != nil {
 		s.logger.Warn("grace period over, closing connections", "listener", l.cfg.Name)
-		l.srv.Close()
 	}
 }
 
@@ -467,8 +454,8 @@ func (s *Server) tick(ctx context.Context) {
 	}
 }
 
-// slogWriter routes net/http's own error log (TLS handshake failures and
-// the like) to slog at debug level.
+// slogWriter routes the connection loop's and HTTP/2's error log (TLS
+// handshake failures and the like) to slog at debug level.
 type slogWriter struct{ l *slog.Logger }
 
 func (w slogWriter) Write(p []byte) (int, error) {

@@ -1,0 +1,946 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/desync"
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/http1"
+)
+
+// Fulcrum's client side: every accepted connection is served by a
+// clientConn, which owns a read buffer and parses each request head with
+// http1.Parse, classifies it (desync) and acts by the listener's
+// desync_mitigation_mode before the Handler sees it. HTTP/2 (ALPN h2, or
+// the h2c prior-knowledge preface when the listener allows it) is handed
+// to an http.Server that serves only those connections (Go's bundled
+// HTTP/2 server, RFC 9113) with the same Handler.
+//
+// The per-connection state (buffer, parsed request, response writer,
+// body reader) lives in clientConn and is driven by serve; nothing in the
+// parser or the request state needs the goroutine, so an event loop can
+// drive the same steps later.
+
+// edgeSettings are a listener's client-side limits and modes.
+type edgeSettings struct {
+	limits        http1.Limits
+	headerTimeout time.Duration // request_header_timeout, from a request's first byte
+	idle          time.Duration // idle_timeout between keep-alive requests
+	mode          desync.Mode
+	maxBody       int64 // max_request_body_bytes; 0 unlimited
+	h2c           bool
+}
+
+func newEdgeSettings(lc config.Listener) edgeSettings {
+	mode, _ := desync.ParseMode(lc.DesyncMitigationMode) // validated
+	e := edgeSettings{
+		limits:        http1.Limits{MaxHeaderBytes: lc.MaxHeaderBytes, MaxHeaders: lc.MaxHeaders, MaxURIBytes: lc.MaxURIBytes},
+		headerTimeout: lc.RequestHeaderTimeout.D(),
+		idle:          lc.IdleTimeout.D(),
+		mode:          mode,
+		maxBody:       lc.MaxRequestBodyBytes,
+		h2c:           lc.H2C,
+	}
+	if e.limits.MaxHeaderBytes <= 0 {
+		e.limits.MaxHeaderBytes = config.DefaultMaxHeaderBytes
+	}
+	if e.headerTimeout <= 0 {
+		e.headerTimeout = config.DefaultRequestHeaderTimeout
+	}
+	return e
+}
+
+// clientCloseDelay is how long a request waits for its response before
+// the connection starts watching for the client going away (460). Most
+// responses come sooner, so most requests never pay for the watch.
+const clientCloseDelay = 20 * time.Millisecond
+
+// maxXFF is the most addresses X-Forwarded-For may carry; beyond it ALB
+// answers 463 ("HTTP 463", https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
+const maxXFF = 30
+
+// h2Preface is the HTTP/2 client connection preface (RFC 9113 §3.4).
+const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// connServer serves one listener's connections: it replaces net/http's
+// http.Server for the client side.
+type connServer struct {
+	h      *Handler
+	tlsCfg *tls.Config // nil on http listeners
+	// h2 serves the HTTP/2 connections handed to it through h2ln.
+	h2     *http.Server
+	h2ln   *handoffListener
+	h2done chan struct{}
+	logger *log.Logger
+
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[*clientConn]struct{}
+	shutting bool
+	wg       sync.WaitGroup
+}
+
+func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
+	cs := &connServer{h: h, tlsCfg: tlsCfg, logger: errLog, conns: map[*clientConn]struct{}{}}
+	var protos http.Protocols
+	protos.SetHTTP2(true)
+	protos.SetUnencryptedHTTP2(true)
+	cs.h2 = &http.Server{Handler: h, IdleTimeout: idle, ErrorLog: errLog, Protocols: &protos, ConnContext: h2ConnContext}
+	return cs
+}
+
+// h2ConnContext attaches the connection's info to every HTTP/2 request.
+func h2ConnContext(ctx context.Context, c net.Conn) context.Context {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if rc, ok := c.(*replayConn); ok {
+		c = rc.Conn
+	}
+	if t, ok := c.(*trackedConn); ok {
+		return context.WithValue(ctx, connInfoKey{}, t.info)
+	}
+	return ctx
+}
+
+// startH2 runs the HTTP/2 server on its hand-off listener.
+func (cs *connServer) startH2(addr net.Addr) {
+	cs.h2ln = &handoffListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: addr}
+	cs.h2done = make(chan struct{})
+	go func() {
+		defer close(cs.h2done)
+		cs.h2.Serve(cs.h2ln)
+	}()
+}
+
+// handoffListener is the HTTP/2 server's listener: it accepts what the
+// connection loop hands it.
+type handoffListener struct {
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+	addr net.Addr
+}
+
+func (l *handoffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *handoffListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *handoffListener) Addr() net.Addr { return l.addr }
+
+// hand gives c to the HTTP/2 server; false when it is closed.
+func (l *handoffListener) hand(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// serve accepts connections on ln until shutdown; it returns
+// http.ErrServerClosed then, or the accept error that stopped it.
+func (cs *connServer) serve(ln net.Listener) error {
+	cs.mu.Lock()
+	if cs.shutting {
+		cs.mu.Unlock()
+		return http.ErrServerClosed
+	}
+	cs.ln = ln
+	cs.startH2(ln.Addr())
+	cs.mu.Unlock()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			cs.mu.Lock()
+			shutting := cs.shutting
+			cs.mu.Unlock()
+			if shutting {
+				return http.ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded) || isTemporaryAccept(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				cs.logger.Printf("accept: %v; retrying in %v", err, backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		cc := cs.newClientConn(c)
+		if cc == nil {
+			c.Close()
+			continue
+		}
+		go cc.serve()
+	}
+}
+
+// isTemporaryAccept reports an accept error worth retrying: out of file
+// descriptors or a connection aborted before it was accepted.
+func isTemporaryAccept(err error) bool {
+	var ne interface{ Temporary() bool }
+	return errors.As(err, &ne) && ne.Temporary()
+}
+
+// newClientConn registers c; it returns nil once shutdown started.
+func (cs *connServer) newClientConn(c net.Conn) *clientConn {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.shutting {
+		return nil
+	}
+	cc := &clientConn{cs: cs, c: c, raw: c, remote: c.RemoteAddr().String()}
+	if tc, ok := c.(*trackedConn); ok {
+		cc.info = tc.info
+	} else {
+		cc.info = &connInfo{id: "TID_" + newID()}
+	}
+	cs.conns[cc] = struct{}{}
+	cs.wg.Add(1)
+	return cc
+}
+
+// setIdle marks cc idle (between requests, no byte of the next one read)
+// or active. It returns false when cc is to close because shutdown started.
+func (cs *connServer) setIdle(cc *clientConn, idle bool) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cc.idle = idle
+	return !cs.shutting
+}
+
+func (cs *connServer) forget(cc *clientConn) {
+	cs.mu.Lock()
+	if _, ok := cs.conns[cc]; ok {
+		delete(cs.conns, cc)
+		cs.wg.Done()
+	}
+	cs.mu.Unlock()
+}
+
+// isShutting reports whether shutdown started.
+func (cs *connServer) isShutting() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.shutting
+}
+
+// shutdown stops accepting, closes idle keep-alive connections, asks
+// HTTP/2 connections to finish (GOAWAY), and waits for the rest until ctx
+// is done. It returns ctx's error when connections were still open then
+// (the caller closes them with closeAll).
+func (cs *connServer) shutdown(ctx context.Context) error {
+	cs.mu.Lock()
+	cs.shutting = true
+	if cs.ln != nil {
+		cs.ln.Close()
+	}
+	for cc := range cs.conns {
+		if cc.idle {
+			cc.raw.Close()
+		}
+	}
+	cs.mu.Unlock()
+	// The HTTP/2 server sends GOAWAY and waits for its streams.
+	h2err := make(chan error, 1)
+	go func() { h2err <- cs.h2.Shutdown(ctx) }()
+	done := make(chan struct{})
+	go func() {
+		cs.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		cs.closeAll()
+		<-done
+	}
+	if err := <-h2err; err != nil {
+		cs.h2.Close()
+	}
+	cs.stopH2()
+	return ctx.Err()
+}
+
+// stopH2 closes the hand-off listener and waits for the HTTP/2 server's
+// Serve to return.
+func (cs *connServer) stopH2() {
+	cs.mu.Lock()
+	l, done := cs.h2ln, cs.h2done
+	cs.mu.Unlock()
+	if l != nil {
+		l.Close()
+		<-done
+	}
+}
+
+// closeAll closes every connection still open.
+func (cs *connServer) closeAll() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.shutting = true
+	if cs.ln != nil {
+		cs.ln.Close()
+	}
+	for cc := range cs.conns {
+		cc.raw.Close()
+	}
+}
+
+// clientConn is one client connection's state. buf[r:w] holds bytes read
+// and not yet consumed: the rest of a request head or body, or pipelined
+// requests.
+type clientConn struct {
+	cs     *connServer
+	c      net.Conn // the raw connection, or its *tls.Conn
+	raw    net.Conn // the accepted connection, never changed
+	remote string
+	info   *connInfo
+	tls    *tls.ConnectionState
+	idle   bool // guarded by cs.mu
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	tmpl   *http.Request // carries ctx; each request is a copy
+
+	buf  []byte
+	r, w int
+	req  http1.Request
+	rw   respWriter
+	body bodyReader
+
+	// watch notices the client closing while a response is awaited.
+	watch clientWatch
+}
+
+// errClientGone is the cause of a connection context the client closed.
+var errClientGone = fmt.Errorf("client closed the connection: %w", context.Canceled)
+
+func (cc *clientConn) serve() {
+	defer cc.cs.forget(cc)
+	defer func() {
+		if cc.cancel != nil {
+			cc.cancel(context.Canceled)
+		}
+	}()
+	h := cc.cs.h
+	base := context.WithValue(context.Background(), connInfoKey{}, cc.info)
+	rt := h.routes.Load()
+	if cc.cs.tlsCfg != nil {
+		tc := tls.Server(cc.c, cc.cs.tlsCfg)
+		tc.SetDeadline(time.Now().Add(rt.edge.headerTimeout))
+		if err := tc.HandshakeContext(base); err != nil {
+			cc.cs.logger.Printf("TLS handshake error from %s: %v", cc.remote, err)
+			cc.c.Close()
+			return
+		}
+		tc.SetDeadline(time.Time{})
+		st := tc.ConnectionState()
+		cc.tls = &st
+		cc.c = tc
+		if st.NegotiatedProtocol == "h2" {
+			cc.serveH2(tc, nil)
+			return
+		}
+	}
+	cc.ctx, cc.cancel = context.WithCancelCause(base)
+	cc.tmpl = (&http.Request{}).WithContext(cc.ctx)
+	cc.buf = make([]byte, 4096)
+	cc.rw.cc = cc
+	cc.rw.hdr = make(http.Header, 16)
+	cc.body.cc = cc
+	cc.watch.cc = cc
+	defer cc.watch.stopTimer()
+	for first := true; ; first = false {
+		if !cc.serveOne(first) {
+			break
+		}
+	}
+	if !cc.rw.hijacked {
+		cc.c.Close()
+	}
+}
+
+// serveH2 hands the connection to the HTTP/2 server, which owns it from
+// then on; pending are bytes already read (the h2c preface).
+func (cc *clientConn) serveH2(c net.Conn, pending []byte) {
+	if len(pending) > 0 {
+		c = &replayConn{Conn: c, pending: pending}
+	}
+	cc.cs.forget(cc)
+	if !cc.cs.h2ln.hand(c) {
+		c.Close()
+	}
+}
+
+// replayConn reads pending before the connection.
+type replayConn struct {
+	net.Conn
+	pending []byte
+}
+
+func (c *replayConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		n := copy(p, c.pending)
+		c.pending = c.pending[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// readHead reads until buf[r:] holds a complete request head and parses
+// it into cc.req. It returns the head's length; ErrIncomplete-free
+// errors: an *http1.Error, a read error (io.EOF, a deadline), or
+// errH2Preface.
+func (cc *clientConn) readHead(e *edgeSettings, first bool) (int, error) {
+	started := false // a byte of this request arrived
+	waiting := false // the idle deadline is set
+	for {
+		if cc.w > cc.r {
+			if k := min(cc.w-cc.r, len(h2Preface)); first && e.h2c && string(cc.buf[cc.r:cc.r+k]) == h2Preface[:k] {
+				if k == len(h2Preface) {
+					return 0, errH2Preface
+				}
+			} else {
+				n, err := http1.Parse(cc.buf[cc.r:cc.w], &cc.req, e.limits)
+				if err != http1.ErrIncomplete {
+					return n, err
+				}
+			}
+			if !started {
+				started = true
+				if err := cc.c.SetReadDeadline(time.Now().Add(e.headerTimeout)); err != nil {
+					return 0, err
+				}
+			}
+		} else if !waiting && !started {
+			waiting = true
+			cc.c.SetReadDeadline(time.Now().Add(e.idle))
+		}
+		if cc.w == len(cc.buf) {
+			cc.compact(e.limits.MaxHeaderBytes + 4096)
+			if cc.w == len(cc.buf) {
+				return 0, &http1.Error{Kind: http1.KindHeaderTooLarge, Field: "header size"}
+			}
+		}
+		n, err := cc.c.Read(cc.buf[cc.w:])
+		cc.w += n
+		if err != nil {
+			if n > 0 {
+				continue // parse what came first
+			}
+			if cc.w > cc.r && !started {
+				started = true
+			}
+			return 0, &headReadError{err: err, started: started || cc.w > cc.r}
+		}
+	}
+}
+
+// compact moves the unread bytes to the front of buf, growing it (up to
+// limit bytes) when it is full.
+func (cc *clientConn) compact(limit int) {
+	if cc.r > 0 {
+		n := copy(cc.buf, cc.buf[cc.r:cc.w])
+		cc.r, cc.w = 0, n
+		if cc.w < len(cc.buf) {
+			return
+		}
+	}
+	if len(cc.buf) < limit {
+		nb := make([]byte, min(2*len(cc.buf), limit))
+		copy(nb, cc.buf[:cc.w])
+		cc.buf = nb
+	}
+}
+
+// headReadError is a failed read while waiting for a request head.
+type headReadError struct {
+	err     error
+	started bool // some bytes of a request had arrived
+}
+
+func (e *headReadError) Error() string { return "reading the request header: " + e.err.Error() }
+func (e *headReadError) Unwrap() error { return e.err }
+
+var errH2Preface = errors.New("HTTP/2 connection preface")
+
+// serveOne reads, classifies and serves one request. It returns false
+// when the connection is to close.
+func (cc *clientConn) serveOne(first bool) bool {
+	h := cc.cs.h
+	if cc.w == cc.r {
+		cc.r, cc.w = 0, 0
+		if !cc.cs.setIdle(cc, true) {
+			return false
+		}
+	}
+	rt := h.routes.Load()
+	e := &rt.edge
+	n, err := cc.readHead(e, first)
+	if !cc.cs.setIdle(cc, false) && err != nil {
+		return false
+	}
+	start := time.Now()
+	if err == errH2Preface {
+		pending := append([]byte(nil), cc.buf[cc.r:cc.w]...)
+		cc.c.SetReadDeadline(time.Time{})
+		cc.serveH2(cc.c, pending)
+		cc.rw.hijacked = true // the HTTP/2 server owns it
+		return false
+	}
+	if err != nil {
+		return cc.headFailed(start, e, err)
+	}
+	head := cc.buf[cc.r : cc.r+n]
+	cc.r += n
+	v := cc.req.Classify()
+	act := e.mode.Action(v.Tier)
+	if v.Tier != desync.Compliant {
+		h.Metrics.Desync(h.Listener, v.Tier.String(), v.Reason.String())
+	}
+	p := &cc.req
+	hasBody := p.Chunked || p.ContentLength > 0
+	cc.body.reset(p, e.maxBody, e.idle)
+	var refuse *failure.ClientError
+	keep := false
+	switch {
+	case act == desync.Reject400 || act == desync.Reject400AndClose:
+		refuse = &failure.ClientError{Denied: true, Err: fmt.Errorf("desync_mitigation_mode %s refuses a %s request (%s)", e.mode, v.Tier, v.Reason)}
+		keep = act == desync.Reject400 && !hasBody && !p.Close
+	case e.maxBody > 0 && p.ContentLength > e.maxBody:
+		refuse = &failure.ClientError{Denied: true, Status: http.StatusRequestEntityTooLarge,
+			Err: fmt.Errorf("request body of %d bytes is over max_request_body_bytes %d", p.ContentLength, e.maxBody)}
+	case xffCount(p) > maxXFF:
+		refuse = &failure.ClientError{Denied: true, Status: 463, Err: fmt.Errorf("X-Forwarded-For carries more than %d addresses", maxXFF)}
+		keep = !hasBody && !p.Close
+	}
+	if refuse != nil {
+		keep = keep && !cc.cs.isShutting()
+		cc.ownAnswer(start, true, refuse, v, n, keep)
+		return keep && cc.rw.err == nil
+	}
+	req, err := cc.newRequest(head, p)
+	if err != nil {
+		cc.ownAnswer(start, true, &failure.ClientError{Err: fmt.Errorf("malformed request target: %w", err)}, v, n, false)
+		return false
+	}
+	closeAfter := p.Close || act == desync.ForwardThenClose
+	cc.info.verdict, cc.info.closeTarget = v, act == desync.ForwardThenClose
+	cc.rw.reset(req, p, closeAfter || cc.cs.isShutting())
+	if !hasBody {
+		cc.watch.arm()
+	}
+	ok := cc.runHandler(req)
+	cc.watch.disarm()
+	cc.info.verdict, cc.info.closeTarget = desync.Verdict{}, false
+	if !ok || cc.rw.hijacked {
+		return false
+	}
+	if cc.ctx.Err() != nil {
+		return false
+	}
+	if err := cc.rw.finish(); err != nil {
+		return false
+	}
+	if !cc.body.done {
+		return false // the body's end is unknown: the next request's start is too
+	}
+	return !cc.rw.closeAfter && !cc.cs.isShutting()
+}
+
+// headFailed acts on a request head that could not be read: 408 when
+// the client stalled within a request, the parser's answer for a
+// malformed or over-limit head, silence for a client that left or idled.
+// It returns false: the connection closes.
+func (cc *clientConn) headFailed(start time.Time, e *edgeSettings, err error) bool {
+	var hre *headReadError
+	if errors.As(err, &hre) {
+		if hre.started && errors.Is(hre.err, os.ErrDeadlineExceeded) {
+			// RFC 9110 §15.5.9: the client did not send a complete
+			// request header within request_header_timeout.
+			cc.ownAnswer(start, false, &failure.ClientError{Err: fmt.Errorf("client sent no complete request header within request_header_timeout %s: %w", e.headerTimeout, hre.err)}, desync.Verdict{}, cc.w-cc.r, false)
+		}
+		return false
+	}
+	var pe *http1.Error
+	if errors.As(err, &pe) {
+		v := cc.req.Classify()
+		ce := &failure.ClientError{Err: fmt.Errorf("malformed request: %w", pe)}
+		if s := pe.Status(); s != 400 {
+			ce.Status = s
+		}
+		cc.ownAnswer(start, len(cc.req.Method) > 0, ce, v, cc.w-cc.r, false)
+		return false
+	}
+	return false
+}
+
+// runHandler calls the handler, recovering its panics as net/http does:
+// http.ErrAbortHandler aborts the connection quietly, any other panic is
+// logged with its stack. It returns false when the connection is to be
+// aborted.
+func (cc *clientConn) runHandler(req *http.Request) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok = false
+			if p != http.ErrAbortHandler {
+				buf := make([]byte, 64<<10)
+				buf = buf[:runtime.Stack(buf, false)]
+				cc.cs.logger.Printf("panic serving %s: %v\n%s", cc.remote, p, buf)
+			}
+		}
+	}()
+	cc.cs.h.ServeHTTP(&cc.rw, req)
+	return true
+}
+
+// ownAnswer answers and logs a request the loop refuses before routing;
+// the connection closes after it unless keep is set. line
+// says whether cc.req holds a parsed request line; size is the bytes the
+// request used.
+func (cc *clientConn) ownAnswer(start time.Time, line bool, ce *failure.ClientError, v desync.Verdict, size int, keep bool) {
+	r := new(http.Request)
+	*r = *cc.tmplOrNew()
+	r.RemoteAddr, r.TLS, r.Header = cc.remote, cc.tls, http.Header{}
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
+	r.URL = &url.URL{Path: "/"}
+	if line {
+		p := &cc.req
+		r.Method, r.RequestURI, r.Host = string(p.Method), string(p.Target), string(p.Host)
+		if u, err := parseTarget(r.Method, r.RequestURI); err == nil {
+			r.URL = u
+		}
+		if p.Minor == 0 {
+			r.Proto, r.ProtoMinor = "HTTP/1.0", 0
+		}
+		for _, hf := range p.Headers {
+			if len(hf.Name) > 0 && !desync.LooksLikeFraming(hf.Name) {
+				r.Header.Add(string(hf.Name), string(hf.Value))
+			}
+		}
+	}
+	cc.rw.reset(r, &cc.req, !keep)
+	cc.rw.minor, cc.rw.head = 1, line && r.Method == http.MethodHead
+	if !keep {
+		cc.body.done = true // nothing more is read
+	}
+	cc.cs.h.ownAnswer(&cc.rw, r, cc.info, start, line, ce, v, int64(size))
+	cc.rw.finish()
+	cc.rw.flush()
+}
+
+// tmplOrNew is the request template, made on first use for connections
+// that fail before it exists.
+func (cc *clientConn) tmplOrNew() *http.Request {
+	if cc.tmpl == nil {
+		cc.tmpl = (&http.Request{}).WithContext(context.WithValue(context.Background(), connInfoKey{}, cc.info))
+	}
+	return cc.tmpl
+}
+
+// xffCount counts the addresses in the request's X-Forwarded-For fields.
+func xffCount(p *http1.Request) int {
+	n := 0
+	for _, hf := range p.Headers {
+		if len(hf.Name) == len("x-forwarded-for") && bytes.EqualFold(hf.Name, []byte("x-forwarded-for")) {
+			n += bytes.Count(hf.Value, []byte{','}) + 1
+		}
+	}
+	return n
+}
+
+// clientWatch watches the connection for the client going away while the
+// handler waits on a target, so the request's context is cancelled (460).
+// It starts only clientCloseDelay after the request is armed (its body
+// fully read), so fast requests cost one timer reset. Bytes it reads (a
+// pipelined request) stay in the connection's buffer.
+type clientWatch struct {
+	cc      *clientConn
+	mu      sync.Mutex
+	timer   *time.Timer
+	armed   bool
+	running bool
+	done    chan struct{}
+}
+
+func (w *clientWatch) arm() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.armed {
+		return
+	}
+	w.armed = true
+	if w.timer == nil {
+		w.timer = time.AfterFunc(clientCloseDelay, w.run)
+	} else {
+		w.timer.Reset(clientCloseDelay)
+	}
+}
+
+// run is the timer's function: it reads until the client closes (cancel
+// the connection's context), the buffer is full, or disarm interrupts it.
+func (w *clientWatch) run() {
+	w.mu.Lock()
+	if !w.armed || w.running {
+		w.mu.Unlock()
+		return
+	}
+	w.running = true
+	w.done = make(chan struct{})
+	cc := w.cc
+	cc.c.SetReadDeadline(time.Time{})
+	w.mu.Unlock()
+	defer close(w.done)
+	for {
+		if cc.w == len(cc.buf) {
+			if cc.r == 0 {
+				return // full of pipelined bytes: stop watching
+			}
+			n := copy(cc.buf, cc.buf[cc.r:cc.w])
+			cc.r, cc.w = 0, n
+		}
+		n, err := cc.c.Read(cc.buf[cc.w:])
+		cc.w += n
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				cc.cancel(errClientGone)
+			}
+			return
+		}
+	}
+}
+
+// disarm stops the watch and waits for its read to end.
+func (w *clientWatch) disarm() {
+	w.mu.Lock()
+	if !w.armed {
+		w.mu.Unlock()
+		return
+	}
+	w.armed = false
+	w.timer.Stop()
+	running, done := w.running, w.done
+	if running {
+		w.cc.c.SetReadDeadline(time.Unix(1, 0))
+	}
+	w.mu.Unlock()
+	if running {
+		<-done
+		w.mu.Lock()
+		w.running = false
+		w.mu.Unlock()
+	}
+}
+
+func (w *clientWatch) stopTimer() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// errBodyTooLarge is a chunked body over max_request_body_bytes.
+type errBodyTooLarge struct{ limit int64 }
+
+func (e *errBodyTooLarge) Error() string {
+	return fmt.Sprintf("request body over max_request_body_bytes %d", e.limit)
+}
+
+// bodyReader is the request body as the handler reads it: Content-Length
+// bytes or a de-chunked body, from the connection's buffer and then the
+// socket. The first Read of a request that expects 100-continue sends
+// "100 Continue" (RFC 9110 §10.1.1), as net/http does.
+type bodyReader struct {
+	cc       *clientConn
+	remain   int64 // Content-Length bytes left
+	chunked  bool
+	dec      http1.ChunkedDecoder
+	done     bool
+	expect   bool
+	limit    int64
+	total    int64
+	err      error
+	consumed int64
+	// idle bounds each read (the listener's idle_timeout, ALB's
+	// connection idle timeout); the deadline moves at most every
+	// idle/8, so a steady upload does not pay a deadline per read.
+	idle     time.Duration
+	extended time.Time
+}
+
+// readConn reads from the connection within the idle bound. The first
+// read of each body sets the deadline, whatever the last one was.
+func (b *bodyReader) readConn(p []byte) (int, error) {
+	if b.idle > 0 {
+		if now := time.Now(); now.Sub(b.extended) > b.idle/8 {
+			b.extended = now
+			b.cc.c.SetReadDeadline(now.Add(b.idle))
+		}
+	} else if b.extended.IsZero() {
+		b.extended = time.Now()
+		b.cc.c.SetReadDeadline(time.Time{})
+	}
+	return b.cc.c.Read(p)
+}
+
+func (b *bodyReader) reset(p *http1.Request, limit int64, idle time.Duration) {
+	*b = bodyReader{cc: b.cc, limit: limit, idle: idle}
+	switch {
+	case p.Chunked:
+		b.chunked = true
+	case p.ContentLength > 0:
+		b.remain = p.ContentLength
+	default:
+		b.done = true
+	}
+	b.expect = p.Expect100 && !b.done
+}
+
+// Read reads body bytes; it returns io.EOF at the body's end and
+// io.ErrUnexpectedEOF when the client closes before it.
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	cc := b.cc
+	if b.expect {
+		b.expect = false
+		if !cc.rw.wroteHeader {
+			cc.rw.writeContinue()
+		}
+	}
+	var n int
+	var err error
+	if b.chunked {
+		n, err = b.readChunked(p)
+	} else {
+		n, err = b.readLength(p)
+	}
+
+	b.consumed += int64(n)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	if b.done {
+		cc.watch.arm()
+		if err == nil {
+			err = io.EOF
+		}
+	}
+	return n, err
+}
+
+// Close ends the handler's use of the body; the connection loop decides
+// what happens to unread bytes.
+func (b *bodyReader) Close() error { return nil }
+
+func (b *bodyReader) readLength(p []byte) (int, error) {
+	cc := b.cc
+	if int64(len(p)) > b.remain {
+		p = p[:b.remain]
+	}
+	var n int
+	if cc.w > cc.r {
+		n = copy(p, cc.buf[cc.r:cc.w])
+		cc.r += n
+	} else {
+		var err error
+		n, err = b.readConn(p)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil && n == 0 {
+			return 0, err
+		}
+	}
+	b.remain -= int64(n)
+	if b.remain == 0 {
+		b.done = true
+	}
+	return n, nil
+}
+
+func (b *bodyReader) readChunked(p []byte) (int, error) {
+	cc := b.cc
+	for {
+		if cc.w > cc.r {
+			in := cc.buf[cc.r:cc.w]
+			if len(in) > len(p) {
+				in = in[:len(p)]
+			}
+			data, used, err := b.dec.Decode(in)
+			cc.r += used
+			if err != nil {
+				return 0, fmt.Errorf("chunked request body: %w", err)
+			}
+			if len(data) > 0 {
+				n := copy(p, data)
+				b.total += int64(n)
+				if b.limit > 0 && b.total > b.limit {
+					return 0, &errBodyTooLarge{limit: b.limit}
+				}
+				if b.dec.Done() {
+					b.done = true
+				}
+				return n, nil
+			}
+			if b.dec.Done() {
+				b.done = true
+				return 0, io.EOF
+			}
+			if used > 0 {
+				continue
+			}
+		}
+		if cc.w == len(cc.buf) || cc.w == cc.r {
+			if cc.r == cc.w {
+				cc.r, cc.w = 0, 0
+			} else {
+				cc.compact(len(cc.buf))
+			}
+		}
+		n, err := b.readConn(cc.buf[cc.w:])
+		cc.w += n
+		if err != nil && n == 0 {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, err
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package proxy
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/fulcrumlb/fulcrum/internal/desync"
+	"github.com/fulcrumlb/fulcrum/internal/http1"
+)
+
+// newRequest builds the handler's *http.Request from a parsed head. Every
+// string in it is a substring of one copy of the head, so the fields cost
+// one allocation together. The header map holds the fields with
+// canonical names, without Host (it is r.Host), without the framing
+// fields and their look-alikes (desync.LooksLikeFraming; the transport
+// frames the body itself, RFC 9112 §6) and without an h2c upgrade
+// (Upgrade: h2c and HTTP2-Settings, RFC 9113 §3.1: Fulcrum never
+// upgrades an HTTP/1.1 connection to HTTP/2).
+func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, error) {
+	s := string(head)
+	sub := func(b []byte) string {
+		if len(b) == 0 {
+			return ""
+		}
+		off := cap(head) - cap(b)
+		return s[off : off+len(b)]
+	}
+	r := new(http.Request)
+	*r = *cc.tmpl
+	r.Method = sub(p.Method)
+	r.RequestURI = sub(p.Target)
+	u, err := parseTarget(r.Method, r.RequestURI)
+	if err != nil {
+		return nil, err
+	}
+	r.URL = u
+	r.ProtoMajor, r.ProtoMinor = 1, p.Minor
+	r.Proto = "HTTP/1.1"
+	if p.Minor == 0 {
+		r.Proto = "HTTP/1.0"
+	}
+	r.Host = sub(p.Host)
+	r.RemoteAddr, r.TLS, r.Close = cc.remote, cc.tls, p.Close
+	h2c := false
+	for _, hf := range p.Headers {
+		if len(hf.Name) == len("upgrade") && bytes.EqualFold(hf.Name, []byte("upgrade")) && hasTokenFold(hf.Value, "h2c") {
+			h2c = true
+		}
+	}
+	hdr := make(http.Header, len(p.Headers))
+	vals := make([]string, len(p.Headers))
+	for i, hf := range p.Headers {
+		if len(hf.Name) == 0 || desync.LooksLikeFraming(hf.Name) {
+			continue
+		}
+		k := canonicalKey(hf.Name, sub)
+		switch k {
+		case "Host":
+			continue
+		case "Upgrade", "Http2-Settings":
+			if h2c {
+				continue
+			}
+		}
+		vals[i] = sub(hf.Value)
+		if prev, ok := hdr[k]; ok {
+			hdr[k] = append(prev, vals[i])
+		} else {
+			hdr[k] = vals[i : i+1 : i+1]
+		}
+	}
+	if h2c {
+		// The Connection tokens that named the upgrade go with it.
+		if cv := hdr["Connection"]; len(cv) > 0 {
+			hdr["Connection"] = dropTokens(cv, "upgrade", "http2-settings")
+		}
+	}
+	r.Header = hdr
+	switch {
+	case p.Chunked:
+		r.ContentLength, r.Body = -1, &cc.body
+	case p.ContentLength > 0:
+		r.ContentLength, r.Body = p.ContentLength, &cc.body
+	default:
+		r.ContentLength, r.Body = 0, http.NoBody
+	}
+	return r, nil
+}
+
+var errTarget = errors.New("invalid request target")
+
+// parseTarget parses a request target as net/http's server does:
+// origin-form, absolute-form, asterisk-form, and authority-form for
+// CONNECT (RFC 9112 §3.2).
+func parseTarget(method, target string) (*url.URL, error) {
+	if method == http.MethodConnect && len(target) > 0 && target[0] != '/' {
+		if target == "" {
+			return nil, errTarget
+		}
+		return &url.URL{Host: target}, nil
+	}
+	return url.ParseRequestURI(target)
+}
+
+// canonicalKey returns name in canonical form (textproto's rules) as a
+// substring of the head when it already is, else as a new string.
+func canonicalKey(name []byte, sub func([]byte) string) string {
+	upper := true
+	canonical := true
+	for _, c := range name {
+		if !validKeyByte(c) {
+			return sub(name) // as net/http: not canonicalised
+		}
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			canonical = false
+		}
+		upper = c == '-'
+	}
+	if canonical {
+		return sub(name)
+	}
+	var stack [64]byte
+	b := stack[:0]
+	if len(name) > len(stack) {
+		b = make([]byte, 0, len(name))
+	}
+	upper = true
+	for _, c := range name {
+		switch {
+		case upper && 'a' <= c && c <= 'z':
+			c -= 'a' - 'A'
+		case !upper && 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+		upper = c == '-'
+	}
+	if k, ok := commonKeys[string(b)]; ok {
+		return k
+	}
+	return string(b)
+}
+
+func validKeyByte(c byte) bool {
+	return c < 0x80 && c > ' ' && c != ':' && c != 0x7f
+}
+
+// commonKeys interns frequent header names sent in lower case (as HTTP/2
+// clients and some tools do), so they cost no allocation. Read only.
+var commonKeys = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{"Accept", "Accept-Encoding", "Accept-Language", "Authorization", "Cache-Control",
+		"Connection", "Content-Type", "Cookie", "Host", "If-Modified-Since", "If-None-Match", "Origin", "Referer",
+		"User-Agent", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Request-Id", "X-Amzn-Trace-Id",
+		"Upgrade", "Http2-Settings", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions",
+		"Sec-Websocket-Protocol", "Expect", "Range", "Pragma", "Te", "Keep-Alive"} {
+		m[k] = k
+	}
+	return m
+}()
+
+// hasTokenFold reports whether the comma list v holds tok, ignoring case.
+func hasTokenFold(v []byte, tok string) bool {
+	for item := range bytes.SplitSeq(v, []byte{','}) {
+		if bytes.EqualFold(bytes.TrimSpace(item), []byte(tok)) {
+			return true
+		}
+	}
+	return false
+}
+
+// dropTokens returns the Connection values without the named tokens.
+func dropTokens(vs []string, drop ...string) []string {
+	var out []string
+	for _, v := range vs {
+		var kept []byte
+		for item := range bytes.SplitSeq([]byte(v), []byte{','}) {
+			item = bytes.TrimSpace(item)
+			skip := len(item) == 0
+			for _, d := range drop {
+				skip = skip || bytes.EqualFold(item, []byte(d))
+			}
+			if skip {
+				continue
+			}
+			if len(kept) > 0 {
+				kept = append(kept, ", "...)
+			}
+			kept = append(kept, item...)
+		}
+		if len(kept) > 0 {
+			out = append(out, string(kept))
+		}
+	}
+	return out
+}
