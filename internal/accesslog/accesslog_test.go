@@ -136,8 +136,8 @@ func TestAppendJSONIsValidAndCarriesAttempts(t *testing.T) {
 		AmznTraceID    string `json:"amzn_trace_id"`
 		Classification string `json:"classification"`
 		Reason         string `json:"classification_reason"`
-		UserAgent   string `json:"user_agent"`
-		Attempts    []struct {
+		UserAgent      string `json:"user_agent"`
+		Attempts       []struct {
 			ErrorType string  `json:"error_type"`
 			Phase     string  `json:"phase"`
 			Reused    bool    `json:"reused"`
