@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
@@ -90,8 +91,13 @@ type connServer struct {
 	mu       sync.Mutex
 	ln       net.Listener
 	conns    map[*clientConn]struct{}
-	shutting bool
+	// shutting is set once shutdown starts; atomic so that each request
+	// reads it without the lock.
+	shutting atomic.Bool
 	wg       sync.WaitGroup
+	// writers recycles the connections' response write buffers between
+	// requests, so an idle keep-alive connection holds none.
+	writers sync.Pool
 }
 
 func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
@@ -166,7 +172,7 @@ func (l *handoffListener) hand(c net.Conn) bool {
 // http.ErrServerClosed then, or the accept error that stopped it.
 func (cs *connServer) serve(ln net.Listener) error {
 	cs.mu.Lock()
-	if cs.shutting {
+	if cs.shutting.Load() {
 		cs.mu.Unlock()
 		return http.ErrServerClosed
 	}
@@ -177,10 +183,7 @@ func (cs *connServer) serve(ln net.Listener) error {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			cs.mu.Lock()
-			shutting := cs.shutting
-			cs.mu.Unlock()
-			if shutting {
+			if cs.shutting.Load() {
 				return http.ErrServerClosed
 			}
 			var ne net.Error
@@ -213,7 +216,7 @@ func isTemporaryAccept(err error) bool {
 func (cs *connServer) newClientConn(c net.Conn) *clientConn {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	if cs.shutting {
+	if cs.shutting.Load() {
 		return nil
 	}
 	cc := &clientConn{cs: cs, c: c, raw: c, remote: c.RemoteAddr().String()}
@@ -229,11 +232,13 @@ func (cs *connServer) newClientConn(c net.Conn) *clientConn {
 
 // setIdle marks cc idle (between requests, no byte of the next one read)
 // or active. It returns false when cc is to close because shutdown started.
+//
+// It takes no lock: cc stores idle before it loads shutting, shutdown
+// stores shutting before it loads each idle, so at least one of them
+// sees the other and an idle connection is never left open.
 func (cs *connServer) setIdle(cc *clientConn, idle bool) bool {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	cc.idle = idle
-	return !cs.shutting
+	cc.idle.Store(idle)
+	return !cs.shutting.Load()
 }
 
 func (cs *connServer) forget(cc *clientConn) {
@@ -246,11 +251,7 @@ func (cs *connServer) forget(cc *clientConn) {
 }
 
 // isShutting reports whether shutdown started.
-func (cs *connServer) isShutting() bool {
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	return cs.shutting
-}
+func (cs *connServer) isShutting() bool { return cs.shutting.Load() }
 
 // shutdown stops accepting, closes idle keep-alive connections, asks
 // HTTP/2 connections to finish (GOAWAY), and waits for the rest until ctx
@@ -258,12 +259,12 @@ func (cs *connServer) isShutting() bool {
 // (the caller closes them with closeAll).
 func (cs *connServer) shutdown(ctx context.Context) error {
 	cs.mu.Lock()
-	cs.shutting = true
+	cs.shutting.Store(true)
 	if cs.ln != nil {
 		cs.ln.Close()
 	}
 	for cc := range cs.conns {
-		if cc.idle {
+		if cc.idle.Load() {
 			cc.raw.Close()
 		}
 	}
@@ -305,7 +306,7 @@ func (cs *connServer) stopH2() {
 func (cs *connServer) closeAll() {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
-	cs.shutting = true
+	cs.shutting.Store(true)
 	if cs.ln != nil {
 		cs.ln.Close()
 	}
@@ -324,7 +325,7 @@ type clientConn struct {
 	remote string
 	info   *connInfo
 	tls    *tls.ConnectionState
-	idle   bool // guarded by cs.mu
+	idle   atomic.Bool // between requests: shutdown may close it
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
@@ -498,6 +499,11 @@ func (cc *clientConn) serveOne(first bool) bool {
 	h := cc.cs.h
 	if cc.w == cc.r {
 		cc.r, cc.w = 0, 0
+		if len(cc.buf) > 16<<10 {
+			// A large head grew the buffer; an idle connection keeps a
+			// small one.
+			cc.buf = make([]byte, 4096)
+		}
 		if !cc.cs.setIdle(cc, true) {
 			return false
 		}
@@ -592,7 +598,11 @@ func (cc *clientConn) headFailed(start time.Time, e *edgeSettings, err error) bo
 	}
 	var pe *http1.Error
 	if errors.As(err, &pe) {
-		v := cc.req.Classify()
+		v := cc.req.Classify() // what was read of it
+		if v.Tier != desync.Compliant {
+			h := cc.cs.h
+			h.Metrics.Desync(h.Listener, v.Tier.String(), v.Reason.String())
+		}
 		ce := &failure.ClientError{Err: fmt.Errorf("malformed request: %w", pe)}
 		if s := pe.Status(); s != 400 {
 			ce.Status = s

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/config"
 )
 
 // recordingTarget is a raw TCP target that records the bytes of every
@@ -536,5 +538,86 @@ func TestConnReframesBody(t *testing.T) {
 	}
 	if b, _ := io.ReadAll(req.Body); string(b) != "hello" {
 		t.Errorf("target's body %q", b)
+	}
+}
+
+// TestConnGracefulShutdown checks that shutdown closes an idle
+// keep-alive connection at once and lets a request in flight finish,
+// answered with Connection: close.
+func TestConnGracefulShutdown(t *testing.T) {
+	target := slowTarget(t, 300*time.Millisecond)
+	c, err := config.Load(fmt.Appendf(nil, `
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(c, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	addr := s.Addrs()["web"]
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Serve(ctx, 5*time.Second) }()
+
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	busy, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	busy.SetDeadline(time.Now().Add(5 * time.Second))
+	idle.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(busy, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // the request is with the target
+	cancel()
+	if n, err := idle.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("idle connection: %d, %v; want closed", n, err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(busy), nil)
+	if err != nil || resp.StatusCode != 200 || !resp.Close {
+		t.Fatalf("in-flight request: %v, %v; want 200 with Connection: close", resp, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestConnEarlyHints checks that a target's 103 Early Hints reaches an
+// HTTP/1.1 client before the final response, and not an HTTP/1.0 one.
+func TestConnEarlyHints(t *testing.T) {
+	target := httptestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		io.WriteString(w, "final")
+	}))
+	addr, _ := startEdge(t, target, "")
+	for _, v := range []string{"1.1", "1.0"} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET / HTTP/"+v+"\r\nHost: a\r\n\r\n")
+		br := bufio.NewReader(c)
+		first, _ := br.ReadString('\n')
+		c.Close()
+		want := "HTTP/1.1 103 Early Hints\r\n"
+		if v == "1.0" {
+			want = "HTTP/1.1 200 OK\r\n"
+		}
+		if first != want {
+			t.Errorf("HTTP/%s: first line %q, want %q", v, first, want)
+		}
 	}
 }

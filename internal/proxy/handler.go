@@ -113,6 +113,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
+	if rw, ok := w.(*respWriter); ok && r.ProtoMinor >= 1 {
+		// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+		out.interim = rw
+	}
 	if ci != nil && ci.closeTarget {
 		// desync_mitigation_mode defensive, Ambiguous request: neither
 		// connection carries another request.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/http1"
@@ -55,10 +54,6 @@ type respWriter struct {
 // before the header is committed (net/http holds 2048).
 const holdLimit = 2048
 
-// bufWriters recycles the connections' write buffers between requests.
-// Read only after init; sync.Pool is safe for concurrent use.
-var bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
-
 // extend moves the write deadline to now plus idle, when it was last
 // moved more than idle/8 ago.
 func (w *respWriter) extend() {
@@ -87,8 +82,12 @@ func (w *respWriter) Header() http.Header { return w.hdr }
 // writer returns the pooled buffered writer, taking one when needed.
 func (w *respWriter) writer() *bufio.Writer {
 	if w.bw == nil {
-		w.bw = bufWriters.Get().(*bufio.Writer)
-		w.bw.Reset(w.cc.c)
+		if bw, ok := w.cc.cs.writers.Get().(*bufio.Writer); ok {
+			w.bw = bw
+			bw.Reset(w.cc.c)
+		} else {
+			w.bw = bufio.NewWriterSize(w.cc.c, 4096)
+		}
 	}
 	return w.bw
 }
@@ -100,7 +99,7 @@ func (w *respWriter) flush() error {
 	}
 	err := w.bw.Flush()
 	w.bw.Reset(nil)
-	bufWriters.Put(w.bw)
+	w.cc.cs.writers.Put(w.bw)
 	w.bw = nil
 	if err != nil && w.err == nil {
 		w.err = err
@@ -130,6 +129,28 @@ func (w *respWriter) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader, w.status = true, code
+}
+
+// interim relays a target's 1xx interim response (102, 103 Early
+// Hints) to the client at once, hop-by-hop fields removed; the final
+// response's header is not touched. It is the transport's outRequest.interim.
+func (w *respWriter) interim(code int, h http.Header) {
+	if w.wroteHeader || w.hijacked || w.err != nil {
+		return
+	}
+	removeHopHeaders(h)
+	w.extend()
+	bw := w.writer()
+	w.writeStatusLine(bw, code)
+	for k, vs := range h {
+		for _, v := range vs {
+			writeField(bw, k, v)
+		}
+	}
+	bw.WriteString("\r\n")
+	if err := bw.Flush(); err != nil && w.err == nil {
+		w.err = err
+	}
 }
 
 // writeContinue sends "100 Continue" before the first body read.

@@ -56,8 +56,10 @@ func forwardHeaders(h http.Header, remoteAddr, proto, port, reqID, upgrade strin
 	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
 		ip = strings.Join(prior, ", ") + ", " + ip
 	}
-	h["X-Forwarded-For"] = []string{ip}
-	h["X-Forwarded-Proto"] = []string{proto}
-	h["X-Forwarded-Port"] = []string{port}
-	h["X-Request-Id"] = []string{reqID}
+	// One backing array for the four values: one allocation, not four.
+	v := &[4]string{ip, proto, port, reqID}
+	h["X-Forwarded-For"] = v[0:1:1]
+	h["X-Forwarded-Proto"] = v[1:2:2]
+	h["X-Forwarded-Port"] = v[2:3:3]
+	h["X-Request-Id"] = v[3:4:4]
 }

@@ -20,12 +20,11 @@ const traceHeaderName = "X-Amzn-Trace-Id"
 // earlier Self, and the other fields are kept. A header over 1024 bytes
 // is replaced.
 func traceHeader(h http.Header, now time.Time) string {
-	id := traceID(now)
 	old := h.Get(traceHeaderName)
-	v := "Root=" + id
+	var v string
 	if old != "" && len(old) <= 1024 && strings.Contains(old, "Root=") {
 		var b strings.Builder
-		b.WriteString("Self=" + id)
+		b.WriteString("Self=" + traceID(now))
 		for f := range strings.SplitSeq(old, ";") {
 			if f = strings.TrimSpace(f); f == "" || strings.HasPrefix(f, "Self=") {
 				continue
@@ -34,13 +33,25 @@ func traceHeader(h http.Header, now time.Time) string {
 			b.WriteString(f)
 		}
 		v = b.String()
+	} else {
+		var b [5 + traceIDLen]byte
+		v = string(appendTraceID(append(b[:0], "Root="...), now))
 	}
 	h[traceHeaderName] = []string{v}
 	return v
 }
 
+// traceIDLen is the length of a trace id: "1-" 8 hex "-" 24 hex.
+const traceIDLen = 2 + 8 + 1 + 24
+
 // traceID is "1-{epoch hex}-{24 hex}", the X-Ray trace id format.
 func traceID(now time.Time) string {
+	var b [traceIDLen]byte
+	return string(appendTraceID(b[:0], now))
+}
+
+// appendTraceID appends a trace id (traceID) to dst.
+func appendTraceID(dst []byte, now time.Time) []byte {
 	var r [12]byte
 	u, w := rand.Uint64(), rand.Uint32()
 	for i := range 8 {
@@ -49,6 +60,13 @@ func traceID(now time.Time) string {
 	for i := range 4 {
 		r[8+i] = byte(w >> (8 * i))
 	}
-	epoch := strconv.FormatInt(now.Unix(), 16)
-	return "1-" + strings.Repeat("0", max(0, 8-len(epoch))) + epoch + "-" + hex.EncodeToString(r[:])
+	dst = append(dst, '1', '-')
+	var e [16]byte
+	epoch := strconv.AppendInt(e[:0], now.Unix(), 16)
+	for range max(0, 8-len(epoch)) {
+		dst = append(dst, '0')
+	}
+	dst = append(dst, epoch...)
+	dst = append(dst, '-')
+	return hex.AppendEncode(dst, r[:])
 }

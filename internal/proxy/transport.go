@@ -7,6 +7,7 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -104,6 +105,13 @@ type outRequest struct {
 	contentLength int64
 	// close asks the target to close the connection after the response.
 	close bool
+	// interim, when set, gets each 1xx interim response but 100 and 101.
+	interim interimWriter
+}
+
+// interimWriter relays 1xx interim responses to the client (respWriter).
+type interimWriter interface {
+	interim(code int, h http.Header)
 }
 
 // exchange is one attempt in progress: the connection and the response
@@ -121,6 +129,8 @@ type exchange struct {
 	reused  bool
 
 	timeout time.Duration
+	// readSet is when the read deadline was last moved.
+	readSet time.Time
 	eof     bool
 	keep    bool
 }
@@ -181,7 +191,11 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	if err := c.bw.Flush(); err != nil {
 		return nil, fail(failure.PhaseWrite, err)
 	}
-	c.SetReadDeadline(time.Now().Add(timeout))
+	if req.body != nil {
+		// The body took its time: the wait for the response starts now.
+		c.SetReadDeadline(time.Now().Add(timeout))
+	}
+	x.readSet = now
 	c.lim.n, c.lim.exceeded = headerLimit, false
 	for {
 		resp, err := http.ReadResponse(c.br, in)
@@ -194,8 +208,14 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 		if err := validHeader(resp.Header); err != nil {
 			return nil, fail(failure.PhaseAwaitHeaders, err)
 		}
-		// 1xx interim responses are skipped; 101 ends the exchange.
+		// 1xx interim responses go to req.interim (102, 103 Early Hints,
+		// RFC 8297) or are skipped (100: Fulcrum sent its own); 101 ends
+		// the exchange.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+			if req.interim != nil && resp.StatusCode != http.StatusContinue {
+				req.interim.interim(resp.StatusCode, resp.Header)
+			}
+			c.SetReadDeadline(time.Now().Add(timeout))
 			continue
 		}
 		c.lim.n = -1
@@ -248,9 +268,13 @@ func keepAliveTimeout(vs []string) time.Duration {
 	return 0
 }
 
-// Read reads the response body, refreshing the idle deadline per read.
+// Read reads the response body within the idle bound. The deadline moves
+// at most every timeout/8, not per read.
 func (x *exchange) Read(p []byte) (int, error) {
-	x.c.SetReadDeadline(time.Now().Add(x.timeout))
+	if now := time.Now(); now.Sub(x.readSet) > x.timeout/8 {
+		x.readSet = now
+		x.c.SetReadDeadline(now.Add(x.timeout))
+	}
 	n, err := x.resp.Body.Read(p)
 	if err == io.EOF {
 		x.eof = true
@@ -328,6 +352,12 @@ func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
 	}
 	if r.body == nil {
 		return nil
+	}
+	if br, ok := r.body.(*bytes.Reader); ok && int64(br.Len()) == r.contentLength {
+		// A buffered body goes out in one write once the buffer with the
+		// head is full, not in buffer-sized pieces: fewer syscalls.
+		_, err := br.WriteTo(w)
+		return err
 	}
 	src := &clientBody{r: r.body, progress: progress}
 	if r.contentLength >= 0 {
