@@ -63,9 +63,11 @@ type probeResult struct {
 	firstError string
 }
 
-// probe sends a GET on a fresh connection every 100 ms until ctx ends.
+// probe sends a GET on a fresh connection every 100 ms until ctx ends;
+// one that takes over 8 s (a machine shared with the rest of the suite)
+// counts as failed.
 func probe(ctx context.Context, url string) probeResult {
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: 8 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var r probeResult
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -150,7 +152,7 @@ target_groups:
 	}{
 		{"header", []string{"-H", "-i", "1", "-u", base + "/"}},
 		{"body", []string{"-B", "-i", "1", "-s", "100000", "-u", base + "/"}},
-		{"read", []string{"-X", "-k", "2", "-n", "1", "-w", "16", "-y", "32", "-z", "32", "-u", base + "/big"}},
+		{"read", []string{"-X", "-k", "1", "-n", "1", "-w", "16", "-y", "32", "-z", "32", "-u", base + "/big"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
 			stats := filepath.Join(t.TempDir(), "stats")
