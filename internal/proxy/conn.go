@@ -88,9 +88,9 @@ type connServer struct {
 	h2done chan struct{}
 	logger *log.Logger
 
-	mu       sync.Mutex
-	ln       net.Listener
-	conns    map[*clientConn]struct{}
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[*clientConn]struct{}
 	// shutting is set once shutdown starts; atomic so that each request
 	// reads it without the lock.
 	shutting atomic.Bool

@@ -17,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/metrics"
 )
 
 // recordingTarget is a raw TCP target that records the bytes of every
@@ -618,6 +621,24 @@ func TestConnEarlyHints(t *testing.T) {
 		}
 		if first != want {
 			t.Errorf("HTTP/%s: first line %q, want %q", v, first, want)
+		}
+	}
+}
+
+// TestConnDesyncMetric checks that a non-compliant request is counted
+// with its listener, classification and reason, a malformed one too.
+func TestConnDesyncMetric(t *testing.T) {
+	tg := newRecordingTarget(t)
+	reg := prometheus.NewRegistry()
+	_, addr := startServerOpts(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, tg.addr), Options{Logger: slog.New(slog.DiscardHandler), Metrics: metrics.New(reg)})
+	rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: x\r\n\r\n", 1)
+	rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1)
+	for _, c := range []struct{ class, reason string }{{"Ambiguous", "SuspiciousHeader"}, {"Severe", "MultipleContentLength"}} {
+		if got := counter(t, reg, "fulcrum_desync_requests_total", map[string]string{"listener": "web", "classification": c.class, "reason": c.reason}); got != 1 {
+			t.Errorf("%s/%s counted %v, want 1", c.class, c.reason, got)
 		}
 	}
 }
