@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Benchmarks Fulcrum against HAProxy, nginx, Caddy and a plain
-# httputil.ReverseProxy in one interleaved run (issue 7, docs/performance.md).
+# Benchmarks Fulcrum against HAProxy, nginx, Caddy, a plain
+# httputil.ReverseProxy and a baseline build of Fulcrum (fulcrum-base) in
+# one interleaved run (issues 7 and 14, docs/performance.md).
 #
 #   bash bench/compare.sh                        # full run: 8 scenarios, 3 reps, 10 s each
 #   REPS=3 DURATION=5s SCENARIOS=get-c50,get-c200 bash bench/compare.sh
+#   BASELINE_REF=none bash bench/compare.sh      # without fulcrum-base
+#
+# fulcrum-base is cmd/fulcrum built from BASELINE_REF (default: main just
+# before Fulcrum's own HTTP/1.1 engine, issue 14), in a temporary git
+# worktree, into bin/fulcrum-base; it runs with fulcrum's config, so the
+# CPU per request of the two builds is compared in the same run.
 #
 # Installs haproxy, nginx, caddy, wrk and gnuplot from Debian when missing
 # (needs root), builds bin/fulcrum and bin/goproxy, then runs
@@ -32,6 +39,22 @@ go build -o bin/fulcrum ./cmd/fulcrum
 go build -o bin/goproxy ./bench/goproxy
 go build -o bin/bench-compare ./bench/compare
 
+# The baseline: build cmd/fulcrum at BASELINE_REF once (bin/fulcrum-base.ref
+# remembers which commit bin/fulcrum-base is).
+base_ref="${BASELINE_REF:-6b2d1ff9ffa55495608dff7079bfb4302eb6e48d}"
+baseline=()
+if [ "$base_ref" != none ]; then
+  commit="$(git rev-parse --verify "$base_ref^{commit}")"
+  if [ ! -x bin/fulcrum-base ] || [ "$(cat bin/fulcrum-base.ref 2>/dev/null)" != "$commit" ]; then
+    wt="$(mktemp -d)/fulcrum-base"
+    git worktree add --detach "$wt" "$commit" >/dev/null
+    (cd "$wt" && go build -o "$OLDPWD/bin/fulcrum-base" ./cmd/fulcrum)
+    git worktree remove --force "$wt"
+    echo "$commit" > bin/fulcrum-base.ref
+  fi
+  baseline=(-baseline bin/fulcrum-base)
+fi
+
 out="${OUT:-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}"
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 exec bin/bench-compare \
@@ -41,4 +64,5 @@ exec bin/bench-compare \
   -warmup "${WARMUP:-2s}" \
   ${SCENARIOS:+-scenarios "$SCENARIOS"} \
   ${SYSTEMS:+-systems "$SYSTEMS"} \
+  "${baseline[@]}" \
   "$@"

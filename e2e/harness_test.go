@@ -175,14 +175,15 @@ func (f *fulcrum) healthIs(tgt, state string) map[string]any {
 	return last
 }
 
-// accessLine waits for the access log line whose trace_id is id and
-// returns its fields, split as ALB's format quotes them.
+// accessLine waits for the access log line whose request id (the
+// trailing field after ALB's, fRequestID) is id and returns its fields,
+// split as ALB's format quotes them.
 func (f *fulcrum) accessLine(id string) []string {
 	f.t.Helper()
 	var line string
 	f.waitFor("access log line "+id, func() bool {
 		for _, l := range f.access {
-			if strings.Contains(l, `"`+id+`"`) {
+			if strings.HasSuffix(l, ` "`+id+`"`) {
 				line = l
 				return true
 			}
@@ -239,10 +240,17 @@ const (
 	fELBStatus    = 8
 	fTargetStatus = 9
 	fTargetGroup  = 16
-	fTraceID      = 17
+	fTraceID      = 17 // X-Amzn-Trace-Id
 	fErrorReason  = 24
 	fTargetList   = 25
 	fStatusList   = 26
+	// fClassification and fClassificationReason are the desync verdict
+	// (ALB's fields 28 and 29).
+	fClassification       = 27
+	fClassificationReason = 28
+	// fRequestID is Fulcrum's request id (X-Request-Id), the field after
+	// ALB's last (request_transform_status).
+	fRequestID = 33
 )
 
 // get sends a GET with a request id through fulcrum.

@@ -100,7 +100,7 @@ target_groups:
 	retried := 0
 	for _, l := range f.accessLines() {
 		fs := splitALB(l)
-		if strings.Contains(fs[fTraceID], "-kill-") && fs[fTargetList] == two.addr+" "+one.addr {
+		if strings.Contains(fs[fRequestID], "-kill-") && fs[fTargetList] == two.addr+" "+one.addr {
 			retried++
 			if fs[fStatusList] != "- 200" || fs[fELBStatus] != "200" {
 				t.Errorf("retried request logged as %v", fs)

@@ -57,3 +57,27 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("fulcrum row %+v", f)
 	}
 }
+
+func TestWithBaseline(t *testing.T) {
+	if got := withBaseline([]string{"direct", "fulcrum", "haproxy"}, "bin/fulcrum-base"); !cmp.Equal(got, []string{"direct", "fulcrum", "fulcrum-base", "haproxy"}) {
+		t.Errorf("baseline after fulcrum: %v", got)
+	}
+	if got := withBaseline([]string{"fulcrum-base", "fulcrum"}, "b"); !cmp.Equal(got, []string{"fulcrum-base", "fulcrum"}) {
+		t.Errorf("named already: %v", got)
+	}
+	if got := withBaseline([]string{"fulcrum", "fulcrum-base"}, ""); !cmp.Equal(got, []string{"fulcrum"}) {
+		t.Errorf("no baseline binary: %v", got)
+	}
+}
+
+func TestCPUVsBase(t *testing.T) {
+	rows := summarize([]result{
+		{Scenario: "get-c50", System: "fulcrum", RPS: 20000, CPUus: 30},
+		{Scenario: "get-c50", System: "fulcrum-base", RPS: 18000, CPUus: 60},
+		{Scenario: "get-c50", System: "fulcrum+log", RPS: 18000, CPUus: 45},
+		{Scenario: "get-c50", System: "fulcrum-base+log", RPS: 15000, CPUus: 50},
+	})
+	if rows[0].CPUVsBase != 0.5 || rows[2].CPUVsBase != 0.9 || rows[1].CPUVsBase != 0 {
+		t.Errorf("CPU ratios %v %v %v", rows[0].CPUVsBase, rows[1].CPUVsBase, rows[2].CPUVsBase)
+	}
+}

@@ -35,6 +35,8 @@ func lbPort(system string) int {
 	switch system {
 	case "fulcrum":
 		return 8091
+	case "fulcrum-base":
+		return 8096
 	case "haproxy":
 		return 8092
 	case "nginx":

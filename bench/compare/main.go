@@ -1,5 +1,6 @@
-// Command compare benchmarks Fulcrum against HAProxy, nginx, Caddy and a
-// plain httputil.ReverseProxy in one interleaved run, with wrk as the
+// Command compare benchmarks Fulcrum against HAProxy, nginx, Caddy, a
+// plain httputil.ReverseProxy and, with -baseline, an older Fulcrum build
+// (system fulcrum-base) in one interleaved run, with wrk as the
 // client and nginx as the backends. bench/compare.sh installs the tools
 // and builds the binaries, then runs it.
 //
@@ -18,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -27,6 +29,7 @@ import (
 type options struct {
 	out        string
 	fulcrum    string
+	baseline   string
 	goproxy    string
 	reps       int
 	duration   time.Duration
@@ -43,6 +46,7 @@ func main() {
 	var systems, scenarios, logVariant string
 	flag.StringVar(&o.out, "out", "bench/results/latest", "directory for results")
 	flag.StringVar(&o.fulcrum, "fulcrum", "bin/fulcrum", "fulcrum binary")
+	flag.StringVar(&o.baseline, "baseline", os.Getenv("BASELINE"), "a baseline fulcrum binary (an older build); when set, system fulcrum-base runs it with fulcrum's config, interleaved with the others (env BASELINE)")
 	flag.StringVar(&o.goproxy, "goproxy", "bin/goproxy", "plain httputil proxy binary")
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of every measurement")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per measurement")
@@ -53,7 +57,7 @@ func main() {
 	flag.BoolVar(&o.profile, "profile", false, "take a 5 s CPU profile of fulcrum during its first get-c50 run")
 	flag.StringVar(&o.from, "from", "", "re-render the report of an earlier results.json into -out instead of measuring")
 	flag.Parse()
-	o.systems = split(systems)
+	o.systems = withBaseline(split(systems), o.baseline)
 	o.scenarios = split(scenarios)
 	o.logVariant = split(logVariant)
 
@@ -63,6 +67,22 @@ func main() {
 		fmt.Fprintln(os.Stderr, "compare:", err)
 		os.Exit(1)
 	}
+}
+
+// withBaseline adds fulcrum-base right after fulcrum (or at the end)
+// when a baseline binary is given and the list does not name it; without
+// one it drops fulcrum-base, which would have nothing to run.
+func withBaseline(systems []string, baseline string) []string {
+	if baseline == "" {
+		return slices.DeleteFunc(systems, func(s string) bool { return s == "fulcrum-base" })
+	}
+	if slices.Contains(systems, "fulcrum-base") {
+		return systems
+	}
+	if i := slices.Index(systems, "fulcrum"); i >= 0 {
+		return slices.Insert(systems, i+1, "fulcrum-base")
+	}
+	return append(systems, "fulcrum-base")
 }
 
 func split(s string) []string {
@@ -148,7 +168,7 @@ func variants(o options, sc scenario) []variant {
 			continue
 		}
 		for _, s := range o.systems {
-			if s == "fulcrum" || s == "haproxy" || s == "nginx" || s == "caddy" {
+			if s == "fulcrum" || s == "fulcrum-base" || s == "haproxy" || s == "nginx" || s == "caddy" {
 				vs = append(vs, variant{system: s, log: true})
 			}
 		}

@@ -43,6 +43,11 @@ func machineInfo(o options) info {
 		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 		in.Versions = append(in.Versions, first)
 	}
+	if o.baseline != "" {
+		out, _ := exec.Command(abs(o.baseline), "version").CombinedOutput()
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		in.Versions = append(in.Versions, "fulcrum-base: "+first)
+	}
 	in.Versions = append(in.Versions, runtime.Version())
 	return in
 }
@@ -53,19 +58,23 @@ func (in info) summary() string {
 
 // row is the summary of one system in one scenario over the repetitions.
 type row struct {
-	Scenario   string  `json:"scenario"`
-	System     string  `json:"system"`
-	Runs       int     `json:"runs"`
-	RPSMedian  float64 `json:"rps_median"`
-	RPSMin     float64 `json:"rps_min"`
-	RPSMax     float64 `json:"rps_max"`
-	P50ms      float64 `json:"p50_ms_median"`
-	P99ms      float64 `json:"p99_ms_median"`
-	CPUus      float64 `json:"cpu_us_per_request_median"`
-	RSSMB      float64 `json:"peak_rss_mb_max"`
-	Errors     int64   `json:"errors"`
-	VsHAProxy  float64 `json:"x_haproxy,omitempty"`
-	VsDirect   float64 `json:"x_direct,omitempty"`
+	Scenario  string  `json:"scenario"`
+	System    string  `json:"system"`
+	Runs      int     `json:"runs"`
+	RPSMedian float64 `json:"rps_median"`
+	RPSMin    float64 `json:"rps_min"`
+	RPSMax    float64 `json:"rps_max"`
+	P50ms     float64 `json:"p50_ms_median"`
+	P99ms     float64 `json:"p99_ms_median"`
+	CPUus     float64 `json:"cpu_us_per_request_median"`
+	RSSMB     float64 `json:"peak_rss_mb_max"`
+	Errors    int64   `json:"errors"`
+	VsHAProxy float64 `json:"x_haproxy,omitempty"`
+	VsDirect  float64 `json:"x_direct,omitempty"`
+	// CPUVsBase is the row's CPU µs per request over fulcrum-base's in
+	// the same scenario (the baseline build, -baseline): below 1 is
+	// cheaper. Only fulcrum rows carry it.
+	CPUVsBase  float64 `json:"cpu_x_fulcrum_base,omitempty"`
 	FailedRuns int     `json:"failed_runs,omitempty"`
 }
 
@@ -124,6 +133,12 @@ func summarize(results []result) []row {
 			case "direct":
 				rows[i].VsDirect = rows[i].RPSMedian / ref.RPSMedian
 			}
+			// fulcrum against fulcrum-base, and fulcrum+log against
+			// fulcrum-base+log.
+			if base, ok := strings.CutPrefix(ref.System, "fulcrum-base"); ok && ref.CPUus > 0 &&
+				rows[i].System == "fulcrum"+base {
+				rows[i].CPUVsBase = rows[i].CPUus / ref.CPUus
+			}
 		}
 	}
 	return rows
@@ -178,8 +193,8 @@ func markdown(in info, rows []row) string {
 	fmt.Fprintf(&b, "Run %s on %d × %s (kernel %s); %d repetitions of %s each, systems interleaved.\n\n",
 		in.Date, in.CPUs, in.CPU, in.Kernel, in.Reps, in.Duration)
 	fmt.Fprintf(&b, "Versions: %s.\n\n", strings.Join(in.Versions, "; "))
-	b.WriteString("| scenario | system | req/s median [min–max] | × HAProxy | × direct | p50 ms | p99 ms | CPU µs/req | peak RSS MB | errors |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | system | req/s median [min–max] | × HAProxy | × direct | p50 ms | p99 ms | CPU µs/req | CPU × fulcrum-base | peak RSS MB | errors |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
 	ratio := func(v float64) string {
 		if v == 0 {
 			return "—"
@@ -188,12 +203,12 @@ func markdown(in info, rows []row) string {
 	}
 	for _, r := range rows {
 		if r.Runs == 0 {
-			fmt.Fprintf(&b, "| %s | %s | failed (%d runs) | | | | | | | |\n", r.Scenario, r.System, r.FailedRuns)
+			fmt.Fprintf(&b, "| %s | %s | failed (%d runs) | | | | | | | | |\n", r.Scenario, r.System, r.FailedRuns)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f [%.0f–%.0f] | %s | %s | %.2f | %.2f | %.1f | %.1f | %d |\n",
+		fmt.Fprintf(&b, "| %s | %s | %.0f [%.0f–%.0f] | %s | %s | %.2f | %.2f | %.1f | %s | %.1f | %d |\n",
 			r.Scenario, r.System, r.RPSMedian, r.RPSMin, r.RPSMax, ratio(r.VsHAProxy), ratio(r.VsDirect),
-			r.P50ms, r.P99ms, r.CPUus, r.RSSMB, r.Errors)
+			r.P50ms, r.P99ms, r.CPUus, ratio(r.CPUVsBase), r.RSSMB, r.Errors)
 	}
 	return b.String()
 }

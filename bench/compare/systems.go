@@ -23,7 +23,9 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 	var err error
 	switch name {
 	case "fulcrum":
-		p, err = e.startFulcrum(ctx, dir, port, targets, sc.https, checks, logOn, accessLog)
+		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog)
+	case "fulcrum-base":
+		p, err = e.startFulcrum(ctx, name, abs(e.o.baseline), dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "haproxy":
 		p, err = e.startHAProxy(ctx, dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "nginx":
@@ -59,7 +61,9 @@ func abs(p string) string {
 
 func write(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
 
-func (e *env) startFulcrum(ctx context.Context, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {
+// startFulcrum runs bin (fulcrum or the fulcrum-base baseline) with the
+// same config; name is the process's label.
+func (e *env) startFulcrum(ctx context.Context, name, bin, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {
 	var b strings.Builder
 	b.WriteString("admin: {address: \"127.0.0.1:0\", pprof: true}\nshutdown_grace: 1s\n")
 	if logOn {
@@ -84,7 +88,7 @@ func (e *env) startFulcrum(ctx context.Context, dir string, port int, targets []
 	if err := write(cfg, b.String()); err != nil {
 		return nil, err
 	}
-	return startProc(ctx, "fulcrum", dir, nil, abs(e.o.fulcrum), "serve", "-c", cfg, "--log-level", "info")
+	return startProc(ctx, name, dir, nil, bin, "serve", "-c", cfg, "--log-level", "info")
 }
 
 func (e *env) startHAProxy(ctx context.Context, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {

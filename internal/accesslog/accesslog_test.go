@@ -34,19 +34,65 @@ func failedRecord() *Record {
 			{Target: "10.0.0.5:8080", Class: failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}},
 			{Target: "10.0.0.6:8080", Class: failure.Class{Type: failure.ConnectionRefused, Phase: failure.PhaseConnect}},
 		},
-		ConnID: "TID_0123456789abcdef0123456789abcdef",
+		ConnID:      "TID_0123456789abcdef0123456789abcdef",
+		AmznTraceID: "Root=1-6940f0a0-0123456789abcdef01234567",
 	}
 }
 
 func TestAppendALBExactLine(t *testing.T) {
 	got := string(AppendALB(nil, failedRecord()))
 	want := `http 2026-11-22T14:00:00.123456Z web 192.168.1.10:51234 10.0.0.6:8080 0.000 -1 -1 502 - 120 240 ` +
-		`"GET http://shop.example.com:80/cart?x=1 HTTP/1.1" "curl/8.0 \"quoted\"" - - app "5f0c9d2a" "-" "-" 0 ` +
+		`"GET http://shop.example.com:80/cart?x=1 HTTP/1.1" "curl/8.0 \"quoted\"" - - app "Root=1-6940f0a0-0123456789abcdef01234567" "-" "-" 0 ` +
 		`2026-11-22T14:00:00.121456Z "forward" "-" "connection_refused" "10.0.0.5:8080 10.0.0.6:8080" "- -" "-" "-" ` +
-		`TID_0123456789abcdef0123456789abcdef "-" "-" "-"` + "\n"
+		`TID_0123456789abcdef0123456789abcdef "-" "-" "-" "5f0c9d2a"` + "\n"
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ALB line mismatch (-want +got):\n%s", diff)
 	}
+}
+
+// TestAppendALBDesyncAndTraceFields: fields 28 and 29 carry the
+// classification, field 18 the X-Amzn-Trace-Id, and Fulcrum's request id
+// comes after ALB's last documented field (request_transform_status).
+func TestAppendALBDesyncAndTraceFields(t *testing.T) {
+	r := failedRecord()
+	r.ELBStatus, r.Error, r.Attempts, r.Target = 400, failure.HTTPRequestDenied, nil, ""
+	r.Classification, r.ClassificationReason = "Severe", "BothTeClPresent"
+	fs := splitFields(string(AppendALB(nil, r)))
+	if len(fs) != 34 {
+		t.Fatalf("%d fields, want ALB's 33 and the request id: %q", len(fs), fs)
+	}
+	for i, want := range map[int]string{17: r.AmznTraceID, 24: "http_request_denied", 27: "Severe", 28: "BothTeClPresent", 29: r.ConnID, 32: "-", 33: "5f0c9d2a"} {
+		if fs[i] != want {
+			t.Errorf("field %d (0-based) = %q, want %q", i, fs[i], want)
+		}
+	}
+	r.Classification, r.ClassificationReason, r.AmznTraceID, r.TraceID = "", "", "", ""
+	fs = splitFields(string(AppendALB(nil, r)))
+	if fs[17] != "-" || fs[27] != "-" || fs[28] != "-" || fs[33] != "-" {
+		t.Errorf("Compliant request without ids: trace_id %q classification %q %q request id %q, want \"-\"", fs[17], fs[27], fs[28], fs[33])
+	}
+}
+
+// splitFields splits an ALB line into fields, quoted ones whole and
+// without their quotes.
+func splitFields(line string) []string {
+	line = strings.TrimSuffix(line, "\n")
+	var out []string
+	for line != "" {
+		if line[0] == '"' {
+			end := 1
+			for end < len(line) && (line[end] != '"' || line[end-1] == '\\') {
+				end++
+			}
+			out = append(out, line[1:end])
+			line = strings.TrimPrefix(line[min(end+1, len(line)):], " ")
+			continue
+		}
+		f, rest, _ := strings.Cut(line, " ")
+		out = append(out, f)
+		line = rest
+	}
+	return out
 }
 
 func TestAppendALBReadByAthenaRegex(t *testing.T) {
@@ -82,11 +128,16 @@ func orDash(s string) string {
 func TestAppendJSONIsValidAndCarriesAttempts(t *testing.T) {
 	r := failedRecord()
 	r.Attempts[1].Class.Reused, r.Attempts[1].Class.Idle = true, 1500*time.Millisecond
+	r.Classification, r.ClassificationReason = "Ambiguous", "SpaceInUri"
 	var got struct {
-		ELBStatus   int    `json:"elb_status_code"`
-		ErrorReason string `json:"error_reason"`
-		UserAgent   string `json:"user_agent"`
-		Attempts    []struct {
+		ELBStatus      int    `json:"elb_status_code"`
+		ErrorReason    string `json:"error_reason"`
+		TraceID        string `json:"trace_id"`
+		AmznTraceID    string `json:"amzn_trace_id"`
+		Classification string `json:"classification"`
+		Reason         string `json:"classification_reason"`
+		UserAgent      string `json:"user_agent"`
+		Attempts       []struct {
 			ErrorType string  `json:"error_type"`
 			Phase     string  `json:"phase"`
 			Reused    bool    `json:"reused"`
@@ -99,6 +150,13 @@ func TestAppendJSONIsValidAndCarriesAttempts(t *testing.T) {
 	if got.ELBStatus != 502 || got.ErrorReason != "connection_refused" || got.UserAgent != r.UserAgent ||
 		len(got.Attempts) != 2 || got.Attempts[1].Phase != "connect" || !got.Attempts[1].Reused || got.Attempts[1].Idle != 1.5 {
 		t.Errorf("decoded %+v", got)
+	}
+	if got.Classification != "Ambiguous" || got.Reason != "SpaceInUri" || got.TraceID != r.TraceID || got.AmznTraceID != r.AmznTraceID {
+		t.Errorf("classification %q/%q trace_id %q amzn_trace_id %q", got.Classification, got.Reason, got.TraceID, got.AmznTraceID)
+	}
+	r.Classification, r.ClassificationReason = "", ""
+	if err := json.Unmarshal(AppendJSON(nil, r), &got); err != nil || got.Classification != "" || got.Reason != "" {
+		t.Errorf("Compliant request: %v classification %q/%q, want empty", err, got.Classification, got.Reason)
 	}
 }
 

@@ -8,9 +8,13 @@ import (
 // AppendALB appends r as one ALB access log line, with a trailing newline:
 // the 29 documented fields then conn_trace_id, transformed_host,
 // transformed_uri and request_transform_status (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html),
-// quoted and with "-"/-1 sentinels exactly as ALB writes them. Quoted
-// values have '"' and '\' escaped and control bytes replaced, so a line
-// always parses.
+// quoted and with "-"/-1 sentinels exactly as ALB writes them. trace_id
+// (field 18) is the X-Amzn-Trace-Id sent to the target (r.AmznTraceID),
+// as on ALB. One quoted field follows ALB's last, Fulcrum's request id
+// (r.TraceID, the X-Request-Id): ALB's documentation tells parsers to
+// ignore fields at the end of an entry that they do not expect, so ALB
+// tools read the line unchanged. Quoted values have '"' and '\' escaped
+// and control bytes replaced, so a line always parses.
 func AppendALB(b []byte, r *Record) []byte {
 	b = append(b, r.Type...)
 	b = append(b, ' ')
@@ -54,7 +58,7 @@ func AppendALB(b []byte, r *Record) []byte {
 	b = append(b, ' ')
 	b = appendBare(b, r.TargetGroup)
 	b = append(b, ' ')
-	b = appendQuoted(b, r.TraceID)
+	b = appendQuoted(b, r.AmznTraceID)
 	b = append(b, ' ')
 	b = appendQuoted(b, r.DomainName)
 	b = append(b, ` "-" `...) // chosen_cert_arn
@@ -88,7 +92,8 @@ func AppendALB(b []byte, r *Record) []byte {
 	b = appendQuoted(b, r.ClassificationReason)
 	b = append(b, ' ')
 	b = appendBare(b, r.ConnID)
-	b = append(b, ` "-" "-" "-"`...) // transformed_host, transformed_uri, request_transform_status
+	b = append(b, ` "-" "-" "-" `...) // transformed_host, transformed_uri, request_transform_status
+	b = appendQuoted(b, r.TraceID)    // Fulcrum's request id, after ALB's fields
 	return append(b, '\n')
 }
 

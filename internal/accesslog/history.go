@@ -21,7 +21,7 @@ const DefaultHistoryBytes = 64 << 20
 // longer values are cut (at a UTF-8 boundary) and copied, so a client's
 // 62 KB User-Agent pins 512 bytes, not 62 KB.
 const (
-	// MaxHistoryURL bounds Record.URL.
+	// MaxHistoryURL bounds Record.URL and Record.RedirectURL.
 	MaxHistoryURL = 2048
 	// MaxHistoryUserAgent bounds Record.UserAgent.
 	MaxHistoryUserAgent = 512
@@ -213,10 +213,12 @@ func storeBounded(dst, r *Record) {
 	attempts := dst.Attempts[:0]
 	*dst = *r
 	dst.URL = bound(r.URL, MaxHistoryURL)
+	dst.RedirectURL = bound(r.RedirectURL, MaxHistoryURL)
 	dst.UserAgent = bound(r.UserAgent, MaxHistoryUserAgent)
 	dst.ErrorDetail = bound(r.ErrorDetail, MaxHistoryDetail)
 	for _, f := range []*string{&dst.ID, &dst.Type, &dst.Listener, &dst.Client, &dst.Target, &dst.Method, &dst.Proto,
-		&dst.SSLCipher, &dst.SSLProtocol, &dst.TargetGroup, &dst.TraceID, &dst.DomainName, &dst.ConnID} {
+		&dst.SSLCipher, &dst.SSLProtocol, &dst.TargetGroup, &dst.TraceID, &dst.DomainName, &dst.ConnID,
+		&dst.Action, &dst.Sticky, &dst.AmznTraceID, &dst.Classification, &dst.ClassificationReason} {
 		*f = bound(*f, MaxHistoryField)
 	}
 	for _, a := range r.Attempts[:min(len(r.Attempts), MaxHistoryAttempts)] {
@@ -244,7 +246,8 @@ func bound(s string, limit int) string {
 func retained(r *Record) int64 {
 	n := len(r.ID) + len(r.Type) + len(r.Listener) + len(r.Client) + len(r.Target) + len(r.Method) + len(r.URL) +
 		len(r.Proto) + len(r.UserAgent) + len(r.SSLCipher) + len(r.SSLProtocol) + len(r.TargetGroup) +
-		len(r.TraceID) + len(r.DomainName) + len(r.ErrorDetail) + len(r.ConnID)
+		len(r.TraceID) + len(r.DomainName) + len(r.ErrorDetail) + len(r.ConnID) + len(r.Action) + len(r.RedirectURL) +
+		len(r.Sticky) + len(r.AmznTraceID) + len(r.Classification) + len(r.ClassificationReason)
 	n += cap(r.Attempts) * int(unsafe.Sizeof(Attempt{}))
 	for _, a := range r.Attempts {
 		n += len(a.Target) + len(a.Detail)

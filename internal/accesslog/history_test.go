@@ -128,3 +128,18 @@ func TestHistoryClientIDCannotReplaceStory(t *testing.T) {
 		t.Errorf("client-x: %v %+v", ok, r)
 	}
 }
+
+// TestHistoryKeepsClassification: the request story carries the desync
+// verdict and the trace header, bounded like every other field.
+func TestHistoryKeepsClassification(t *testing.T) {
+	h := NewHistory(4)
+	h.Add(&Record{ID: "own", TraceID: "x", ELBStatus: 400, Error: failure.HTTPRequestDenied,
+		Classification: "Severe", ClassificationReason: "BothTeClPresent", AmznTraceID: "Root=1-" + strings.Repeat("a", 1000)})
+	got, ok := h.Get("own")
+	if !ok || got.Classification != "Severe" || got.ClassificationReason != "BothTeClPresent" {
+		t.Fatalf("story lost the classification: %v %+v", ok, got)
+	}
+	if len(got.AmznTraceID) != MaxHistoryField {
+		t.Errorf("trace header kept %d bytes, want %d", len(got.AmznTraceID), MaxHistoryField)
+	}
+}

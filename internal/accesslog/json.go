@@ -7,7 +7,11 @@ import (
 
 // AppendJSON appends r as one JSON object and a newline. It carries the ALB
 // fields under their ALB names plus, for each attempt, the phase, whether
-// the connection was reused, its idle time and the error type.
+// the connection was reused, its idle time and the error type. Unlike the
+// ALB line, trace_id is Fulcrum's request id (X-Request-Id) and
+// amzn_trace_id the X-Amzn-Trace-Id. classification and
+// classification_reason are the request's HTTP desync verdict (ALB's
+// fields 28 and 29), "" for a Compliant request.
 func AppendJSON(b []byte, r *Record) []byte {
 	b = append(b, `{"type":`...)
 	b = appendJSONString(b, r.Type)
@@ -78,6 +82,10 @@ func AppendJSON(b []byte, r *Record) []byte {
 	}
 	b = append(b, `,"error_detail":`...)
 	b = appendJSONString(b, r.ErrorDetail)
+	b = append(b, `,"classification":`...)
+	b = appendJSONString(b, r.Classification)
+	b = append(b, `,"classification_reason":`...)
+	b = appendJSONString(b, r.ClassificationReason)
 	b = append(b, `,"conn_trace_id":`...)
 	b = appendJSONString(b, r.ConnID)
 	if r.GRPCStatus != "" {

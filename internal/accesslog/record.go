@@ -63,7 +63,8 @@ type Record struct {
 	// TargetGroup is the target group's name.
 	TargetGroup string
 	// TraceID is the request id (X-Request-Id): the client's when it
-	// sent one, else ID.
+	// sent one, else ID. The ALB line carries it as a trailing field
+	// after ALB's last; its trace_id field is AmznTraceID.
 	TraceID string
 	// ID is Fulcrum's own id for the request, unique whatever the client
 	// sends; the request history is keyed by it.
@@ -96,7 +97,9 @@ type Record struct {
 	// "app_cookie", or why a sticky target was left; empty when
 	// stickiness played no part.
 	Sticky string
-	// AmznTraceID is the X-Amzn-Trace-Id sent to the target.
+	// AmznTraceID is the X-Amzn-Trace-Id sent to the target, the ALB
+	// line's trace_id field (AWS, "Request tracing for your Application
+	// Load Balancer").
 	AmznTraceID string
 	// Classification and ClassificationReason are the request's HTTP
 	// desync verdict (ALB's classification and classification_reason,

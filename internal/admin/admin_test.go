@@ -357,3 +357,27 @@ func TestStatQueueAndInfo(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestViewCarriesClassification: the request story shows the
+// desync verdict and the trace header the access log has.
+func TestRequestViewCarriesClassification(t *testing.T) {
+	s, _ := fixture()
+	s.History.Add(&accesslog.Record{ID: "denied", TraceID: "denied", Listener: "public", ELBStatus: 400, RulePriority: -1,
+		Error: failure.HTTPRequestDenied, Classification: "Severe", ClassificationReason: "BothTeClPresent",
+		AmznTraceID: "Root=1-6940f0a0-0123456789abcdef01234567"})
+	code, body := get(t, s.Handler(), "/api/v1/requests/denied", "")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var r RequestView
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Classification != "Severe" || r.ClassificationReason != "BothTeClPresent" || r.ErrorType != "http_request_denied" ||
+		r.AmznTraceID != "Root=1-6940f0a0-0123456789abcdef01234567" {
+		t.Errorf("story %+v", r)
+	}
+	if _, body := get(t, s.Handler(), "/api/v1/requests/abc", ""); bytes.Contains(body, []byte("classification")) {
+		t.Errorf("a Compliant request's story names a classification: %s", body)
+	}
+}

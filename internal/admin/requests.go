@@ -47,6 +47,13 @@ type RequestView struct {
 	RedirectURL string `json:"redirect_url,omitempty"`
 	Stickiness  string `json:"stickiness,omitempty"`
 	AmznTraceID string `json:"amzn_trace_id,omitempty"`
+	// Classification and ClassificationReason are the request's HTTP
+	// desync verdict, as ALB's access log fields of those names: the
+	// tier ("Acceptable", "Ambiguous", "Severe") and its reason
+	// ("BothTeClPresent", ...); both empty for a Compliant request
+	// (docs/desync.md).
+	Classification       string `json:"classification,omitempty"`
+	ClassificationReason string `json:"classification_reason,omitempty"`
 }
 
 // AttemptView is one attempt against a target.
@@ -88,6 +95,7 @@ func requestView(r *accesslog.Record) RequestView {
 		Method: r.Method, URL: r.URL, RulePriority: r.RulePriority, TargetGroup: r.TargetGroup,
 		Status: r.ELBStatus, TargetStatus: r.TargetStatus, Detail: r.ErrorDetail, Failed: accesslog.Failed(r),
 		Attempts: []AttemptView{}, Action: r.Action, RedirectURL: r.RedirectURL, Stickiness: r.Sticky, AmznTraceID: r.AmznTraceID,
+		Classification: r.Classification, ClassificationReason: r.ClassificationReason,
 		Timings: RequestTimesView{seconds(r.RequestProcessing), seconds(r.TargetProcessing), seconds(r.ResponseProcessing)},
 	}
 	if r.Error != failure.None {

@@ -48,6 +48,17 @@ const (
 	CauseTargetHung           = "target-accepts-but-never-answers"
 	CauseNoRegisteredTargets  = "no-registered-targets"
 	CauseAllTargetsDraining   = "all-targets-draining"
+	// Client-side causes of Fulcrum's own answers: the request never
+	// reached a target (docs/edge.md, "Fulcrum's own answers").
+	CauseMalformedRequest          = "malformed-request"
+	CauseDesyncMitigationRefused   = "refused-by-desync-mitigation"
+	CauseRequestHeaderTimeout      = "request-header-timeout"
+	CauseRequestBodyTooLarge       = "request-body-too-large"
+	CauseURITooLong                = "request-uri-too-long"
+	CauseRequestHeaderTooLarge     = "request-header-too-large"
+	CauseTooManyForwardedFor       = "too-many-x-forwarded-for"
+	CauseUnsupportedTransferCoding = "unsupported-transfer-coding"
+	CauseUnsupportedHTTPVersion    = "unsupported-http-version"
 )
 
 // Catalogue returns every cause, in the order reports list ties.
@@ -105,6 +116,24 @@ func Catalogue() []Cause {
 			"Register a target (targets: in the config, or fulcrum targets register) or route the listener elsewhere."},
 		{CauseAllTargetsDraining, "lb", "Every target of the group is draining: no target takes new requests, which get 503.",
 			"Register a new target before deregistering the last one, or cancel the drain."},
+		{CauseMalformedRequest, "client", "The client sent a request that is not valid HTTP/1.1 (RFC 9112): a bad request line, header field, Host, Content-Length or chunked body. The load balancer answered 400 itself; no target saw it.",
+			"Find the client from the log's client field and user_agent; curl -v the same request to see what it sends. The request story (fulcrum status, /api/v1/requests/ID) gives the parser's detail."},
+		{CauseDesyncMitigationRefused, "client", "The load balancer refused the request with 400 under its desync_mitigation_mode: the request's classification (ALB's classification and classification_reason log fields) is one the mode does not forward, because a server behind it might frame it differently (HTTP request smuggling).",
+			"Read the line's classification and classification_reason (docs/desync.md names each reason); fix the client, or set listeners[].desync_mitigation_mode to defensive (forwards Acceptable and Ambiguous) or monitor (forwards all) if the client cannot change."},
+		{CauseRequestHeaderTimeout, "client", "The client did not send its request in time: no complete request header within the listener's request_header_timeout, or a request body that stalled for idle_timeout; the load balancer answered 408 and closed (a slow client, a stalled network, or a slowloris attack).",
+			"If real clients are this slow, raise listeners[].request_header_timeout (header) or idle_timeout (body); if many come from few addresses, it is an attack: limit them upstream or with max_connections."},
+		{CauseRequestBodyTooLarge, "client", "The request body is larger than the listener's max_request_body_bytes, so the load balancer answered 413 without forwarding it.",
+			"Raise listeners[].max_request_body_bytes (0 is unlimited) if the body is legitimate, or make the client send less."},
+		{CauseURITooLong, "client", "The request target (path and query) is longer than the listener's max_uri_bytes, so the load balancer answered 414.",
+			"Move large parameters into the body, or raise listeners[].max_uri_bytes."},
+		{CauseRequestHeaderTooLarge, "client", "The request header section is larger than max_header_bytes or has more fields than max_headers, so the load balancer answered 431 (often a cookie that keeps growing).",
+			"Look for oversized cookies or repeated headers in the client's request; clear them, or raise listeners[].max_header_bytes / max_headers."},
+		{CauseTooManyForwardedFor, "client", "The request's X-Forwarded-For lists more than 30 addresses, so the load balancer answered 463 as ALB does (a proxy loop, or a client forging the header).",
+			"Find the proxy that appends to X-Forwarded-For in a loop, or strip the header at the first proxy you trust."},
+		{CauseUnsupportedTransferCoding, "client", "The request's Transfer-Encoding is not chunked (alone or last), a coding the load balancer cannot frame, so it answered 501 (RFC 9112 section 6.1).",
+			"Make the client send chunked or a Content-Length instead of the other transfer coding."},
+		{CauseUnsupportedHTTPVersion, "client", "The request's HTTP version is not 1.0 or 1.1 (or an HTTP/2 preface on a listener without h2c), so the load balancer answered 505.",
+			"Make the client speak HTTP/1.1, HTTP/2 over TLS on an https listener, or enable listeners[].h2c for cleartext HTTP/2 with prior knowledge."},
 		{CauseLBError, "lb", "The load balancer produced an error the log does not explain further.",
 			"Correlate with the load balancer's error log and metrics for the same minute."},
 	}, h2Causes()...) // catalogue_h2.go
@@ -154,8 +183,49 @@ func CauseOf(t ErrorType, reused bool) string {
 		return CauseConnectionLimit
 	case ClientClosed:
 		return CauseClientClosed
+	case HTTPRequestError:
+		return CauseMalformedRequest
+	case HTTPRequestDenied:
+		return CauseDesyncMitigationRefused
 	case None:
 		return ""
 	}
 	return CauseLBError
+}
+
+// CauseForStatus is CauseOf for a request whose answer's status is also
+// known (the access log's elb_status_code), so that Fulcrum's own
+// client-side answers get their own cause: for http_request_error and
+// http_request_denied, 408 is CauseRequestHeaderTimeout, 413
+// CauseRequestBodyTooLarge, 414 CauseURITooLong, 431
+// CauseRequestHeaderTooLarge, 463 CauseTooManyForwardedFor, 501
+// CauseUnsupportedTransferCoding and 505 CauseUnsupportedHTTPVersion; a
+// 460 is CauseClientClosed whatever the type (ALB logs it with no
+// error reason). Other statuses, and every other type, give CauseOf(t,
+// reused). The statuses are ALB's
+// (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html).
+func CauseForStatus(t ErrorType, status int, reused bool) string {
+	if status == 460 {
+		return CauseClientClosed
+	}
+	if t != HTTPRequestError && t != HTTPRequestDenied {
+		return CauseOf(t, reused)
+	}
+	switch status {
+	case 408:
+		return CauseRequestHeaderTimeout
+	case 413:
+		return CauseRequestBodyTooLarge
+	case 414:
+		return CauseURITooLong
+	case 431:
+		return CauseRequestHeaderTooLarge
+	case 463:
+		return CauseTooManyForwardedFor
+	case 501:
+		return CauseUnsupportedTransferCoding
+	case 505:
+		return CauseUnsupportedHTTPVersion
+	}
+	return CauseOf(t, reused)
 }

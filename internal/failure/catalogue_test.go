@@ -49,3 +49,49 @@ func TestFixFor(t *testing.T) {
 		t.Errorf("unreachable: %q", got)
 	}
 }
+
+// TestCauseForStatus: each of Fulcrum's own client-side answers names its
+// own client-side cause, and everything else is CauseOf's.
+func TestCauseForStatus(t *testing.T) {
+	cases := []struct {
+		t      ErrorType
+		status int
+		want   string
+	}{
+		{HTTPRequestError, 400, CauseMalformedRequest},
+		{HTTPRequestDenied, 400, CauseDesyncMitigationRefused},
+		{HTTPRequestError, 408, CauseRequestHeaderTimeout},
+		{HTTPRequestDenied, 413, CauseRequestBodyTooLarge},
+		{HTTPRequestDenied, 414, CauseURITooLong},
+		{HTTPRequestError, 414, CauseURITooLong},
+		{HTTPRequestDenied, 431, CauseRequestHeaderTooLarge},
+		{HTTPRequestDenied, 463, CauseTooManyForwardedFor},
+		{HTTPRequestError, 501, CauseUnsupportedTransferCoding},
+		{HTTPRequestError, 505, CauseUnsupportedHTTPVersion},
+		{ClientClosed, 460, CauseClientClosed},
+		{None, 460, CauseClientClosed},
+		{ConnectionRefused, 502, CauseTargetNotListening},
+		{ConnectionRefused, 505, CauseTargetNotListening},
+		{None, 200, ""},
+	}
+	for _, c := range cases {
+		got := CauseForStatus(c.t, c.status, false)
+		if got != c.want {
+			t.Errorf("CauseForStatus(%s, %d) = %q, want %q", c.t, c.status, got, c.want)
+			continue
+		}
+		if got == "" {
+			continue
+		}
+		cause, ok := LookupCause(got)
+		if !ok {
+			t.Errorf("%s is not in the catalogue", got)
+		}
+		if (c.t == HTTPRequestError || c.t == HTTPRequestDenied || c.status == 460) && cause.Side != "client" {
+			t.Errorf("%s: side %q, want client", got, cause.Side)
+		}
+	}
+	if CauseForStatus(ConnectionTerminated, 502, true) != CauseKeepaliveRace {
+		t.Error("reused is passed on to CauseOf")
+	}
+}
