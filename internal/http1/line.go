@@ -120,8 +120,8 @@ func (r *Request) finish(cl []byte) error {
 			}
 		}
 		if n != 1 || !last {
-			if n == 0 && r.Codings {
-				return errTE501 // a coding but no chunked framing
+			if n <= 1 && !last && r.Codings {
+				return errTE501 // the final coding is one Fulcrum does not decode
 			}
 			return errTE
 		}
