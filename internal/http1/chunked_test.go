@@ -82,6 +82,13 @@ func TestReframe(t *testing.T) {
 	if !bytes.Equal(body, []byte("2\r\nab\r\n10\r\n0123456789abcdef\r\n0\r\n\r\n")) {
 		t.Errorf("chunks %q", body)
 	}
+	in = []byte("POST /u HTTP/1.1\r\nHost: a\r\n: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: identity, chunked\r\n\r\n")
+	if _, err := Parse(in, &r, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(AppendRequest(nil, &r)); got != "POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" {
+		t.Errorf("codings: %q", got)
+	}
 	in = []byte("POST /u HTTP/1.0\r\nContent-Length: 3\r\n\r\n")
 	if _, err := Parse(in, &r, Limits{}); err != nil {
 		t.Fatal(err)

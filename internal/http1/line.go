@@ -32,10 +32,13 @@ func parseLine(line []byte, r *Request, lim Limits) error {
 	if len(r.Target) > lim.MaxURIBytes {
 		return errURITooBig
 	}
-	for _, c := range r.Target {
-		if c <= ' ' && c != ' ' || c == 0x7f {
-			return errTarget
-		}
+	// NUL and CR are refused (desync BadUri). Other control bytes (HTAB,
+	// 0x01-0x1f, DEL) stay in the target for the classifier (AmbiguousUri)
+	// and the listener's desync_mitigation_mode to decide, as ALB does:
+	// the target ends at the last space either way, so the request line
+	// forwarded is the one received.
+	if bytes.IndexByte(r.Target, 0) >= 0 || bytes.IndexByte(r.Target, '\r') >= 0 {
+		return errTarget
 	}
 	v := r.Version
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
@@ -85,7 +88,10 @@ func (r *Request) finish(cl []byte) error {
 	}
 	if r.HadTransferEncoding {
 		// Every Transfer-Encoding field, as one list; chunked must be
-		// final and appear once. Other codings Fulcrum does not decode.
+		// final and appear once. The registered codings (RFC 9110 §8.4.1,
+		// the IANA HTTP Transfer Coding registry) may come before it:
+		// Fulcrum decodes only the chunked framing and forwards the rest
+		// as received. An unregistered coding is 501 (RFC 9112 §6.1).
 		n, last := 0, false
 		for i := range r.Headers {
 			h := &r.Headers[i]
@@ -93,21 +99,19 @@ func (r *Request) finish(cl []byte) error {
 				continue
 			}
 			for v := h.Value; len(v) > 0; {
-				var item []byte
-				if j := bytes.IndexByte(v, ','); j >= 0 {
-					item, v = v[:j], v[j+1:]
-				} else {
-					item, v = v, nil
-				}
-				if j := bytes.IndexByte(item, ';'); j >= 0 {
-					item = item[:j]
-				}
-				item = trimOWS(item)
+				item, rest := nextCoding(v)
+				v = rest
 				switch {
 				case len(item) == 0:
 				case equalFold(item, "chunked"):
 					n++
 					last = true
+				case equalFold(item, "identity"):
+					// No transformation (RFC 2616 §3.6, dropped by RFC
+					// 9112): nothing to forward.
+				case isCoding(item):
+					last = false
+					r.Codings = true
 				case isToken(item):
 					return errTE501
 				default:
@@ -116,6 +120,9 @@ func (r *Request) finish(cl []byte) error {
 			}
 		}
 		if n != 1 || !last {
+			if n <= 1 && !last && r.Codings {
+				return errTE501 // the final coding is one Fulcrum does not decode
+			}
 			return errTE
 		}
 		r.Chunked = true
@@ -143,6 +150,56 @@ func (r *Request) finish(cl []byte) error {
 		r.ContentLength = n
 	}
 	return nil
+}
+
+// nextCoding splits the first coding off a Transfer-Encoding list: its
+// name without parameters and OWS, and the rest of the list.
+func nextCoding(v []byte) (item, rest []byte) {
+	if j := bytes.IndexByte(v, ','); j >= 0 {
+		item, rest = v[:j], v[j+1:]
+	} else {
+		item = v
+	}
+	if j := bytes.IndexByte(item, ';'); j >= 0 {
+		item = item[:j]
+	}
+	return trimOWS(item), rest
+}
+
+// isCoding reports whether item is a registered transfer coding other
+// than chunked and identity.
+func isCoding(item []byte) bool {
+	return equalFold(item, "gzip") || equalFold(item, "x-gzip") || equalFold(item, "deflate") ||
+		equalFold(item, "compress") || equalFold(item, "x-compress")
+}
+
+// AppendCodings appends the transfer codings before the final chunked, as
+// a comma list in the order received ("gzip, deflate"), without
+// parameters and without identity, to dst. It appends nothing unless
+// r.Codings.
+func (r *Request) AppendCodings(dst []byte) []byte {
+	if !r.Codings {
+		return dst
+	}
+	first := true
+	for i := range r.Headers {
+		h := &r.Headers[i]
+		if !equalFold(h.Name, "transfer-encoding") {
+			continue
+		}
+		for v := h.Value; len(v) > 0; {
+			item, rest := nextCoding(v)
+			v = rest
+			if isCoding(item) {
+				if !first {
+					dst = append(dst, ", "...)
+				}
+				dst = append(dst, item...)
+				first = false
+			}
+		}
+	}
+	return dst
 }
 
 // isScheme reports whether b is an RFC 3986 §3.1 scheme:

@@ -57,6 +57,11 @@ type Request struct {
 	// the body is chunked.
 	ContentLength int64
 	Chunked       bool // the final transfer coding is chunked
+	// Codings is true when registered transfer codings other than chunked
+	// (gzip, deflate, compress, x-gzip, x-compress) come before the final
+	// chunked; AppendCodings lists them. Fulcrum decodes only the chunked
+	// framing: the coded content is forwarded as it came.
+	Codings bool
 	// HadContentLength and HadTransferEncoding record framing fields as
 	// received, for classification even when one is ignored.
 	HadContentLength, HadTransferEncoding bool
@@ -131,21 +136,25 @@ func Parse(buf []byte, r *Request, lim Limits) (int, error) {
 			p = next
 			continue
 		}
+		// An empty field name (": v", or "::x: v") is kept for the
+		// classifier (desync EmptyHeader) and never forwarded.
 		c := bytes.IndexByte(line, ':')
-		if c <= 0 {
+		if c < 0 {
 			return 0, errField
 		}
 		if len(r.Headers) >= lim.MaxHeaders {
 			return 0, errTooMany
 		}
 		name, val := line[:c], trimOWS(line[c+1:])
+		lastVal = p + c + 1
+		r.Headers = append(r.Headers, desync.Header{Name: name, Value: val})
 		for _, b := range val {
 			if b == 0 || b == '\r' || b == '\n' {
+				// Refused, but the field is in r.Headers, so that
+				// Classify names it (Severe, BadHeader).
 				return 0, errField
 			}
 		}
-		lastVal = p + c + 1
-		r.Headers = append(r.Headers, desync.Header{Name: name, Value: val})
 		switch {
 		case equalFold(name, "content-length"):
 			if r.HadContentLength && !bytes.Equal(cl, val) {

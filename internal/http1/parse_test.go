@@ -31,6 +31,11 @@ func TestParse(t *testing.T) {
 		{name: "TE and CL", in: "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", cl: -1, chunked: true, host: "a", close: true, headerCount: 3},
 		{name: "chunked twice", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n", status: 400},
 		{name: "chunked not last", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", status: 501},
+		{name: "chunked twice around gzip", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip, chunked\r\n\r\n", status: 400},
+		{name: "gzip without chunked", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", status: 501},
+		{name: "gzip, chunked", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", cl: -1, chunked: true, host: "a", headerCount: 2},
+		{name: "codings in fields", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip ;\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked;p\r\n\r\n", cl: -1, chunked: true, host: "a", headerCount: 4},
+		{name: "unknown before chunked", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo, chunked\r\n\r\n", status: 501},
 		{name: "unknown TE", in: "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\n\r\n", status: 501},
 		{name: "no Host", in: "GET / HTTP/1.1\r\n\r\n", status: 400},
 		{name: "two Host", in: "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", status: 400},
@@ -46,7 +51,15 @@ func TestParse(t *testing.T) {
 		{name: "no colon", in: "GET / HTTP/1.1\r\nHost a\r\n\r\n", status: 400},
 		{name: "NUL in value", in: "GET / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", status: 400},
 		{name: "CR in value", in: "GET / HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n", status: 400},
-		{name: "CTL in target", in: "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
+		// Control bytes but NUL and CR are left to the classifier
+		// (AmbiguousUri) and the desync mitigation mode.
+		{name: "CTL in target", in: "GET /\x01 HTTP/1.1\r\nHost: a\r\n\r\n", cl: -1, host: "a", headerCount: 1},
+		{name: "tab in target", in: "GET /a\tHTTP/1.1 HTTP/1.1\r\nHost: a\r\n\r\n", cl: -1, host: "a", headerCount: 1},
+		{name: "NUL in target", in: "GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
+		{name: "CR in target", in: "GET /\ra HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
+		// Empty field names are kept for the classifier (EmptyHeader).
+		{name: "empty name", in: "POST / HTTP/1.1\r\nHost: a\r\n: chunked\r\nContent-Length: 2\r\n\r\nhi", cl: 2, host: "a", headerCount: 3},
+		{name: "name starts with colon", in: "POST / HTTP/1.1\r\nHost: a\r\n:X:Transfer-Encoding:: chunked\r\n\r\n", cl: -1, host: "a", headerCount: 2},
 		{name: "relative target", in: "GET foo HTTP/1.1\r\nHost: a\r\n\r\n", status: 400},
 	}
 	for _, c := range cases {
@@ -126,6 +139,38 @@ func TestParseClassifies(t *testing.T) {
 	}
 	if v := r.Classify(); v.Tier.String() != "Ambiguous" || v.Reason.String() != "BothTeClPresent" {
 		t.Errorf("verdict %s/%s", v.Tier, v.Reason)
+	}
+}
+
+// TestParseClassifiesRefused: a field the parser refuses (NUL in its
+// value) is still in Headers, so the verdict logged with the 400 names
+// it; an empty field name is classified EmptyHeader; codings before
+// chunked are Compliant and listed by AppendCodings.
+func TestParseClassifiesRefused(t *testing.T) {
+	for _, c := range []struct{ in, tier, reason string }{
+		{"POST / HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n", "Severe", "BadHeader"},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x00chunked\r\n\r\n", "Severe", "BadHeader"},
+		{"POST / HTTP/1.1\r\nHost: a\r\n: chunked\r\nContent-Length: 2\r\n\r\n", "Ambiguous", "EmptyHeader"},
+		{"GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", "Ambiguous", "AmbiguousUri"},
+		{"GET /\x00 HTTP/1.1\r\nHost: a\r\n\r\n", "Severe", "BadUri"},
+		{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, deflate, chunked\r\n\r\n", "Compliant", "Compliant"},
+	} {
+		var r Request
+		_, _ = Parse([]byte(c.in), &r, Limits{})
+		if v := r.Classify(); v.Tier.String() != c.tier || v.Reason.String() != c.reason {
+			t.Errorf("%q: verdict %s/%s, want %s/%s", c.in, v.Tier, v.Reason, c.tier, c.reason)
+		}
+	}
+	var r Request
+	in := "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip ; q, x-gzip\r\nTransfer-Encoding: identity, deflate\r\nTransfer-Encoding: chunked\r\n\r\n"
+	if _, err := Parse([]byte(in), &r, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(r.AppendCodings(nil)); !r.Codings || got != "gzip, x-gzip, deflate" {
+		t.Errorf("codings %v %q", r.Codings, got)
+	}
+	if _, err := Parse([]byte("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity, chunked\r\n\r\n"), &r, Limits{}); err != nil || r.Codings || !r.Chunked {
+		t.Errorf("identity, chunked: %v codings %v chunked %v", err, r.Codings, r.Chunked)
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 
 // AppendRequest appends r's head, as it is forwarded, to dst: the request
 // line with r.Version normalised to HTTP/1.1, every header field except
-// Content-Length, Transfer-Encoding and their look-alikes
-// (desync.LooksLikeFraming), then exactly one framing field: chunked when
-// r.Chunked (the caller re-frames the body with AppendChunk), else
+// Content-Length, Transfer-Encoding, their look-alikes
+// (desync.LooksLikeFraming) and fields with an empty name, then exactly
+// one framing field: Transfer-Encoding ending in chunked when r.Chunked,
+// with the codings before it (AppendCodings; the caller re-frames the
+// body with AppendChunk), else
 // Content-Length when r.ContentLength > 0 or the method is one with a body
 // and a length was sent. extra fields (e.g. X-Forwarded-For) follow. It
 // does not allocate when dst has room.
@@ -20,7 +22,7 @@ func AppendRequest(dst []byte, r *Request, extra ...desync.Header) []byte {
 	dst = append(dst, r.Target...)
 	dst = append(dst, " HTTP/1.1\r\n"...)
 	for _, h := range r.Headers {
-		if desync.LooksLikeFraming(h.Name) {
+		if len(h.Name) == 0 || desync.LooksLikeFraming(h.Name) {
 			continue
 		}
 		dst = appendField(dst, h)
@@ -30,7 +32,11 @@ func AppendRequest(dst []byte, r *Request, extra ...desync.Header) []byte {
 	}
 	switch {
 	case r.Chunked:
-		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
+		dst = append(dst, "Transfer-Encoding: "...)
+		if r.Codings {
+			dst = append(r.AppendCodings(dst), ", "...)
+		}
+		dst = append(dst, "chunked\r\n"...)
 	case r.ContentLength >= 0 && r.HadContentLength:
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, r.ContentLength, 10)

@@ -642,3 +642,148 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 		}
 	}
 }
+
+// newLenientTarget is a raw TCP target that records each request's
+// bytes, head and body, whatever they hold (control bytes in the request
+// line, codings net/http refuses): it splits requests only by the
+// forwarded framing, and answers "ok".
+func newLenientTarget(t *testing.T) *recordingTarget {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &recordingTarget{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var open sync.Map
+	t.Cleanup(func() {
+		ln.Close()
+		open.Range(func(k, _ any) bool { k.(net.Conn).Close(); return true })
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			open.Store(c, true)
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					var raw strings.Builder
+					chunked, cl := false, 0
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						raw.WriteString(line)
+						l := strings.ToLower(strings.TrimRight(line, "\r\n"))
+						if l == "" {
+							break
+						}
+						if v, ok := strings.CutPrefix(l, "transfer-encoding:"); ok {
+							chunked = strings.HasSuffix(strings.TrimSpace(v), "chunked")
+						}
+						if v, ok := strings.CutPrefix(l, "content-length:"); ok {
+							fmt.Sscan(v, &cl)
+						}
+					}
+					switch {
+					case chunked:
+						for !strings.HasSuffix(raw.String(), "\r\n0\r\n\r\n") {
+							b, err := br.ReadByte()
+							if err != nil {
+								return
+							}
+							raw.WriteByte(b)
+						}
+					case cl > 0:
+						b := make([]byte, cl)
+						if _, err := io.ReadFull(br, b); err != nil {
+							return
+						}
+						raw.Write(b)
+					}
+					rt.mu.Lock()
+					rt.reqs = append(rt.reqs, raw.String())
+					rt.mu.Unlock()
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); err != nil {
+						return
+					}
+				}
+			})
+		}
+	})
+	return rt
+}
+
+// TestConnGuardianGaps: requests the parser once refused outright are
+// left to the classifier and the mode, as ALB does (docs/desync.md): an
+// empty field name (EmptyHeader, never forwarded), control bytes in the
+// target (AmbiguousUri, forwarded as received), codings before the final
+// chunked (Compliant, forwarded with one chunked framing made anew), and
+// NUL in a field value (refused, but logged Severe/BadHeader).
+func TestConnGuardianGaps(t *testing.T) {
+	type row struct {
+		name, raw    string
+		mode         string
+		status       int
+		tier, reason string
+		// forwarded is the exact request the target must get; "" for none.
+		forwarded string
+		closed    bool
+	}
+	for _, c := range []row{
+		{"empty name", "POST /e HTTP/1.1\r\nHost: a\r\n: chunked\r\n:X:Transfer-Encoding:: chunked\r\nContent-Length: 2\r\n\r\nhi", "monitor", 200, "Ambiguous", "EmptyHeader",
+			"Content-Length: 2\r\n\r\nhi", false},
+		{"empty name, defensive", "POST /e HTTP/1.1\r\nHost: a\r\n: chunked\r\nContent-Length: 2\r\n\r\nhi", "defensive", 200, "Ambiguous", "EmptyHeader",
+			"Content-Length: 2\r\nConnection: close\r\n\r\nhi", true},
+		{"empty name, strictest", "POST /e HTTP/1.1\r\nHost: a\r\n: chunked\r\nContent-Length: 2\r\n\r\nhi", "strictest", 400, "Ambiguous", "EmptyHeader", "", true},
+		{"tab in target", "GET /a\tHTTP/1.1?q=\x01 HTTP/1.1\r\nHost: a\r\n\r\n", "monitor", 200, "Ambiguous", "AmbiguousUri",
+			"GET /a\tHTTP/1.1?q=\x01 HTTP/1.1\r\n", false},
+		{"tab in target, defensive", "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", "defensive", 200, "Ambiguous", "AmbiguousUri", "GET /a\tb HTTP/1.1\r\n", true},
+		{"tab in target, strictest", "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", "strictest", 400, "Ambiguous", "AmbiguousUri", "", false},
+		{"codings", "POST /g HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: identity, deflate ;, chunked;p\r\n\r\n3;x\r\nabc\r\n0\r\n\r\n", "strictest", 200, "-", "-",
+			"Transfer-Encoding: gzip, deflate, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", false},
+		{"NUL in value", "POST /n HTTP/1.1\r\nHost: a\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nhi", "defensive", 400, "Severe", "BadHeader", "", true},
+		{"NUL in value, monitor", "POST /n HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \x00chunked\r\n\r\n", "monitor", 400, "Severe", "BadHeader", "", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tg := newLenientTarget(t)
+			addr, hist := startEdge(t, tg.addr, ", desync_mitigation_mode: "+c.mode)
+			resps, _, closed := rawExchange(t, addr, c.raw, 1)
+			if len(resps) != 1 || resps[0].StatusCode != c.status {
+				t.Fatalf("answered %v, want %d", resps, c.status)
+			}
+			if closed != c.closed {
+				t.Errorf("client connection closed %v, want %v", closed, c.closed)
+			}
+			got := tg.requests()
+			switch {
+			case c.forwarded == "" && len(got) != 0:
+				t.Errorf("refused, yet the target got %q", got)
+			case c.forwarded != "" && len(got) != 1:
+				t.Errorf("target got %q", got)
+			case c.forwarded != "":
+				g := got[0]
+				ok := strings.HasPrefix(c.forwarded, "GET ") && strings.HasPrefix(g, c.forwarded) ||
+					!strings.HasPrefix(c.forwarded, "GET ") && strings.HasSuffix(g, c.forwarded)
+				if !ok || strings.Contains(g, "\n:") || strings.Contains(g, "%09") ||
+					strings.Count(strings.ToLower(g), "transfer-encoding")+strings.Count(strings.ToLower(g), "content-length") > 1 {
+					t.Errorf("target got %q, want %q", g, c.forwarded)
+				}
+			}
+			id := resps[0].Header.Get("X-Request-Id")
+			rec, ok := findRecord(hist, id)
+			if c.tier == "-" {
+				c.tier, c.reason = "", ""
+			}
+			if !ok || rec.Classification != c.tier || rec.ClassificationReason != c.reason {
+				t.Errorf("logged %q/%q, want %q/%q", rec.Classification, rec.ClassificationReason, c.tier, c.reason)
+			}
+		})
+	}
+}

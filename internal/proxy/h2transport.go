@@ -237,6 +237,11 @@ func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Ta
 	// The URL first: a stream reserved on a pooled connection must be
 	// used by RoundTrip.
 	u, err := h.url(tg, req.uri)
+	if err == nil && req.codings != "" {
+		// HTTP/2 has no transfer codings (RFC 9113 §8.2.2): a body coded
+		// gzip or deflate cannot say so to the target.
+		err = errH2Codings
+	}
 	if err != nil {
 		return nil, &failure.AttemptError{Phase: failure.PhaseWrite, Target: tg.Address, Err: &failure.H2Error{Err: err}}
 	}
@@ -293,6 +298,10 @@ func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Ta
 	s.resp = resp
 	return &exchange{t: t, tg: tg, resp: resp, h2: s, reused: s.reused, idle: idle, timeout: timeout}, nil
 }
+
+// errH2Codings refuses a request with transfer codings other than
+// chunked on an HTTP/2 target group.
+var errH2Codings = errors.New("transfer codings other than chunked cannot be sent over HTTP/2")
 
 // url is the stream's URL: the target as authority of the connection,
 // and the request's path and query as the client sent them.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -113,6 +114,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
+	if n := len(r.TransferEncoding); n > 1 && r.ContentLength < 0 {
+		// The codings before chunked (the connection loop sets them).
+		out.codings = strings.Join(r.TransferEncoding[:n-1], ", ")
+	}
 	if rw, ok := w.(*respWriter); ok && r.ProtoMinor >= 1 {
 		// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
 		out.interim = rw

@@ -3,8 +3,10 @@ package proxy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/http1"
@@ -32,6 +34,9 @@ func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, 
 	r.Method = sub(p.Method)
 	r.RequestURI = sub(p.Target)
 	u, err := parseTarget(r.Method, r.RequestURI)
+	if err != nil && hasCTL(r.RequestURI) {
+		u, err = ctlTarget(r.Method, r.RequestURI)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +86,12 @@ func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, 
 	switch {
 	case p.Chunked:
 		r.ContentLength, r.Body = -1, &cc.body
+		if p.Codings {
+			// The codings before the final chunked travel on (the
+			// transport writes "Transfer-Encoding: gzip, chunked"); only
+			// the chunked framing is decoded and made anew.
+			r.TransferEncoding = []string{string(p.AppendCodings(nil)), "chunked"}
+		}
 	case p.ContentLength > 0:
 		r.ContentLength, r.Body = p.ContentLength, &cc.body
 	default:
@@ -102,6 +113,47 @@ func parseTarget(method, target string) (*url.URL, error) {
 		return &url.URL{Host: target}, nil
 	}
 	return url.ParseRequestURI(target)
+}
+
+// hasCTL reports a control byte (0x00-0x1f, DEL) in s.
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
+}
+
+// ctlTarget parses an origin-form target that carries control bytes the
+// URL grammar refuses (HTAB, 0x01-0x1f, DEL; the parser refuses NUL and
+// CR), which the listener's desync_mitigation_mode let through as
+// AmbiguousUri. Path and query hold the bytes decoded, for routing; the
+// URL's RequestURI is the target exactly as received, so that the
+// request line forwarded is the client's, as ALB forwards it (not
+// percent-encoded).
+func ctlTarget(method, target string) (*url.URL, error) {
+	var b strings.Builder
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c < ' ' || c == 0x7f {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	u, err := parseTarget(method, b.String())
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") {
+		return u, nil // forwarded percent-encoded: Opaque cannot carry it
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	u.Opaque = path
+	if hasQuery {
+		u.RawQuery = query
+	}
+	return u, nil
 }
 
 // canonicalKey returns name in canonical form (textproto's rules) as a

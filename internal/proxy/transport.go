@@ -109,6 +109,10 @@ type outRequest struct {
 	// body is nil for no body. contentLength < 0 sends it chunked.
 	body          io.Reader
 	contentLength int64
+	// codings are the client's transfer codings before the final chunked
+	// ("gzip, deflate"), sent with a chunked body: Fulcrum decodes and
+	// re-frames only the chunked framing (RFC 9112 §7). Empty for none.
+	codings string
 	// close asks the target to close the connection after the response.
 	close bool
 	// interim, when set, gets each 1xx interim response but 100 and 101.
@@ -360,7 +364,12 @@ func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
 		w.Write(strconv.AppendInt(num[:0], r.contentLength, 10))
 		w.WriteString("\r\n")
 	default:
-		w.WriteString("Transfer-Encoding: chunked\r\n")
+		w.WriteString("Transfer-Encoding: ")
+		if r.codings != "" {
+			w.WriteString(r.codings)
+			w.WriteString(", ")
+		}
+		w.WriteString("chunked\r\n")
 	}
 	if r.close {
 		w.WriteString("Connection: close\r\n")
