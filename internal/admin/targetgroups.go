@@ -35,8 +35,10 @@ type TargetView struct {
 	// AdminState is ready, drain or maint (runtime API).
 	AdminState string `json:"admin_state"`
 	InFlight   int64  `json:"in_flight"`
-	// RegisteredBy is "config" for targets from the file, "api" for
-	// targets registered at runtime (they survive reloads).
+	// RegisteredBy is who registered the target: "file" (the
+	// configuration file), "api" (the admin API, the CLI or the runtime
+	// socket), or the discovery provider that found it: "dns", "etcd" or
+	// "kubernetes". All but file survive reloads.
 	RegisteredBy string `json:"registered_by"`
 	// MaxConnections is the target's in-flight limit; 0 is unlimited.
 	MaxConnections int64 `json:"max_connections"`
@@ -159,10 +161,7 @@ func targetView(t *target.Target, h target.Health, now time.Time) TargetView {
 		Errors:       map[string]WindowView{},
 		ResponseTime: ResponseTimeView{P50: snap.P50.Seconds(), P99: snap.P99.Seconds()},
 		Transitions:  []TransitionView{},
-		RegisteredBy: "config", MaxConnections: t.MaxConnections(),
-	}
-	if t.Runtime() {
-		v.RegisteredBy = "api"
+		RegisteredBy: t.Source().String(), MaxConnections: t.MaxConnections(),
 	}
 	if ss := t.SlowStartSince(); !ss.IsZero() {
 		v.SlowStartSince = &ss

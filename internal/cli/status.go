@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -128,12 +129,12 @@ func (c *adminClient) status(ctx context.Context, w *bytes.Buffer, output string
 		w.Write(raw)
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"target_group", "target", "state", "reason", "admin_state", "in_flight", "requests_per_second", "status_5xx_per_second", "top_error", "top_error_count_5m", "lb_5xx_per_second"})
+		cw.Write([]string{"target_group", "target", "state", "reason", "admin_state", "in_flight", "requests_per_second", "status_5xx_per_second", "top_error", "top_error_count_5m", "lb_5xx_per_second", "registered_by"})
 		for _, g := range groups {
 			for _, t := range g.Targets {
 				top, n := t.TopError()
 				cw.Write([]string{g.Name, t.Address, t.State, t.Reason, t.AdminState, strconv.FormatInt(t.InFlight, 10),
-					perSecond(t.Requests.M1), perSecond(t.Status5xx.M1), top, strconv.FormatInt(n, 10), perSecond(lb5xx(t))})
+					perSecond(t.Requests.M1), perSecond(t.Status5xx.M1), top, strconv.FormatInt(n, 10), perSecond(lb5xx(t)), t.RegisteredBy})
 			}
 		}
 		cw.Flush()
@@ -230,6 +231,9 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 		if n := states["draining"]; n > 0 {
 			head += fmt.Sprintf(", %d draining", n)
 		}
+		if by := registeredBy(g.Targets); by != "" {
+			head += "; " + by
+		}
 		if g.FailOpen {
 			head += "  FAIL-OPEN: no healthy target, routing to all"
 		}
@@ -261,6 +265,28 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 			}
 		}
 	}
+}
+
+// registeredBy sums up who registered a group's targets, for example
+// "registered by dns 2, file 1"; "" when the file registered them all.
+func registeredBy(ts []admin.TargetView) string {
+	n := map[string]int{}
+	for _, t := range ts {
+		n[t.RegisteredBy]++
+	}
+	if len(n) == 0 || (len(n) == 1 && n["file"] > 0) {
+		return ""
+	}
+	names := make([]string, 0, len(n))
+	for k := range n {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, n[k])
+	}
+	return "registered by " + strings.Join(parts, ", ")
 }
 
 // truncate shortens s to n runes, ending with "…" when cut.

@@ -84,6 +84,25 @@ func TestStatusTable(t *testing.T) {
 	}
 }
 
+func TestStatusRegisteredBy(t *testing.T) {
+	now := time.Now()
+	file := target.New("api", "127.0.0.1:8080", 1, target.Health{State: target.StateHealthy, Since: now})
+	dns := target.New("api", "127.0.0.1:8081", 1, target.Health{State: target.StateHealthy, Since: now})
+	dns.SetSource(target.SourceDNS)
+	g := target.NewGroup("api", []*target.Target{file, dns})
+	s := &admin.Server{Groups: func() []*target.Group { return []*target.Group{g} }}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, out, errOut := run(t, "status", "--admin", srv.URL)
+	if code != 0 || !strings.Contains(out, "api  2/2 healthy; registered by dns 1, file 1") {
+		t.Errorf("code %d %s\n%s", code, errOut, out)
+	}
+	_, out, _ = run(t, "status", "--admin", srv.URL, "-o", "csv")
+	if !strings.Contains(out, "api,127.0.0.1:8081,healthy,,ready,0,0.0,0.0,,0,0.0,dns\n") {
+		t.Errorf("csv:\n%s", out)
+	}
+}
+
 func TestStatusOutputs(t *testing.T) {
 	srv, tok := statusAdmin(t)
 	code, out, _ := run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "json")
@@ -94,7 +113,7 @@ func TestStatusOutputs(t *testing.T) {
 		t.Errorf("json: code %d %s", code, out)
 	}
 	code, out, _ = run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "csv")
-	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7,0.1\n") {
+	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7,0.1,file\n") {
 		t.Errorf("csv: code %d\n%s", code, out)
 	}
 	// Without the token the admin API's own error is shown.
