@@ -31,6 +31,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -73,6 +74,9 @@ type Server struct {
 	// Frontends, when set, returns each listener's client connections,
 	// the FRONTEND rows of show stat.
 	Frontends func() []Frontend
+	// Discovery, when set, returns a target group's discovery providers'
+	// states (the discovery list of the target group view).
+	Discovery func(group string) []discovery.Status
 	// Version and Started answer show info; a zero Started omits the
 	// uptime.
 	Version string

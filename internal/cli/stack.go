@@ -39,11 +39,12 @@ func newStack(cfg *config.Config, token string, opts proxy.Options) (*stack, err
 	if err != nil {
 		return nil, err
 	}
+	reg.MustRegister(srv.DiscoveryCollector())
 	mode, _ := config.ParseMode(cfg.Admin.SocketMode) // validated
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
 		SocketMode: mode, AllowedHosts: cfg.Admin.AllowedHosts, Pprof: cfg.Admin.Pprof,
 		Groups: srv.TargetGroups, History: history, Logger: opts.Logger, Control: srv,
-		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Version: versionString(), Started: time.Now()}
+		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Discovery: srv.Discovery, Version: versionString(), Started: time.Now()}
 	if err := adm.Listen(); err != nil {
 		return nil, err
 	}

@@ -212,12 +212,23 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
+		writeDiscovery := func() {
+			for _, d := range g.Discovery {
+				if d.Stale {
+					fmt.Fprintln(w, red.Render(truncate(fmt.Sprintf("  %s: FAILING, kept %d targets", d.Provider, d.Targets), width)))
+					fmt.Fprintln(w, dim.Render(truncateWords("    └ "+d.Error, width)))
+				} else {
+					fmt.Fprintln(w, dim.Render(truncate(fmt.Sprintf("  %s: %d targets", d.Provider, d.Targets), width)))
+				}
+			}
+		}
 		if len(g.Targets) == 0 {
 			head := g.Name + "  no registered targets: every request gets 503"
 			if rc, ok := recent[g.Name]; ok && rc.lb5xx > 0 {
 				head += fmt.Sprintf(" (%d of the last %d requests)", rc.lb5xx, rc.requests)
 			}
 			fmt.Fprintln(w, red.Render(truncate(head, width)))
+			writeDiscovery()
 			continue
 		}
 		states := map[string]int{}
@@ -238,6 +249,7 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 			head += "  FAIL-OPEN: no healthy target, routing to all"
 		}
 		fmt.Fprintln(w, bold.Render(truncate(head, width)))
+		writeDiscovery()
 		fmt.Fprintln(w, dim.Render(fmt.Sprintf("  %-*s %-11s %-19s %4s %6s %6s %7s", addrW, "TARGET", "STATE", "REASON", "INFL", "REQ/S", "5XX/S", "LB5XX/S")))
 		for _, t := range g.Targets {
 			state := t.State

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
@@ -206,5 +207,28 @@ func TestStatusFindsPortZero(t *testing.T) {
 	os.WriteFile(cfg, []byte("admin: {address: \"127.0.0.1:0\"}\nlisteners: [{name: web, address: \"127.0.0.1:0\", default_target_group: web}]\ntarget_groups: [{name: web}]\n"), 0o644)
 	if code, _, errOut := run(t, "status", "-c", cfg); code != 1 || !strings.Contains(errOut, "port 0") {
 		t.Errorf("port 0 without socket: code %d %q", code, errOut)
+	}
+}
+
+func TestStatusDiscoveryEvidence(t *testing.T) {
+	g := target.NewGroup("api", nil)
+	since := time.Now()
+	s := &admin.Server{Groups: func() []*target.Group { return []*target.Group{g} },
+		Discovery: func(string) []discovery.Status {
+			return []discovery.Status{{Provider: "dns SRV _http._tcp.api.internal via 127.0.0.1:53", Type: "dns", Targets: 3, Stale: true,
+				Error: "SRV _http._tcp.api.internal.: read udp: i/o timeout", ErrorSince: &since, Errors: 4}}
+		}}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, out, _ := run(t, "status", "--admin", srv.URL)
+	if code != 0 || !strings.Contains(out, "dns SRV _http._tcp.api.internal via 127.0.0.1:53: FAILING, kept 3 targets\n    └ SRV _http._tcp.api.internal.: read udp: i/o timeout") {
+		t.Errorf("code %d\n%s", code, out)
+	}
+	_, out, _ = run(t, "status", "--admin", srv.URL, "-o", "json")
+	var v struct {
+		TargetGroups []admin.TargetGroupView `json:"target_groups"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.TargetGroups[0].Discovery) != 1 || !v.TargetGroups[0].Discovery[0].Stale {
+		t.Errorf("json: %v\n%s", err, out)
 	}
 }

@@ -59,6 +59,7 @@ type Server struct {
 	srvWG     sync.WaitGroup
 	errs      chan error
 	grace     time.Duration
+	fleet     atomic.Pointer[fleet] // discovery.go
 }
 
 // snapshot is one immutable generation of the routing configuration.
@@ -407,6 +408,7 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 		}
 	}
 	s.bgWG.Go(func() { s.tick(bg) })
+	s.startFleet(bg) // discovery.go
 	for _, lc := range s.cfg.Listeners {
 		s.serveListener(s.listeners[lc.Name])
 	}
