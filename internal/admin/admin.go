@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -77,6 +78,9 @@ type Server struct {
 	// Discovery, when set, returns a target group's discovery providers'
 	// states (the discovery list of the target group view).
 	Discovery func(group string) []discovery.Status
+	// Fleet, when set, returns the fleet view (GET /api/v1/fleet), nil
+	// without a cluster section.
+	Fleet func() *cluster.Fleet
 	// Version and Started answer show info; a zero Started omits the
 	// uptime.
 	Version string
@@ -206,6 +210,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/requests", s.listRequests)
 	mux.HandleFunc("GET /api/v1/requests/{id}", s.getRequest)
 	mux.HandleFunc("GET /stats", s.stats)
+	mux.HandleFunc("GET /api/v1/fleet", s.fleet) // fleet.go
 	if s.Control != nil {
 		mux.HandleFunc("POST /api/v1/target-groups/{name}/targets", s.registerTarget)
 		mux.HandleFunc("DELETE /api/v1/target-groups/{name}/targets/{address}", s.deregisterTarget)

@@ -32,10 +32,10 @@ const defaultConfig = "fulcrum.yaml"
 func newStatus(stdout io.Writer) *cobra.Command {
 	var af adminFlags
 	var output string
-	var watch bool
+	var watch, fleet bool
 	var interval time.Duration
 	cmd := &cobra.Command{
-		Use:   "status [--admin URL|HOST:PORT | -c FILE] [-o table|json|csv] [--watch]",
+		Use:   "status [--admin URL|HOST:PORT | -c FILE] [-o table|json|csv] [--watch] [--fleet]",
 		Short: "Show every target's health, traffic and top error from a running fulcrum",
 		Long: "status reads /api/v1/target-groups from a running fulcrum's admin API and prints\n" +
 			"one block per target group, one row per target: state, ALB reason, requests in\n" +
@@ -46,7 +46,11 @@ func newStatus(stdout io.Writer) *cobra.Command {
 			"The admin address is --admin (a URL or host:port), else admin.address from -c FILE\n" +
 			"(default fulcrum.yaml when it exists), else 127.0.0.1:9901. The bearer token\n" +
 			"comes from --token-file, else from the config's admin.token_file. With --watch on\n" +
-			"a terminal the table refreshes in place and q quits.",
+			"a terminal the table refreshes in place and q quits.\n\n" +
+			"With --fleet it reads /api/v1/fleet instead: every instance of the cluster, whether\n" +
+			"this one reaches etcd, and each target as each instance sees it, with verdicts such\n" +
+			"as \"connection_refused seen by 3 of 3 instances\" against \"only lb-b sees\n" +
+			"target_timeout\" (a dead target against a network path problem).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" && output != "csv" {
@@ -73,7 +77,11 @@ func newStatus(stdout io.Writer) *cobra.Command {
 			}
 			for {
 				var buf bytes.Buffer
-				if err := c.status(ctx, &buf, output, lipgloss.NewRenderer(stdout)); err != nil {
+				show := func() error { return c.status(ctx, &buf, output, lipgloss.NewRenderer(stdout)) }
+				if fleet {
+					show = func() error { return c.fleetStatus(ctx, &buf, output) }
+				}
+				if err := show(); err != nil {
 					return &exitError{code: 1, err: err}
 				}
 				if watch && tty {
@@ -101,6 +109,7 @@ func newStatus(stdout io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "table", "table, json or csv")
 	f.BoolVar(&watch, "watch", false, "refresh until interrupted")
+	f.BoolVar(&fleet, "fleet", false, "show the fleet's view (cluster section): every target as each instance sees it")
 	f.DurationVar(&interval, "interval", 2*time.Second, "refresh interval with --watch")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
 	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -230,5 +231,41 @@ func TestStatusDiscoveryEvidence(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.TargetGroups[0].Discovery) != 1 || !v.TargetGroups[0].Discovery[0].Stale {
 		t.Errorf("json: %v\n%s", err, out)
+	}
+}
+
+func TestStatusFleet(t *testing.T) {
+	reports := map[string]cluster.Report{}
+	for _, name := range []string{"lb-a", "lb-b", "lb-c"} {
+		r := cluster.Report{Instance: name, Updated: time.Now(), Targets: []cluster.TargetReport{
+			{TargetGroup: "api", Address: "10.0.0.5:80", State: "unhealthy", RegisteredBy: "dns", Errors5m: map[string]int64{"connection_refused": 3}},
+			{TargetGroup: "api", Address: "10.0.0.6:80", State: "healthy", RegisteredBy: "etcd"},
+		}}
+		if name == "lb-b" {
+			r.Targets[1].Errors5m = map[string]int64{"target_timeout": 2}
+		}
+		reports[name] = r
+	}
+	f := cluster.Merge(cluster.Fleet{Instance: "lb-a", Connected: true}, reports)
+	s := &admin.Server{Groups: func() []*target.Group { return nil }, Fleet: func() *cluster.Fleet { return &f }}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, out, errOut := run(t, "status", "--admin", srv.URL, "--fleet")
+	for _, want := range []string{
+		"fleet: 3 instances (lb-a, lb-b, lb-c); this is lb-a\netcd: connected\n",
+		"  lb-b         healthy     etcd      target_timeout ×2 in 5m\n",
+		"  lb-a         healthy     etcd\n",
+		"  → connection_refused seen by 3 of 3 instances: the target itself\n",
+		"  → only lb-b sees target_timeout (1 of 3 instances): the path, not the target\n",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("code %d %s: no %q in\n%s", code, errOut, want, out)
+		}
+	}
+	// Without a cluster section the answer says the instance stands alone.
+	alone := httptest.NewServer((&admin.Server{Groups: func() []*target.Group { return nil }}).Handler())
+	defer alone.Close()
+	if code, _, errOut := run(t, "status", "--admin", alone.URL, "--fleet"); code == 0 || !strings.Contains(errOut, "stands alone") {
+		t.Errorf("code %d %s", code, errOut)
 	}
 }

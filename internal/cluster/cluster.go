@@ -420,8 +420,8 @@ func verdicts(seen []Observation) []string {
 		case len(by) == n:
 			out = append(out, fmt.Sprintf("%s seen by the only instance", what))
 		default:
-			out = append(out, fmt.Sprintf("only %s see%s %s (%d of %d instances): suspect the network path from %s",
-				strings.Join(by, ", "), plural(len(by)), what, len(by), n, plural2(len(by))))
+			out = append(out, fmt.Sprintf("only %s see%s %s (%d of %d instances): the path, not the target",
+				strings.Join(by, ", "), plural(len(by)), what, len(by), n))
 		}
 	}
 	for _, et := range slices.Sorted(maps.Keys(byError)) {
@@ -438,11 +438,4 @@ func plural(k int) string {
 		return "s"
 	}
 	return ""
-}
-
-func plural2(k int) string {
-	if k == 1 {
-		return "it"
-	}
-	return "them"
 }

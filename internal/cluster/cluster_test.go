@@ -147,7 +147,7 @@ func TestFleetView(t *testing.T) {
 	if got := strings.Join(f.Targets[0].Verdicts, "; "); got != "connection_refused seen by 3 of 3 instances: the target itself; unhealthy or ejected seen by 3 of 3 instances: the target itself" {
 		t.Errorf("dead target verdicts %q", got)
 	}
-	if got := strings.Join(f.Targets[1].Verdicts, "; "); got != "only lb-b sees connection_timed_out (1 of 3 instances): suspect the network path from it" {
+	if got := strings.Join(f.Targets[1].Verdicts, "; "); got != "only lb-b sees connection_timed_out (1 of 3 instances): the path, not the target" {
 		t.Errorf("path verdicts %q", got)
 	}
 

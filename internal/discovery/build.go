@@ -12,25 +12,18 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/config"
 )
 
-// Build makes the providers of every target group of cfg. It returns
-// them with a function that closes what they share (etcd clients),
-// which the caller calls once the providers stopped. Errors name the
-// provider's configuration path.
-func Build(cfg *config.Config) ([]Group, func(), error) {
-	clients := map[string]*clientv3.Client{}
-	closeAll := func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}
+// Build makes the providers of every target group of cfg. The etcd
+// clients they need are taken from clients, or made and added to it; the
+// caller closes them once the providers stopped, also after an error.
+// Errors name the provider's configuration path.
+func Build(cfg *config.Config, clients map[string]*clientv3.Client) ([]Group, error) {
 	var out []Group
 	for i, tg := range cfg.TargetGroups {
 		g := Group{Name: tg.Name}
 		for j, d := range tg.Discovery {
 			p, err := build(cfg, d, clients)
 			if err != nil {
-				closeAll()
-				return nil, nil, fmt.Errorf("target_groups[%d].discovery[%d]: %w", i, j, err)
+				return nil, fmt.Errorf("target_groups[%d].discovery[%d]: %w", i, j, err)
 			}
 			g.Providers = append(g.Providers, p)
 		}
@@ -38,7 +31,7 @@ func Build(cfg *config.Config) ([]Group, func(), error) {
 			out = append(out, g)
 		}
 	}
-	return out, closeAll, nil
+	return out, nil
 }
 
 func build(cfg *config.Config, d config.Discovery, clients map[string]*clientv3.Client) (Provider, error) {

@@ -272,6 +272,11 @@ func (m *Manager) apply(ctx context.Context, gs *groupSync) {
 				continue
 			}
 			gs.managed[addr] = w.src
+		case !mine && t.Source() == w.src && w.src != target.SourceFile:
+			// Registered here with the provider's source (a runtime
+			// registration this instance made and shared): adopt it, so
+			// that it drains when it leaves the provider.
+			gs.managed[addr] = w.src
 		case !mine || t.Source() != src:
 			delete(gs.managed, addr) // the file or the API owns it
 		case t.Draining():

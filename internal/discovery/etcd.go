@@ -34,13 +34,28 @@ type Etcd struct {
 	// Probe is how often etcd is asked whether it is there while the
 	// watch is quiet, so that an outage is shown. Zero means 2s.
 	Probe time.Duration
+	// As is the registered_by of the targets: SourceEtcd (the zero value
+	// means it) or SourceAPI for the fleet's runtime registrations
+	// (internal/cluster).
+	As target.Source
 }
 
 // Source implements Provider.
-func (e *Etcd) Source() target.Source { return target.SourceEtcd }
+func (e *Etcd) Source() target.Source {
+	if e.As == target.SourceFile {
+		return target.SourceEtcd
+	}
+	return e.As
+}
 
-// String implements Provider: "etcd PREFIX".
-func (e *Etcd) String() string { return "etcd " + e.Prefix }
+// String implements Provider: "etcd PREFIX", or "fleet registrations
+// PREFIX" for runtime registrations.
+func (e *Etcd) String() string {
+	if e.Source() == target.SourceAPI {
+		return "fleet registrations " + e.Prefix
+	}
+	return "etcd " + e.Prefix
+}
 
 // etcdValue is a target key's optional value.
 type etcdValue struct {

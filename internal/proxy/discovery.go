@@ -3,10 +3,16 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/health"
@@ -14,33 +20,135 @@ import (
 )
 
 // fleet is what Serve runs besides the request path to learn targets
-// from outside the file (docs/fleet.md): the discovery manager. It is
-// set once, when Serve starts.
+// from outside the file and share what it knows (docs/fleet.md): the
+// discovery manager and, with a cluster section, this instance's node in
+// the fleet. It is set once, when Serve starts.
 type fleet struct {
 	discovery *discovery.Manager
+	node      *cluster.Node
 }
 
 // startFleet starts the discovery providers of the configuration's
-// target groups on bg, Serve's background context; they stop with it.
-// A provider that cannot be built is logged and left out: routing goes
-// on with the file's targets. The caller holds s.mu.
+// target groups and the cluster node on bg, Serve's background context;
+// they stop with it, and their etcd clients close after them. A provider
+// that cannot be built is logged and discovery left off: routing goes on
+// with the file's targets. The caller holds s.mu.
 func (s *Server) startFleet(bg context.Context) {
 	f := &fleet{}
-	groups, closeClients, err := discovery.Build(s.cfg)
+	clients := map[string]*clientv3.Client{}
+	groups, err := discovery.Build(s.cfg, clients)
 	if err != nil {
 		s.logger.Error("discovery not started", "error", err)
-		groups, closeClients = nil, func() {}
+		groups = nil
+	}
+	if c := s.cfg.Cluster; c != nil {
+		if f.node, err = s.clusterNode(c, clients); err != nil {
+			s.logger.Error("cluster not joined; this instance stands alone", "error", err)
+		}
+	}
+	if f.node != nil {
+		// Every group follows the fleet's runtime registrations.
+		for _, tc := range s.cfg.TargetGroups {
+			p := &discovery.Etcd{Client: f.node.Client, Prefix: f.node.RegistrationsPrefix(tc.Name), Weight: 1, As: target.SourceAPI}
+			i := slices.IndexFunc(groups, func(g discovery.Group) bool { return g.Name == tc.Name })
+			if i < 0 {
+				groups = append(groups, discovery.Group{Name: tc.Name})
+				i = len(groups) - 1
+			}
+			groups[i].Providers = append(groups[i].Providers, p)
+		}
 	}
 	if len(groups) > 0 {
 		f.discovery = discovery.New(groups, discoveryRegistry{s}, s.logger)
-		s.bgWG.Go(func() {
-			defer closeClients()
-			f.discovery.Run(bg)
-		})
-	} else {
-		closeClients()
 	}
 	s.fleet.Store(f)
+	if f.discovery == nil && f.node == nil {
+		closeClients(clients)
+		return
+	}
+	s.bgWG.Go(func() {
+		defer closeClients(clients)
+		var wg sync.WaitGroup
+		if f.discovery != nil {
+			wg.Go(func() { f.discovery.Run(bg) })
+		}
+		if f.node != nil {
+			wg.Go(func() { f.node.Run(bg) })
+		}
+		wg.Wait()
+	})
+}
+
+func closeClients(clients map[string]*clientv3.Client) {
+	for _, c := range clients {
+		c.Close()
+	}
+}
+
+// clusterNode makes this instance's node from the cluster section.
+func (s *Server) clusterNode(c *config.Cluster, clients map[string]*clientv3.Client) (*cluster.Node, error) {
+	instance := c.Instance
+	if instance == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("cluster.instance is not set and the host name is unknown: %w", err)
+		}
+		instance = h
+	}
+	cl, err := discovery.EtcdClient(s.cfg, c.Etcd.Endpoints, clients)
+	if err != nil {
+		return nil, err
+	}
+	return &cluster.Node{Client: cl, Prefix: strings.TrimSuffix(c.Etcd.Prefix, "/"), Instance: instance,
+		LeaseTTL: c.LeaseTTL.D(), Interval: c.PublishInterval.D(), Timeout: c.Etcd.DialTimeout.D(), Logger: s.logger,
+		Observe: func(now time.Time) cluster.Report { return cluster.Observe(s.TargetGroups(), now) }}, nil
+}
+
+// Fleet returns the fleet view, or nil without a cluster section.
+func (s *Server) Fleet() *cluster.Fleet {
+	if f := s.fleet.Load(); f != nil && f.node != nil {
+		v := f.node.View(time.Now())
+		return &v
+	}
+	return nil
+}
+
+// ClusterCollector returns the fulcrum_cluster_* metrics.
+func (s *Server) ClusterCollector() prometheus.Collector {
+	return cluster.NewCollector(func() *cluster.Node {
+		if f := s.fleet.Load(); f != nil {
+			return f.node
+		}
+		return nil
+	})
+}
+
+// FleetControl is the admin API's Controller with a cluster section:
+// runtime registrations and deregistrations apply here at once, then go
+// to etcd for the rest of the fleet (queued while etcd is away), so
+// routing here never waits for etcd.
+type FleetControl struct{ *Server }
+
+// Register is Server.Register, then shared with the fleet.
+func (c FleetControl) Register(ctx context.Context, group, address string, weight int) error {
+	if err := c.Server.Register(ctx, group, address, weight); err != nil {
+		return err
+	}
+	if f := c.fleet.Load(); f != nil && f.node != nil {
+		f.node.Register(group, address, max(weight, 1))
+	}
+	return nil
+}
+
+// Deregister is Server.Deregister, then shared with the fleet.
+func (c FleetControl) Deregister(ctx context.Context, group, address string) error {
+	if err := c.Server.Deregister(ctx, group, address); err != nil {
+		return err
+	}
+	if f := c.fleet.Load(); f != nil && f.node != nil {
+		f.node.Deregister(group, address)
+	}
+	return nil
 }
 
 // Discovery returns the discovery providers' states of a target group,
