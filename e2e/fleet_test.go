@@ -1,0 +1,259 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// etcdProc is a real etcd process (Debian's etcd-server) on free ports,
+// with a data dir that survives a kill, so the test can restart it.
+type etcdProc struct {
+	t            *testing.T
+	dir          string
+	client, peer int
+	cmd          *exec.Cmd
+}
+
+func startEtcdProc(t *testing.T) *etcdProc {
+	t.Helper()
+	if _, err := exec.LookPath("etcd"); err != nil {
+		if os.Getenv("FULCRUM_E2E_REQUIRE_ETCD") != "" {
+			t.Fatal("etcd is not installed (apt-get install etcd-server)")
+		}
+		t.Skip("etcd is not installed (apt-get install etcd-server)")
+	}
+	e := &etcdProc{t: t, dir: t.TempDir(), client: freePort(t), peer: freePort(t)}
+	e.start()
+	t.Cleanup(e.kill)
+	return e
+}
+
+func (e *etcdProc) endpoint() string { return fmt.Sprintf("127.0.0.1:%d", e.client) }
+
+func (e *etcdProc) start() {
+	e.t.Helper()
+	c, p := "http://"+e.endpoint(), fmt.Sprintf("http://127.0.0.1:%d", e.peer)
+	e.cmd = exec.Command("etcd", "--name", "e2e", "--data-dir", e.dir, "--log-level", "error", "--logger", "zap",
+		"--listen-client-urls", c, "--advertise-client-urls", c,
+		"--listen-peer-urls", p, "--initial-advertise-peer-urls", p, "--initial-cluster", "e2e="+p)
+	if err := e.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	if !waitListening(e.endpoint(), waitTimeout) {
+		e.t.Fatal("etcd did not listen")
+	}
+}
+
+// kill ends etcd with SIGKILL, as a crash would.
+func (e *etcdProc) kill() {
+	if e.cmd != nil {
+		e.cmd.Process.Kill()
+		e.cmd.Wait()
+		e.cmd = nil
+	}
+}
+
+func etcdClient(t *testing.T, endpoint string) *clientv3.Client {
+	t.Helper()
+	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// nameServer is a target that answers its name.
+func nameServer(t *testing.T, name string) string {
+	return httpTarget(t, time.Minute, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, name) })
+}
+
+// serves reports whether a GET through f answered body within d.
+func serves(f *fulcrum, body string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + f.addr + "/"); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(b) == body {
+				return true
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// targetState returns a target's state in group app as f's admin API
+// shows it, and its registered_by; "" when it is not registered.
+func targetState(t *testing.T, f *fulcrum, addr string) (string, string) {
+	body := adminGet(t, f.admin+"/api/v1/target-groups/app", 200)
+	var raw struct {
+		Targets []struct {
+			Address      string `json:"address"`
+			State        string `json:"state"`
+			RegisteredBy string `json:"registered_by"`
+		} `json:"targets"`
+	}
+	json.Unmarshal([]byte(body), &raw)
+	for _, x := range raw.Targets {
+		if x.Address == addr {
+			return x.State, x.RegisteredBy
+		}
+	}
+	return "", ""
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func fleetConnected(t *testing.T, f *fulcrum) (bool, int) {
+	var v struct {
+		Connected bool `json:"connected"`
+		Instances []struct {
+			Instance string `json:"instance"`
+		} `json:"instances"`
+	}
+	json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/fleet", 200)), &v)
+	return v.Connected, len(v.Instances)
+}
+
+// TestFleetThroughEtcd runs three fulcrum processes and one real etcd:
+// targets under the etcd prefix reach all three; a registration made on
+// one takes traffic on all three within a second; killing etcd under
+// load changes nothing for traffic and every instance says so;
+// restarting it resyncs; a drain started on one drains everywhere; a
+// self-registered target whose lease expires drains.
+func TestFleetThroughEtcd(t *testing.T) {
+	etcd := startEtcdProc(t)
+	cli := etcdClient(t, etcd.endpoint())
+	ctx := context.Background()
+	one, two, three := nameServer(t, "one"), nameServer(t, "two"), nameServer(t, "three")
+	const prefix = "/fulcrum/target-groups/app/targets"
+	if _, err := cli.Put(ctx, prefix+"/"+one, ""); err != nil {
+		t.Fatal(err)
+	}
+	var lbs []*fulcrum
+	for i := range 3 {
+		lbs = append(lbs, startFulcrum(t, fmt.Sprintf(`
+cluster:
+  etcd: {endpoints: [%q], prefix: /fulcrum, dial_timeout: 500ms}
+  instance: lb-%d
+  lease_ttl: 3s
+  publish_interval: 200ms
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups:
+  - name: app
+    health_check: {enabled: false}
+    deregistration_delay: 1s
+    discovery: [{type: etcd, prefix: %s}]
+`, etcd.endpoint(), i, prefix)))
+	}
+	for i, f := range lbs {
+		if !serves(f, "one", waitTimeout) {
+			t.Fatalf("lb-%d never routed to the target under the etcd prefix", i)
+		}
+		if _, by := targetState(t, f, one); by != "etcd" {
+			t.Errorf("lb-%d: %s registered_by %q, want etcd", i, one, by)
+		}
+	}
+
+	t.Log("a registration on lb-0 reaches every instance")
+	cliStart := time.Now()
+	fulcrumCLI(t, "targets", "register", "app", two, "--admin", lbs[0].admin)
+	start := time.Now() // the registration is acknowledged
+	t.Logf("the CLI took %s", start.Sub(cliStart).Round(time.Millisecond))
+	for i, f := range lbs {
+		if !serves(f, "two", 5*time.Second) {
+			t.Fatalf("lb-%d never routed to the target registered on lb-0", i)
+		}
+		t.Logf("lb-%d serves it after %s", i, time.Since(start).Round(time.Millisecond))
+	}
+	took := time.Since(start)
+	t.Logf("registered on lb-0, serving on all three after %s", took.Round(time.Millisecond))
+	if took > time.Second {
+		t.Errorf("a registration took %s to reach the fleet, want within 1s", took)
+	}
+	if _, by := targetState(t, lbs[2], two); by != "api" {
+		t.Errorf("lb-2: %s registered_by %q, want api", two, by)
+	}
+	waitUntil(t, "lb-0 sees 3 instances", func() bool { _, n := fleetConnected(t, lbs[0]); return n == 3 })
+
+	t.Log("kill etcd under load")
+	var loads []*loadGen
+	for _, f := range lbs {
+		loads = append(loads, startLoad("http://"+f.addr+"/", 2))
+	}
+	time.Sleep(200 * time.Millisecond) // some load before the kill
+	etcd.kill()
+	for i, f := range lbs {
+		waitUntil(t, fmt.Sprintf("lb-%d says etcd is away", i), func() bool { ok, _ := fleetConnected(t, f); return !ok })
+		f.waitEvent("cluster store unreachable; serving with what this instance knows", nil)
+	}
+	if m := adminGet(t, lbs[1].admin+"/metrics", 200); !strings.Contains(m, "fulcrum_cluster_connected 0") {
+		t.Errorf("lb-1 metrics do not say etcd is away")
+	}
+	time.Sleep(500 * time.Millisecond) // load while etcd is away
+	for i, f := range lbs {
+		for _, addr := range []string{one, two} {
+			if st, _ := targetState(t, f, addr); st != "unavailable" {
+				t.Errorf("lb-%d: %s is %q while etcd is away, want unavailable (routable, checks off)", i, addr, st)
+			}
+		}
+	}
+	for _, l := range loads {
+		l.finish(t) // fails on any client-visible error
+	}
+
+	t.Log("restart etcd: every instance catches up")
+	etcd.start()
+	for i, f := range lbs {
+		waitUntil(t, fmt.Sprintf("lb-%d reconnected", i), func() bool { ok, _ := fleetConnected(t, f); return ok })
+	}
+
+	t.Log("a drain started on lb-1 drains everywhere")
+	fulcrumCLI(t, "targets", "deregister", "app", two, "--admin", lbs[1].admin)
+	for i, f := range lbs {
+		waitUntil(t, fmt.Sprintf("lb-%d drains %s", i, two), func() bool { st, _ := targetState(t, f, two); return st == "draining" || st == "" })
+	}
+
+	t.Log("a self-registered target drains when its lease expires")
+	lease, err := cli.Grant(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, prefix+"/"+three, `{"weight": 2}`, clientv3.WithLease(lease.ID)); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range lbs {
+		if !serves(f, "three", 5*time.Second) {
+			t.Fatalf("lb-%d never routed to the self-registered target", i)
+		}
+	}
+	for i, f := range lbs {
+		waitUntil(t, fmt.Sprintf("lb-%d drains the expired %s", i, three), func() bool { st, _ := targetState(t, f, three); return st == "draining" || st == "" })
+	}
+	out := fulcrumCLI(t, "status", "--fleet", "--admin", lbs[0].admin)
+	if !strings.Contains(out, "fleet: 3 instances (lb-0, lb-1, lb-2); this is lb-0\netcd: connected") {
+		t.Errorf("status --fleet:\n%s", out)
+	}
+}
