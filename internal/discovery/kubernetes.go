@@ -1,3 +1,5 @@
+//go:build !nokubernetes
+
 package discovery
 
 import (
@@ -5,13 +7,16 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	discoveryclient "k8s.io/client-go/kubernetes/typed/discovery/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -33,8 +38,9 @@ import (
 // A nil ready or serving condition counts as true and a nil terminating
 // as false, as the EndpointConditions API says.
 type Kubernetes struct {
-	// Client is the Kubernetes API client.
-	Client kubernetes.Interface
+	// Client is the discovery.k8s.io/v1 API client (a clientset's
+	// DiscoveryV1()).
+	Client discoveryclient.EndpointSlicesGetter
 	// Namespace and Service name the Service.
 	Namespace, Service string
 	// Port is the slice port's name or number; "" takes the slice's only
@@ -63,10 +69,23 @@ func (k *Kubernetes) String() string {
 // every change of the Service's slices.
 func (k *Kubernetes) Run(ctx context.Context, report func(Update)) {
 	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: k.Service})
-	factory := informers.NewSharedInformerFactoryWithOptions(k.Client, k.Resync, informers.WithNamespace(k.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = sel.String() }))
-	inf := factory.Discovery().V1().EndpointSlices()
-	informer, lister := inf.Informer(), inf.Lister()
+	api := k.Client.EndpointSlices(k.Namespace)
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = sel.String()
+			return api.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel.String()
+			return api.Watch(ctx, o)
+		},
+	}
+	// The wrapper tells the reflector whether the client can stream
+	// lists (WatchList): a client that cannot says so with an
+	// IsWatchListSemanticsUnSupported method, as client-go's fakes do.
+	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, k.Client), &discoveryv1.EndpointSlice{}, k.Resync,
+		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	lister := discoverylisters.NewEndpointSliceLister(informer.GetIndexer())
 	changed := make(chan struct{}, 1)
 	kick := func() {
 		select {
@@ -82,8 +101,9 @@ func (k *Kubernetes) Run(ctx context.Context, report func(Update)) {
 		UpdateFunc: func(any, any) { kick() },
 		DeleteFunc: func(any) { kick() },
 	})
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { informer.RunWithContext(ctx) })
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		return
 	}
@@ -171,7 +191,7 @@ func newKubernetes(d config.Discovery) (Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client configuration: %w", err)
 	}
-	c, err := kubernetes.NewForConfig(rc)
+	c, err := discoveryclient.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}

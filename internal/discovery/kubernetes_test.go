@@ -1,3 +1,5 @@
+//go:build !nokubernetes
+
 package discovery
 
 import (
@@ -8,9 +10,18 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+	discoveryclient "k8s.io/client-go/kubernetes/typed/discovery/v1"
 
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
+
+// noWatchList is the fake clientset's discovery client, telling the
+// reflector that it cannot stream lists, as the fake clientset does.
+type noWatchList struct {
+	discoveryclient.DiscoveryV1Interface
+}
+
+func (noWatchList) IsWatchListSemanticsUnSupported() bool { return true }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -39,7 +50,7 @@ func TestKubernetesDiscovery(t *testing.T) {
 		slice("other-1", "other", endpoint("10.9.0.1", true, true, false)))
 	g := target.NewGroup("api", nil)
 	reg := newRegistry(g)
-	p := &Kubernetes{Client: client, Namespace: "default", Service: "api", Port: "http", Weight: 2}
+	p := &Kubernetes{Client: noWatchList{client.DiscoveryV1()}, Namespace: "default", Service: "api", Port: "http", Weight: 2}
 	m := New([]Group{{Name: "api", Providers: []Provider{p}}}, reg, nil)
 	m.Resync = 10 * time.Millisecond
 	rctx, cancel := context.WithCancel(ctx)
