@@ -63,6 +63,8 @@ type Provider interface {
 // Registry is the running server's side: the register and drain path of
 // the admin API, for one target group at a time.
 type Registry interface {
+	// Targets returns the group's registered targets.
+	Targets(group string) []*target.Target
 	// Find returns the group's registered target at address, or nil.
 	Find(group, address string) *target.Target
 	// Register adds a target to the group with the given source. Errors
@@ -75,7 +77,9 @@ type Registry interface {
 	SetWeight(group, address string, weight int)
 }
 
-// Group is one target group's providers.
+// Group is one target group's providers. A group without providers is
+// still given to New when it may hold targets an earlier manager
+// discovered (before a reload): they drain.
 type Group struct {
 	// Name is the target group's name.
 	Name string
@@ -129,6 +133,7 @@ type groupSync struct {
 	// managed are the addresses discovery registered in the group, with
 	// the source it registered them as.
 	managed map[string]target.Source
+	seeded  bool
 	kick    chan struct{}
 }
 
@@ -147,9 +152,6 @@ func New(groups []Group, reg Registry, logger *slog.Logger) *Manager {
 	}
 	m := &Manager{reg: reg, logger: logger}
 	for _, g := range groups {
-		if len(g.Providers) == 0 {
-			continue
-		}
 		gs := &groupSync{name: g.Name, managed: map[string]target.Source{}, kick: make(chan struct{}, 1)}
 		for _, p := range g.Providers {
 			gs.providers = append(gs.providers, &providerState{p: p, status: Status{Provider: p.String(), Type: p.Source().String()}})
@@ -175,6 +177,12 @@ func (m *Manager) Run(ctx context.Context) {
 		resync = time.Second
 	}
 	for _, gs := range m.groups {
+		if len(gs.providers) == 0 {
+			// No provider (any more, after a reload): drain what an
+			// earlier one discovered, once.
+			m.apply(ctx, gs)
+			continue
+		}
 		for _, ps := range gs.providers {
 			wg.Go(func() { ps.p.Run(ctx, func(u Update) { m.report(gs, ps, u) }) })
 		}
@@ -239,6 +247,32 @@ type want struct {
 func (m *Manager) apply(ctx context.Context, gs *groupSync) {
 	gs.mu.Lock()
 	defer gs.mu.Unlock()
+	// ready: the sources whose providers all reported a good set. A
+	// managed target of another source is not drained yet: its provider
+	// may not have spoken.
+	ready := map[target.Source]bool{}
+	for _, ps := range gs.providers {
+		if _, ok := ready[ps.p.Source()]; !ok {
+			ready[ps.p.Source()] = true
+		}
+		ready[ps.p.Source()] = ready[ps.p.Source()] && ps.good
+	}
+	if !gs.seeded {
+		// Targets an earlier manager (before a reload) discovered are
+		// this one's to keep or drain.
+		gs.seeded = true
+		for _, t := range m.reg.Targets(gs.name) {
+			src := t.Source()
+			if src == target.SourceFile || src == target.SourceAPI || t.Draining() {
+				continue
+			}
+			if _, ok := ready[src]; ok {
+				gs.managed[t.Address] = src
+			} else {
+				m.drain(ctx, gs.name, t.Address, fmt.Sprintf("Target's %s discovery was removed from the configuration", src))
+			}
+		}
+	}
 	wants := map[string]want{}
 	var order []string
 	for _, ps := range gs.providers {
@@ -288,7 +322,7 @@ func (m *Manager) apply(ctx context.Context, gs *groupSync) {
 		}
 	}
 	for addr, src := range gs.managed {
-		if _, ok := wants[addr]; ok {
+		if _, ok := wants[addr]; ok || !ready[src] {
 			continue
 		}
 		t := m.reg.Find(gs.name, addr)
@@ -312,7 +346,7 @@ func (m *Manager) drain(ctx context.Context, group, addr, why string) {
 // nil when the group has no providers.
 func (m *Manager) Status(group string) []Status {
 	for _, gs := range m.groups {
-		if gs.name != group {
+		if gs.name != group || len(gs.providers) == 0 {
 			continue
 		}
 		gs.mu.Lock()
@@ -328,9 +362,11 @@ func (m *Manager) Status(group string) []Status {
 
 // Groups returns the names of the groups with providers.
 func (m *Manager) Groups() []string {
-	out := make([]string, len(m.groups))
-	for i, gs := range m.groups {
-		out[i] = gs.name
+	var out []string
+	for _, gs := range m.groups {
+		if len(gs.providers) > 0 {
+			out = append(out, gs.name)
+		}
 	}
 	return out
 }

@@ -49,6 +49,8 @@ func newRegistry(groups ...*target.Group) *groupRegistry {
 	return r
 }
 
+func (r *groupRegistry) Targets(group string) []*target.Target { return r.groups[group].Targets() }
+
 func (r *groupRegistry) Find(group, address string) *target.Target {
 	return r.groups[group].Find(address)
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -26,6 +27,44 @@ import (
 type fleet struct {
 	discovery *discovery.Manager
 	node      *cluster.Node
+	// key is the configuration it runs (fleetKey); stop ends it and done
+	// is closed once it ended.
+	key  string
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// fleetKey is what of cfg the fleet runs: the target groups' names and
+// discovery providers, and the cluster section.
+func fleetKey(cfg *config.Config) string {
+	type group struct {
+		Name      string
+		Discovery []config.Discovery
+	}
+	v := struct {
+		Groups  []group
+		Cluster *config.Cluster
+	}{Cluster: cfg.Cluster}
+	for _, tc := range cfg.TargetGroups {
+		v.Groups = append(v.Groups, group{tc.Name, tc.Discovery})
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// reloadFleet restarts the fleet when a reload changed what it runs, and
+// reports whether it did. The new one starts once the old one stopped;
+// the discovered targets stay registered meanwhile, and the new
+// providers take them over (or drain them, once they report without
+// them). The caller holds s.mu.
+func (s *Server) reloadFleet() bool {
+	old := s.fleet.Load()
+	if !s.serving || old == nil || old.key == fleetKey(s.cfg) {
+		return false
+	}
+	old.stop()
+	s.startFleet(s.bg)
+	return true
 }
 
 // startFleet starts the discovery providers of the configuration's
@@ -34,7 +73,9 @@ type fleet struct {
 // that cannot be built is logged and discovery left off: routing goes on
 // with the file's targets. The caller holds s.mu.
 func (s *Server) startFleet(bg context.Context) {
-	f := &fleet{}
+	ctx, stop := context.WithCancel(bg)
+	prev := s.fleet.Load()
+	f := &fleet{key: fleetKey(s.cfg), stop: stop, done: make(chan struct{})}
 	clients := map[string]*clientv3.Client{}
 	groups, err := discovery.Build(s.cfg, clients)
 	if err != nil {
@@ -58,22 +99,31 @@ func (s *Server) startFleet(bg context.Context) {
 			groups[i].Providers = append(groups[i].Providers, p)
 		}
 	}
+	if prev != nil {
+		// After a reload: groups whose providers went away still get a
+		// (provider-less) reconciler, which drains what was discovered.
+		for _, tc := range s.cfg.TargetGroups {
+			if !slices.ContainsFunc(groups, func(g discovery.Group) bool { return g.Name == tc.Name }) {
+				groups = append(groups, discovery.Group{Name: tc.Name})
+			}
+		}
+	}
 	if len(groups) > 0 {
 		f.discovery = discovery.New(groups, discoveryRegistry{s}, s.logger)
 	}
 	s.fleet.Store(f)
-	if f.discovery == nil && f.node == nil {
-		closeClients(clients)
-		return
-	}
 	s.bgWG.Go(func() {
+		defer close(f.done)
 		defer closeClients(clients)
+		if prev != nil {
+			<-prev.done
+		}
 		var wg sync.WaitGroup
 		if f.discovery != nil {
-			wg.Go(func() { f.discovery.Run(bg) })
+			wg.Go(func() { f.discovery.Run(ctx) })
 		}
 		if f.node != nil {
-			wg.Go(func() { f.node.Run(bg) })
+			wg.Go(func() { f.node.Run(ctx) })
 		}
 		wg.Wait()
 	})
@@ -174,6 +224,13 @@ func (s *Server) DiscoveryCollector() prometheus.Collector {
 // discoveryRegistry is the register and drain path of the admin API,
 // for discovery providers.
 type discoveryRegistry struct{ s *Server }
+
+func (r discoveryRegistry) Targets(group string) []*target.Target {
+	if g := r.s.Group(group); g != nil {
+		return g.Targets.Targets()
+	}
+	return nil
+}
 
 func (r discoveryRegistry) Find(group, address string) *target.Target {
 	if g := r.s.Group(group); g != nil {
