@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
@@ -255,5 +258,96 @@ target_groups:
 	out := fulcrumCLI(t, "status", "--fleet", "--admin", lbs[0].admin)
 	if !strings.Contains(out, "fleet: 3 instances (lb-0, lb-1, lb-2); this is lb-0\netcd: connected") {
 		t.Errorf("status --fleet:\n%s", out)
+	}
+}
+
+// srvZone is a DNS server (miekg/dns on 127.0.0.1:0, UDP) with one SRV
+// name whose records the test changes, and a switch for NXDOMAIN.
+type srvZone struct {
+	mu      sync.Mutex
+	targets []string // host:port of 127.0.0.1 targets
+	nx      bool
+}
+
+func (z *srvZone) ServeDNS(w dns.ResponseWriter, q *dns.Msg) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	r := new(dns.Msg)
+	r.SetReply(q)
+	if z.nx {
+		r.Rcode = dns.RcodeNameError
+	}
+	qn := q.Question[0].Name
+	for i, hp := range z.targets {
+		_, port, _ := net.SplitHostPort(hp)
+		host := fmt.Sprintf("t%d.api.test.", i)
+		switch {
+		case q.Question[0].Qtype == dns.TypeSRV:
+			rr, _ := dns.NewRR(fmt.Sprintf("%s 1 IN SRV 0 1 %s %s", qn, port, host))
+			a, _ := dns.NewRR(host + " 1 IN A 127.0.0.1")
+			r.Answer, r.Extra = append(r.Answer, rr), append(r.Extra, a)
+		case q.Question[0].Qtype == dns.TypeA && qn == host:
+			a, _ := dns.NewRR(host + " 1 IN A 127.0.0.1")
+			r.Answer = append(r.Answer, a)
+		}
+	}
+	w.WriteMsg(r)
+}
+
+func (z *srvZone) set(nx bool, targets ...string) {
+	z.mu.Lock()
+	z.nx, z.targets = nx, targets
+	z.mu.Unlock()
+}
+
+// TestFleetDNSDiscovery runs fulcrum with an SRV provider against a real
+// DNS server: a changed SRV answer moves traffic to the new target and
+// drains the old one; NXDOMAIN keeps the last good set, and status shows
+// the failure.
+func TestFleetDNSDiscovery(t *testing.T) {
+	one, two := nameServer(t, "one"), nameServer(t, "two")
+	z := &srvZone{}
+	z.set(false, one)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: z, NotifyStartedFunc: func() { close(started) }}
+	go srv.ActivateAndServe()
+	<-started
+	defer srv.Shutdown()
+	f := startFulcrum(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups:
+  - name: app
+    health_check: {enabled: false}
+    deregistration_delay: 1s
+    discovery: [{type: dns, name: _http._tcp.api.test, resolver: %q, min_ttl: 1s, max_ttl: 2s}]
+`, pc.LocalAddr().String()))
+	if !serves(f, "one", waitTimeout) {
+		t.Fatal("the SRV target never took traffic")
+	}
+	if _, by := targetState(t, f, one); by != "dns" {
+		t.Errorf("registered_by %q, want dns", by)
+	}
+	z.set(false, two)
+	if !serves(f, "two", waitTimeout) {
+		t.Fatal("the new SRV target never took traffic")
+	}
+	f.waitEvent("target health changed", func(e map[string]any) bool {
+		return e["target"] == one && e["to"] == "draining" && e["description"] == "Target is no longer discovered by dns"
+	})
+	z.set(true)
+	var out string
+	waitUntil(t, "status shows the DNS failure", func() bool {
+		out = fulcrumCLI(t, "status", "--admin", f.admin)
+		return strings.Contains(out, "FAILING, kept 1 targets")
+	})
+	if !strings.Contains(out, "NXDOMAIN") || !serves(f, "two", time.Second) {
+		t.Errorf("NXDOMAIN: the last good set must keep serving:\n%s", out)
+	}
+	if m := adminGet(t, f.admin+"/metrics", 200); !strings.Contains(m, `fulcrum_discovery_stale{provider="dns SRV _http._tcp.api.test via `+pc.LocalAddr().String()+`",target_group="app"} 1`) {
+		t.Error("fulcrum_discovery_stale is not 1 during NXDOMAIN")
 	}
 }
