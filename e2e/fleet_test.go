@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -118,6 +119,23 @@ func targetState(t *testing.T, f *fulcrum, addr string) (string, string) {
 	return "", ""
 }
 
+// adminStateOf returns a target's admin_state in group app on f.
+func adminStateOf(t *testing.T, f *fulcrum, addr string) string {
+	var raw struct {
+		Targets []struct {
+			Address    string `json:"address"`
+			AdminState string `json:"admin_state"`
+		} `json:"targets"`
+	}
+	json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/target-groups/app", 200)), &raw)
+	for _, x := range raw.Targets {
+		if x.Address == addr {
+			return x.AdminState
+		}
+	}
+	return ""
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
@@ -155,9 +173,14 @@ func TestFleetThroughEtcd(t *testing.T) {
 	if _, err := cli.Put(ctx, prefix+"/"+one, ""); err != nil {
 		t.Fatal(err)
 	}
+	sock := filepath.Join(t.TempDir(), "lb-0.sock")
 	var lbs []*fulcrum
 	for i := range 3 {
-		lbs = append(lbs, startFulcrum(t, fmt.Sprintf(`
+		admin := `admin: {address: "127.0.0.1:0"}`
+		if i == 0 {
+			admin = fmt.Sprintf(`admin: {address: "127.0.0.1:0", socket: %q}`, sock)
+		}
+		lbs = append(lbs, startFulcrum(t, admin+fmt.Sprintf(`
 cluster:
   etcd: {endpoints: [%q], prefix: /fulcrum, dial_timeout: 500ms}
   instance: lb-%d
@@ -231,6 +254,16 @@ target_groups:
 	etcd.start()
 	for i, f := range lbs {
 		waitUntil(t, fmt.Sprintf("lb-%d reconnected", i), func() bool { ok, _ := fleetConnected(t, f); return ok })
+	}
+
+	t.Log("an admin state set through lb-0's runtime socket reaches every instance")
+	runtimeCommand(t, sock, "set server app/"+one+" state drain")
+	for i, f := range lbs {
+		waitUntil(t, fmt.Sprintf("lb-%d admin_state drain", i), func() bool { return adminStateOf(t, f, one) == "drain" })
+	}
+	runtimeCommand(t, sock, "set server app/"+one+" state ready")
+	for i, f := range lbs {
+		waitUntil(t, fmt.Sprintf("lb-%d admin_state ready", i), func() bool { return adminStateOf(t, f, one) == "ready" })
 	}
 
 	t.Log("a drain started on lb-1 drains everywhere")

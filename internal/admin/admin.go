@@ -78,6 +78,9 @@ type Server struct {
 	// Discovery, when set, returns a target group's discovery providers'
 	// states (the discovery list of the target group view).
 	Discovery func(group string) []discovery.Status
+	// AdminStateChanged, when set, is told of every admin state set
+	// through the runtime socket, to share it with the fleet.
+	AdminStateChanged func(group, address string, state target.AdminState)
 	// Fleet, when set, returns the fleet view (GET /api/v1/fleet), nil
 	// without a cluster section.
 	Fleet func() *cluster.Fleet

@@ -48,7 +48,7 @@ func newStack(cfg *config.Config, token string, opts proxy.Options) (*stack, err
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
 		SocketMode: mode, AllowedHosts: cfg.Admin.AllowedHosts, Pprof: cfg.Admin.Pprof,
 		Groups: srv.TargetGroups, History: history, Logger: opts.Logger, Control: control,
-		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Discovery: srv.Discovery, Fleet: srv.Fleet, Version: versionString(), Started: time.Now()}
+		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Discovery: srv.Discovery, Fleet: srv.Fleet, AdminStateChanged: srv.ShareAdminState, Version: versionString(), Started: time.Now()}
 	if err := adm.Listen(); err != nil {
 		return nil, err
 	}

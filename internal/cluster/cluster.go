@@ -58,6 +58,11 @@ type Node struct {
 	Observe func(now time.Time) Report
 	// Logger receives the connection changes; nil discards them.
 	Logger *slog.Logger
+	// ApplyAdminState, when set, applies an admin state (ready, drain or
+	// maint) the fleet holds for a target; Run calls it when one changes
+	// and again every Interval, for targets registered since. It must be
+	// cheap when nothing changes.
+	ApplyAdminState func(group, address, state string)
 
 	mu        sync.Mutex
 	connected bool
@@ -67,7 +72,8 @@ type Node struct {
 	errs      int64
 	lastSync  time.Time
 	peers     map[string]Report
-	pending   map[string]*string // key -> value to put, nil to delete
+	pending   map[string]*string  // key -> value to put, nil to delete
+	states    map[adminKey]string // the fleet's admin states, as last known
 	kick      chan struct{}
 	kickOnce  sync.Once
 }
@@ -108,6 +114,32 @@ func (n *Node) Register(group, address string, weight int) {
 	n.queue(n.RegistrationsPrefix(group)+"/"+address, &v)
 }
 
+// adminKey is a target whose admin state the fleet holds.
+type adminKey struct{ group, address string }
+
+func (n *Node) adminStatesPrefix(group string) string {
+	return n.Prefix + "/target-groups/" + group + "/admin-states"
+}
+
+// SetAdminState records a target's admin state (ready, drain or maint,
+// as set through the runtime socket) for the fleet, like Register. It is
+// the fleet's state at once here, so that a change made while etcd is
+// away is not undone by the last state read from it.
+func (n *Node) SetAdminState(group, address, state string) {
+	n.mu.Lock()
+	if n.states == nil {
+		n.states = map[adminKey]string{}
+	}
+	n.states[adminKey{group, address}] = state
+	n.mu.Unlock()
+	key := n.adminStatesPrefix(group) + "/" + address
+	if state == "ready" {
+		n.queue(key, nil)
+	} else {
+		n.queue(key, &state)
+	}
+}
+
 // Deregister records that a runtime registration ended, like Register.
 func (n *Node) Deregister(group, address string) {
 	n.queue(n.RegistrationsPrefix(group)+"/"+address, nil)
@@ -129,12 +161,18 @@ func (n *Node) queue(key string, v *string) {
 // Run publishes and reads until ctx is done. It deletes this instance's
 // report when it returns (a clean shutdown), best effort.
 func (n *Node) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if n.ApplyAdminState != nil {
+		wg.Go(func() { n.followAdminStates(ctx) })
+	}
 	var lease clientv3.LeaseID
 	t := time.NewTicker(n.Interval)
 	defer t.Stop()
 	for {
 		err := n.sync(ctx, &lease)
 		n.record(err)
+		n.applyAdminStates()
 		select {
 		case <-ctx.Done():
 			if lease != 0 {
@@ -146,6 +184,89 @@ func (n *Node) Run(ctx context.Context) {
 		case <-t.C:
 		case <-n.kicker():
 		}
+	}
+}
+
+// followAdminStates lists the fleet's admin states, then watches them,
+// until ctx is done; it lists again after a failed watch.
+func (n *Node) followAdminStates(ctx context.Context) {
+	dir := n.Prefix + "/target-groups/"
+	parse := func(key string) (adminKey, bool) {
+		rest, ok := strings.CutPrefix(key, dir)
+		if !ok {
+			return adminKey{}, false
+		}
+		group, addr, ok := strings.Cut(rest, "/admin-states/")
+		if !ok || strings.Contains(group, "/") || addr == "" || strings.Contains(addr, "/") {
+			return adminKey{}, false
+		}
+		return adminKey{group, addr}, true
+	}
+	for ctx.Err() == nil {
+		lctx, cancel := context.WithTimeout(ctx, n.Timeout)
+		resp, err := n.Client.Get(lctx, dir, clientv3.WithPrefix())
+		cancel()
+		if err != nil {
+			sleepCtx(ctx, n.Interval)
+			continue
+		}
+		states := map[adminKey]string{}
+		for _, kv := range resp.Kvs {
+			if k, ok := parse(string(kv.Key)); ok {
+				states[k] = string(kv.Value)
+			}
+		}
+		n.mu.Lock()
+		for k := range n.states {
+			if _, ok := states[k]; !ok {
+				states[k] = "ready"
+			}
+		}
+		n.states = states
+		n.mu.Unlock()
+		n.applyAdminStates()
+		wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for wr := range n.Client.Watch(wctx, dir, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
+			if wr.Err() != nil {
+				break
+			}
+			n.mu.Lock()
+			for _, ev := range wr.Events {
+				if k, ok := parse(string(ev.Kv.Key)); ok {
+					if ev.Type == clientv3.EventTypeDelete {
+						n.states[k] = "ready"
+					} else {
+						n.states[k] = string(ev.Kv.Value)
+					}
+				}
+			}
+			n.mu.Unlock()
+			n.applyAdminStates()
+		}
+		wcancel()
+		sleepCtx(ctx, n.Interval)
+	}
+}
+
+// applyAdminStates hands every known admin state to ApplyAdminState.
+func (n *Node) applyAdminStates() {
+	if n.ApplyAdminState == nil {
+		return
+	}
+	n.mu.Lock()
+	states := maps.Clone(n.states)
+	n.mu.Unlock()
+	for k, st := range states {
+		n.ApplyAdminState(k.group, k.address, st)
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

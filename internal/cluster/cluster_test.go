@@ -176,3 +176,44 @@ func TestFleetView(t *testing.T) {
 		return err == nil && len(resp.Kvs) == 0
 	})
 }
+
+// TestAdminStatesFollowTheFleet: a drain set on one instance reaches the
+// others through etcd, and ready again ends it everywhere.
+func TestAdminStatesFollowTheFleet(t *testing.T) {
+	srv := startEtcd(t)
+	type applied struct{ group, addr, state string }
+	got := make(chan applied, 100)
+	var nodes []*Node
+	for _, name := range []string{"lb-a", "lb-b"} {
+		n := &Node{Client: client(t, srv.endpoint()), Prefix: "/fulcrum", Instance: name, LeaseTTL: 2 * time.Second,
+			Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond, Observe: (&fakeView{}).observe}
+		if name == "lb-b" {
+			n.ApplyAdminState = func(g, a, s string) {
+				select {
+				case got <- applied{g, a, s}:
+				default:
+				}
+			}
+		}
+		nodes = append(nodes, n)
+		runNode(t, n)
+	}
+	wait := func(want applied) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case a := <-got:
+				if a == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("lb-b never applied %+v", want)
+			}
+		}
+	}
+	nodes[0].SetAdminState("api", "10.0.0.5:80", "drain")
+	wait(applied{"api", "10.0.0.5:80", "drain"})
+	nodes[0].SetAdminState("api", "10.0.0.5:80", "ready")
+	wait(applied{"api", "10.0.0.5:80", "ready"})
+}

@@ -151,7 +151,35 @@ func (s *Server) clusterNode(c *config.Cluster, clients map[string]*clientv3.Cli
 	}
 	return &cluster.Node{Client: cl, Prefix: strings.TrimSuffix(c.Etcd.Prefix, "/"), Instance: instance,
 		LeaseTTL: c.LeaseTTL.D(), Interval: c.PublishInterval.D(), Timeout: c.Etcd.DialTimeout.D(), Logger: s.logger,
-		Observe: func(now time.Time) cluster.Report { return cluster.Observe(s.TargetGroups(), now) }}, nil
+		Observe:         func(now time.Time) cluster.Report { return cluster.Observe(s.TargetGroups(), now) },
+		ApplyAdminState: s.applyAdminState}, nil
+}
+
+// ShareAdminState gives an admin state set here through the runtime
+// socket to the fleet; without a cluster section it does nothing.
+func (s *Server) ShareAdminState(group, address string, state target.AdminState) {
+	if f := s.fleet.Load(); f != nil && f.node != nil {
+		f.node.SetAdminState(group, address, state.String())
+	}
+}
+
+// applyAdminState applies an admin state the fleet holds, when the
+// target is registered here and its state differs.
+func (s *Server) applyAdminState(group, address, state string) {
+	st, ok := target.ParseAdminState(state)
+	g := s.Group(group)
+	if !ok || g == nil {
+		return
+	}
+	t := g.Targets.Find(address)
+	if t == nil || t.AdminState() == st {
+		return
+	}
+	prev := t.AdminState()
+	t.SetAdminState(st)
+	g.Targets.Refresh()
+	s.logger.Info("target admin state changed", "target_group", group, "target", address,
+		"from", prev.String(), "to", st.String(), "via", "fleet")
 }
 
 // Fleet returns the fleet view, or nil without a cluster section.
