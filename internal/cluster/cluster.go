@@ -364,6 +364,17 @@ func (n *Node) Connected() (bool, int64) {
 	return n.connected, n.errs
 }
 
+// Instances counts the instances with a live report as last read, this
+// one included.
+func (n *Node) Instances() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.peers[n.Instance]; ok {
+		return len(n.peers)
+	}
+	return len(n.peers) + 1
+}
+
 // Report is what one instance publishes.
 type Report struct {
 	// Instance is the instance's name; Updated when it published.

@@ -1,10 +1,6 @@
 package cluster
 
-import (
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-)
+import "github.com/prometheus/client_golang/prometheus"
 
 // Collector exposes the node's state at scrape time:
 // fulcrum_cluster_connected (1 while etcd is reachable),
@@ -45,5 +41,5 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, v)
 	ch <- prometheus.MustNewConstMetric(c.errs, prometheus.CounterValue, float64(errs))
-	ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(len(n.View(time.Now()).Instances)))
+	ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(n.Instances()))
 }

@@ -1,6 +1,8 @@
 package discovery
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,20 +12,26 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
 // Build makes the providers of every target group of cfg. The etcd
 // clients they need are taken from clients, or made and added to it; the
-// caller closes them once the providers stopped, also after an error.
-// Errors name the provider's configuration path.
+// caller closes them once the providers stopped. A provider that cannot
+// be made (no resolver, no Kubernetes configuration) is replaced by one
+// that reports why as its failure, so that it shows in the evidence; the
+// returned error joins those reasons, each with its configuration path.
 func Build(cfg *config.Config, clients map[string]*clientv3.Client) ([]Group, error) {
 	var out []Group
+	var errs []error
 	for i, tg := range cfg.TargetGroups {
 		g := Group{Name: tg.Name}
 		for j, d := range tg.Discovery {
 			p, err := build(cfg, d, clients)
 			if err != nil {
-				return nil, fmt.Errorf("target_groups[%d].discovery[%d]: %w", i, j, err)
+				err = fmt.Errorf("target_groups[%d].discovery[%d]: %w", i, j, err)
+				errs = append(errs, err)
+				p = &broken{typ: d.Type, err: err}
 			}
 			g.Providers = append(g.Providers, p)
 		}
@@ -31,7 +39,26 @@ func Build(cfg *config.Config, clients map[string]*clientv3.Client) ([]Group, er
 			out = append(out, g)
 		}
 	}
-	return out, nil
+	return out, errors.Join(errs...)
+}
+
+// broken stands for a provider that could not be made: it reports why,
+// once, and finds nothing.
+type broken struct {
+	typ string
+	err error
+}
+
+func (b *broken) Source() target.Source {
+	s, _ := target.ParseSource(b.typ)
+	return s
+}
+
+func (b *broken) String() string { return b.typ + " (not started)" }
+
+func (b *broken) Run(ctx context.Context, report func(Update)) {
+	report(Update{Err: b.err})
+	<-ctx.Done()
 }
 
 func build(cfg *config.Config, d config.Discovery, clients map[string]*clientv3.Client) (Provider, error) {

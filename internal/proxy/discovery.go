@@ -79,8 +79,7 @@ func (s *Server) startFleet(bg context.Context) {
 	clients := map[string]*clientv3.Client{}
 	groups, err := discovery.Build(s.cfg, clients)
 	if err != nil {
-		s.logger.Error("discovery not started", "error", err)
-		groups = nil
+		s.logger.Error("discovery providers not started", "error", err)
 	}
 	if c := s.cfg.Cluster; c != nil {
 		if f.node, err = s.clusterNode(c, clients); err != nil {
