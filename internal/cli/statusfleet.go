@@ -65,7 +65,7 @@ func writeFleet(w *bytes.Buffer, f cluster.Fleet, now time.Time, width int) {
 			fmt.Fprintln(w, strings.TrimRight(truncate(line, width), " "))
 		}
 		for _, v := range t.Verdicts {
-			fmt.Fprintln(w, truncateWords("  → "+v, width))
+			fmt.Fprintln(w, truncateWords("  → "+v.Text, width))
 		}
 	}
 }

@@ -457,10 +457,26 @@ type FleetTarget struct {
 	Address     string `json:"address"`
 	// Seen is each instance's view, by instance name.
 	Seen []Observation `json:"seen"`
-	// Verdicts compare the instances' views, for example
-	// "connection_refused seen by 3 of 3 instances" or "only lb-b sees
-	// target_timeout (1 of 3 instances)". Empty when all is well.
-	Verdicts []string `json:"verdicts,omitempty"`
+	// Verdicts compare the instances' views: for each error type, and
+	// for being unhealthy or ejected, which instances see it. Empty when
+	// all is well.
+	Verdicts []Verdict `json:"verdicts,omitempty"`
+}
+
+// Verdict is what some or all instances see of one target.
+type Verdict struct {
+	// What is an RFC 9209 error type, or "unhealthy or ejected".
+	What string `json:"what"`
+	// Instances see it, of Of instances that have the target.
+	Instances []string `json:"instances"`
+	Of        int      `json:"of"`
+	// Everywhere is true when every instance sees it, more than one: the
+	// target itself. Otherwise the path from Instances is suspect.
+	Everywhere bool `json:"everywhere"`
+	// Text says it in a line, for example "connection_refused seen by 3
+	// of 3 instances: the target itself" or "only lb-b sees
+	// target_timeout (1 of 3 instances): the path, not the target".
+	Text string `json:"text"`
 }
 
 // Observation is one instance's view of a target.
@@ -530,7 +546,7 @@ func Merge(f Fleet, reports map[string]Report) Fleet {
 // verdicts compares the instances' views of one target: an error type
 // or an unhealthy state seen by every instance points at the target, one
 // seen by some points at the path from those instances.
-func verdicts(seen []Observation) []string {
+func verdicts(seen []Observation) []Verdict {
 	n := len(seen)
 	byError := map[string][]string{}
 	var unhealthy []string
@@ -544,17 +560,19 @@ func verdicts(seen []Observation) []string {
 			unhealthy = append(unhealthy, o.Instance)
 		}
 	}
-	var out []string
+	var out []Verdict
 	say := func(what string, by []string) {
+		v := Verdict{What: what, Instances: by, Of: n, Everywhere: len(by) == n && n > 1}
 		switch {
-		case len(by) == n && n > 1:
-			out = append(out, fmt.Sprintf("%s seen by %d of %d instances: the target itself", what, n, n))
+		case v.Everywhere:
+			v.Text = fmt.Sprintf("%s seen by %d of %d instances: the target itself", what, n, n)
 		case len(by) == n:
-			out = append(out, fmt.Sprintf("%s seen by the only instance", what))
+			v.Text = fmt.Sprintf("%s seen by the only instance", what)
 		default:
-			out = append(out, fmt.Sprintf("only %s see%s %s (%d of %d instances): the path, not the target",
-				strings.Join(by, ", "), plural(len(by)), what, len(by), n))
+			v.Text = fmt.Sprintf("only %s see%s %s (%d of %d instances): the path, not the target",
+				strings.Join(by, ", "), plural(len(by)), what, len(by), n)
 		}
+		out = append(out, v)
 	}
 	for _, et := range slices.Sorted(maps.Keys(byError)) {
 		say(et, byError[et])

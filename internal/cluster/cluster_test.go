@@ -110,6 +110,14 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+func texts(vs []Verdict) string {
+	var out []string
+	for _, v := range vs {
+		out = append(out, v.Text)
+	}
+	return strings.Join(out, "; ")
+}
+
 func runNode(t *testing.T, n *Node) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -144,10 +152,10 @@ func TestFleetView(t *testing.T) {
 	if !f.Connected || len(f.Targets) != 2 {
 		t.Fatalf("view %+v", f)
 	}
-	if got := strings.Join(f.Targets[0].Verdicts, "; "); got != "connection_refused seen by 3 of 3 instances: the target itself; unhealthy or ejected seen by 3 of 3 instances: the target itself" {
+	if got := texts(f.Targets[0].Verdicts); got != "connection_refused seen by 3 of 3 instances: the target itself; unhealthy or ejected seen by 3 of 3 instances: the target itself" {
 		t.Errorf("dead target verdicts %q", got)
 	}
-	if got := strings.Join(f.Targets[1].Verdicts, "; "); got != "only lb-b sees connection_timed_out (1 of 3 instances): the path, not the target" {
+	if got := texts(f.Targets[1].Verdicts); got != "only lb-b sees connection_timed_out (1 of 3 instances): the path, not the target" {
 		t.Errorf("path verdicts %q", got)
 	}
 
