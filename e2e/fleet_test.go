@@ -174,13 +174,12 @@ func TestFleetThroughEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(t.TempDir(), "lb-0.sock")
-	var lbs []*fulcrum
-	for i := range 3 {
+	cfgFor := func(i int) string {
 		admin := `admin: {address: "127.0.0.1:0"}`
 		if i == 0 {
 			admin = fmt.Sprintf(`admin: {address: "127.0.0.1:0", socket: %q}`, sock)
 		}
-		lbs = append(lbs, startFulcrum(t, admin+fmt.Sprintf(`
+		return admin + fmt.Sprintf(`
 cluster:
   etcd: {endpoints: [%q], prefix: /fulcrum, dial_timeout: 500ms}
   instance: lb-%d
@@ -192,7 +191,11 @@ target_groups:
     health_check: {enabled: false}
     deregistration_delay: 1s
     discovery: [{type: etcd, prefix: %s}]
-`, etcd.endpoint(), i, prefix)))
+`, etcd.endpoint(), i, prefix)
+	}
+	var lbs []*fulcrum
+	for i := range 3 {
+		lbs = append(lbs, startFulcrum(t, cfgFor(i)))
 	}
 	for i, f := range lbs {
 		if !serves(f, "one", waitTimeout) {
@@ -221,6 +224,14 @@ target_groups:
 	}
 	if _, by := targetState(t, lbs[2], two); by != "api" {
 		t.Errorf("lb-2: %s registered_by %q, want api", two, by)
+	}
+	t.Log("a restarted instance gets the registration back")
+	if err := lbs[2].stop(); err != nil {
+		t.Fatalf("lb-2 stop: %v", err)
+	}
+	lbs[2] = startFulcrum(t, cfgFor(2))
+	if !serves(lbs[2], "two", 5*time.Second) {
+		t.Fatal("the restarted lb-2 did not get the fleet's registration back")
 	}
 	waitUntil(t, "lb-0 sees 3 instances", func() bool { _, n := fleetConnected(t, lbs[0]); return n == 3 })
 
