@@ -395,3 +395,47 @@ target_groups:
 		t.Error("fulcrum_discovery_stale is not 1 during NXDOMAIN")
 	}
 }
+
+// TestFleetConfigKey: with cluster.config_key the configuration comes
+// from etcd, a change applies at once, and a bad write changes nothing.
+func TestFleetConfigKey(t *testing.T) {
+	etcd := startEtcdProc(t)
+	cli := etcdClient(t, etcd.endpoint())
+	ctx := context.Background()
+	one, two, three := nameServer(t, "one"), nameServer(t, "two"), nameServer(t, "three")
+	routeTo := func(addr string) string {
+		return fmt.Sprintf(`
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, addr)
+	}
+	if _, err := cli.Put(ctx, "/fulcrum/config", routeTo(one)); err != nil {
+		t.Fatal(err)
+	}
+	f := startFulcrum(t, routeTo(two)+fmt.Sprintf(`
+cluster:
+  etcd: {endpoints: [%q], dial_timeout: 500ms}
+  instance: lb-0
+  config_key: /fulcrum/config
+`, etcd.endpoint()))
+	if !serves(f, "one", waitTimeout) {
+		t.Fatal("the configuration did not come from the etcd key")
+	}
+	cli.Put(ctx, "/fulcrum/config", routeTo(three))
+	if !serves(f, "three", 5*time.Second) {
+		t.Fatal("a change of the key was not applied")
+	}
+	cli.Put(ctx, "/fulcrum/config", "target_groups: [{name: app, targets: [{address: nope}]}]\n")
+	f.waitEvent("configuration reload failed; the running configuration stays", nil)
+	if !serves(f, "three", time.Second) {
+		t.Error("a bad write changed the running configuration")
+	}
+	var fleet struct {
+		Instance string `json:"instance"`
+	}
+	json.Unmarshal([]byte(adminGet(t, f.admin+"/api/v1/fleet", 200)), &fleet)
+	if fleet.Instance != "lb-0" {
+		t.Errorf("the file's cluster section did not apply: %+v", fleet)
+	}
+}

@@ -84,6 +84,12 @@ type Cluster struct {
 	// PublishInterval is how often the instance publishes its view.
 	// Default 2s, range 100ms..60s, below LeaseTTL.
 	PublishInterval Duration `yaml:"publish_interval"`
+	// ConfigKey, when set, is the etcd key the rest of the configuration
+	// is read from, at start and whenever it changes (the same plan and
+	// commit as a reload; a value with problems changes nothing). The
+	// file's cluster section always applies. Without the key, or without
+	// etcd, the file's configuration is used.
+	ConfigKey string `yaml:"config_key"`
 }
 
 // Etcd is how to reach an etcd cluster.
@@ -162,6 +168,9 @@ func (s *schema) fleet(c *Config) {
 		s.durRange("cluster.etcd.dial_timeout", cl.Etcd.DialTimeout, 10*time.Millisecond, time.Minute)
 		if strings.Contains(cl.Instance, "/") {
 			s.add("cluster.instance", "%q must not contain /", cl.Instance)
+		}
+		if cl.ConfigKey != "" && !strings.HasPrefix(cl.ConfigKey, "/") {
+			s.add("cluster.config_key", "%q must start with /", cl.ConfigKey)
 		}
 		s.durRange("cluster.lease_ttl", cl.LeaseTTL, 2*time.Second, 600*time.Second)
 		if s.durRange("cluster.publish_interval", cl.PublishInterval, 100*time.Millisecond, time.Minute) && cl.PublishInterval >= cl.LeaseTTL {

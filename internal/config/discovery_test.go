@@ -41,7 +41,7 @@ target_groups:
 
 func TestDiscoveryConfigProblems(t *testing.T) {
 	_, err := Load([]byte(`
-cluster: {etcd: {prefix: fulcrum}, lease_ttl: 1s}
+cluster: {etcd: {prefix: fulcrum}, lease_ttl: 1s, config_key: config}
 listeners: [{name: web, address: ":8080", default_target_group: api}]
 target_groups:
   - name: api
@@ -59,7 +59,7 @@ target_groups:
 		t.Fatalf("err %v", err)
 	}
 	want := []string{
-		"cluster.etcd.endpoints", "cluster.etcd.prefix", "cluster.lease_ttl",
+		"cluster.etcd.endpoints", "cluster.etcd.prefix", "cluster.lease_ttl", "cluster.config_key",
 		"target_groups[0].discovery[0].port", "target_groups[0].discovery[1].name", "target_groups[0].discovery[1].record",
 		"target_groups[0].discovery[2].port", "target_groups[0].discovery[2].max_ttl",
 		"target_groups[0].discovery[3].prefix", "target_groups[0].discovery[4].service",
