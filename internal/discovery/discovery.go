@@ -133,6 +133,8 @@ type groupSync struct {
 	// managed are the addresses discovery registered in the group, with
 	// the source it registered them as.
 	managed map[string]target.Source
+	// refused are the addresses whose registration failed, logged once.
+	refused map[string]bool
 	seeded  bool
 	kick    chan struct{}
 }
@@ -152,7 +154,7 @@ func New(groups []Group, reg Registry, logger *slog.Logger) *Manager {
 	}
 	m := &Manager{reg: reg, logger: logger}
 	for _, g := range groups {
-		gs := &groupSync{name: g.Name, managed: map[string]target.Source{}, kick: make(chan struct{}, 1)}
+		gs := &groupSync{name: g.Name, managed: map[string]target.Source{}, refused: map[string]bool{}, kick: make(chan struct{}, 1)}
 		for _, p := range g.Providers {
 			gs.providers = append(gs.providers, &providerState{p: p, status: Status{Provider: p.String(), Type: p.Source().String()}})
 		}
@@ -300,11 +302,13 @@ func (m *Manager) apply(ctx context.Context, gs *groupSync) {
 				continue // never register a terminating endpoint
 			}
 			if err := m.reg.Register(ctx, gs.name, addr, w.weight, w.src); err != nil {
-				if !errors.Is(err, target.ErrTargetExists) {
+				if !errors.Is(err, target.ErrTargetExists) && !gs.refused[addr] {
+					gs.refused[addr] = true
 					m.logger.Warn("discovered target not registered", "target_group", gs.name, "target", addr, "provider", w.provider, "error", err)
 				}
 				continue
 			}
+			delete(gs.refused, addr)
 			gs.managed[addr] = w.src
 		case !mine && t.Source() == w.src && w.src != target.SourceFile:
 			// Registered here with the provider's source (a runtime
@@ -319,6 +323,11 @@ func (m *Manager) apply(ctx context.Context, gs *groupSync) {
 			m.drain(ctx, gs.name, addr, fmt.Sprintf("Target is terminating (%s): it finishes its requests and gets no new ones", w.provider))
 		case t.Weight() != w.weight:
 			m.reg.SetWeight(gs.name, addr, w.weight)
+		}
+	}
+	for addr := range gs.refused {
+		if _, ok := wants[addr]; !ok {
+			delete(gs.refused, addr)
 		}
 	}
 	for addr, src := range gs.managed {
