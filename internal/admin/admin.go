@@ -30,7 +30,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -73,6 +75,15 @@ type Server struct {
 	// Frontends, when set, returns each listener's client connections,
 	// the FRONTEND rows of show stat.
 	Frontends func() []Frontend
+	// Discovery, when set, returns a target group's discovery providers'
+	// states (the discovery list of the target group view).
+	Discovery func(group string) []discovery.Status
+	// AdminStateChanged, when set, is told of every admin state set
+	// through the runtime socket, to share it with the fleet.
+	AdminStateChanged func(group, address string, state target.AdminState)
+	// Fleet, when set, returns the fleet view (GET /api/v1/fleet), nil
+	// without a cluster section.
+	Fleet func() *cluster.Fleet
 	// Version and Started answer show info; a zero Started omits the
 	// uptime.
 	Version string
@@ -202,6 +213,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/requests", s.listRequests)
 	mux.HandleFunc("GET /api/v1/requests/{id}", s.getRequest)
 	mux.HandleFunc("GET /stats", s.stats)
+	mux.HandleFunc("GET /api/v1/fleet", s.fleet) // fleet.go
 	if s.Control != nil {
 		mux.HandleFunc("POST /api/v1/target-groups/{name}/targets", s.registerTarget)
 		mux.HandleFunc("DELETE /api/v1/target-groups/{name}/targets/{address}", s.deregisterTarget)

@@ -146,6 +146,9 @@ func (s *Server) setAdminState(out *bytes.Buffer, name string, state target.Admi
 		s.logger().Info("target admin state changed", "target_group", g.Name, "target", t.Address,
 			"from", prev.String(), "to", state.String(), "via", "runtime api")
 	}
+	if s.AdminStateChanged != nil {
+		s.AdminStateChanged(g.Name, t.Address, state)
+	}
 }
 
 // showServersState writes HAProxy's `show servers state` version 1 layout.

@@ -13,8 +13,10 @@ import (
 )
 
 // statHeader is HAProxy's `show stat` CSV header up to need_conn_est
-// (HAProxy management guide, section 9.1 "CSV format"). Fulcrum fills the
-// columns it can honestly fill and leaves the rest empty.
+// (HAProxy management guide, section 9.1 "CSV format"), then Fulcrum's
+// own registered_by column (file, api, dns, etcd or kubernetes; empty on
+// FRONTEND and BACKEND rows). Fulcrum fills the columns it can honestly
+// fill and leaves the rest empty.
 const statHeader = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis," +
 	"status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type," +
 	"rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx," +
@@ -23,7 +25,7 @@ const statHeader = "pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dr
 	"agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo," +
 	"conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits," +
 	"srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur," +
-	"used_conn_cur,need_conn_est"
+	"used_conn_cur,need_conn_est,registered_by"
 
 // statRow is one CSV row being filled by column name.
 type statRow struct {
@@ -185,6 +187,7 @@ func WriteStatCSV(buf *bytes.Buffer, frontends []Frontend, groups []*target.Grou
 			}
 			r.int("rtime", snap.P50.Milliseconds())
 			r.set("addr", csvField(t.Address))
+			r.set("registered_by", t.Source().String())
 			write(r)
 			if c.act == 0 {
 				c.weight = 0 // a BACKEND's weight sums its active servers

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
@@ -20,6 +21,11 @@ type TargetGroupView struct {
 	// target gets traffic (ALB).
 	FailOpen bool         `json:"fail_open"`
 	Targets  []TargetView `json:"targets"`
+	// Discovery is the state of each of the group's discovery providers:
+	// its last good set's size, and while it fails, the error it keeps
+	// the last good set through (docs/fleet.md). Absent without
+	// providers.
+	Discovery []discovery.Status `json:"discovery,omitempty"`
 }
 
 // TargetView is one target in the JSON API.
@@ -35,8 +41,10 @@ type TargetView struct {
 	// AdminState is ready, drain or maint (runtime API).
 	AdminState string `json:"admin_state"`
 	InFlight   int64  `json:"in_flight"`
-	// RegisteredBy is "config" for targets from the file, "api" for
-	// targets registered at runtime (they survive reloads).
+	// RegisteredBy is who registered the target: "file" (the
+	// configuration file), "api" (the admin API, the CLI or the runtime
+	// socket), or the discovery provider that found it: "dns", "etcd" or
+	// "kubernetes". All but file survive reloads.
 	RegisteredBy string `json:"registered_by"`
 	// MaxConnections is the target's in-flight limit; 0 is unlimited.
 	MaxConnections int64 `json:"max_connections"`
@@ -159,10 +167,7 @@ func targetView(t *target.Target, h target.Health, now time.Time) TargetView {
 		Errors:       map[string]WindowView{},
 		ResponseTime: ResponseTimeView{P50: snap.P50.Seconds(), P99: snap.P99.Seconds()},
 		Transitions:  []TransitionView{},
-		RegisteredBy: "config", MaxConnections: t.MaxConnections(),
-	}
-	if t.Runtime() {
-		v.RegisteredBy = "api"
+		RegisteredBy: t.Source().String(), MaxConnections: t.MaxConnections(),
 	}
 	if ss := t.SlowStartSince(); !ss.IsZero() {
 		v.SlowStartSince = &ss
@@ -225,7 +230,9 @@ func (s *Server) listTargetGroups(w http.ResponseWriter, r *http.Request) {
 		TargetGroups []TargetGroupView `json:"target_groups"`
 	}{TargetGroups: []TargetGroupView{}}
 	for _, g := range s.Groups() {
-		out.TargetGroups = append(out.TargetGroups, groupView(g, now))
+		v := groupView(g, now)
+		v.Discovery = s.discovery(g.Name)
+		out.TargetGroups = append(out.TargetGroups, v)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -239,5 +246,15 @@ func (s *Server) getTargetGroup(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such target group", name)
 		return
 	}
-	writeJSON(w, http.StatusOK, groupView(g, s.now()))
+	v := groupView(g, s.now())
+	v.Discovery = s.discovery(name)
+	writeJSON(w, http.StatusOK, v)
+}
+
+// discovery returns the group's discovery states, nil without any.
+func (s *Server) discovery(group string) []discovery.Status {
+	if s.Discovery == nil {
+		return nil
+	}
+	return s.Discovery(group)
 }

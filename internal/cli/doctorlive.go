@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/doctor"
 )
@@ -29,8 +30,9 @@ func doctorAdmin(cfg *config.Config, cfgPath, adminURL, token string) *adminClie
 }
 
 // doctorLive reads what doctor needs from a running fulcrum: its target
-// groups (GET /api/v1/target-groups) and its last 1000 requests (GET
-// /api/v1/requests?limit=1000), within doctorLiveTimeout. It returns nil
+// groups (GET /api/v1/target-groups), its last 1000 requests (GET
+// /api/v1/requests?limit=1000) and, with a cluster section, the fleet
+// view (GET /api/v1/fleet), within doctorLiveTimeout. It returns nil
 // when c is nil or the target groups cannot be read; requests that cannot
 // be read are left out.
 func doctorLive(ctx context.Context, c *adminClient) *doctor.LiveData {
@@ -51,6 +53,10 @@ func doctorLive(ctx context.Context, c *adminClient) *doctor.LiveData {
 	}
 	if _, err := c.get(ctx, "/api/v1/requests?limit=1000", &reqs); err == nil {
 		live.Requests = reqs.Requests
+	}
+	var fleet cluster.Fleet
+	if _, err := c.get(ctx, "/api/v1/fleet", &fleet); err == nil && fleet.Instance != "" {
+		live.Fleet = &fleet // a 404 means no cluster section
 	}
 	return live
 }

@@ -50,10 +50,24 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				cfg, err := config.LoadAt(src, filepath.Dir(path))
 				return cfg, src, err
 			}
+			// cluster.config_key: the configuration comes from etcd (configkey.go).
+			ck, err := newConfigKey(cfg, filepath.Dir(path), load, logger)
+			if err != nil {
+				return configFailure(err)
+			}
+			var watch func(context.Context, *sync.WaitGroup, func())
+			if ck != nil {
+				load, watch = ck.load, ck.run
+				if kc, ksrc, err := ck.load(); err != nil {
+					logger.Error("cluster.config_key has problems; starting with the configuration file", "error", err)
+				} else {
+					cfg, src = kc, ksrc
+				}
+			}
 			if abs, err := filepath.Abs(path); err == nil {
 				path = abs // reported by GET /api/v1/config, compared by `fulcrum reload -c`
 			}
-			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path})
+			return serve(cmd.Context(), cfg, logger, stdout, proxy.Options{Load: load, Source: src, Path: path}, watch)
 		},
 	}
 	cmd.Flags().StringVarP(&path, "config", "c", "fulcrum.yaml", "configuration file")
@@ -65,7 +79,10 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 // serve runs the load balancer and its admin server until SIGTERM or
 // SIGINT, reloading on SIGHUP. The admin server keeps answering while the
 // listeners drain. opts carries how to read the file again.
-func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, opts proxy.Options) error {
+//
+// watch, when not nil, runs until serve returns and calls its reload
+// function when the configuration's source changed (cluster.config_key).
+func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, opts proxy.Options, watch func(context.Context, *sync.WaitGroup, func())) error {
 	token := ""
 	if cfg.Admin.TokenFile != "" {
 		t, err := admin.ReadToken(cfg.Admin.TokenFile)
@@ -100,6 +117,9 @@ func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout 
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
 	defer signal.Stop(usr1)
+	if watch != nil {
+		watch(sigCtx, &wg, func() { srv.Reload(sigCtx) }) // logs and counts its outcome
+	}
 	wg.Go(func() {
 		for {
 			select {

@@ -39,11 +39,16 @@ func newStack(cfg *config.Config, token string, opts proxy.Options) (*stack, err
 	if err != nil {
 		return nil, err
 	}
+	reg.MustRegister(srv.DiscoveryCollector(), srv.ClusterCollector())
+	var control admin.Controller = srv
+	if cfg.Cluster != nil {
+		control = proxy.FleetControl{Server: srv} // registrations go to the fleet too
+	}
 	mode, _ := config.ParseMode(cfg.Admin.SocketMode) // validated
 	adm := &admin.Server{Address: cfg.Admin.Address, Token: token, Socket: cfg.Admin.Socket, Gatherer: reg,
 		SocketMode: mode, AllowedHosts: cfg.Admin.AllowedHosts, Pprof: cfg.Admin.Pprof,
-		Groups: srv.TargetGroups, History: history, Logger: opts.Logger, Control: srv,
-		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Version: versionString(), Started: time.Now()}
+		Groups: srv.TargetGroups, History: history, Logger: opts.Logger, Control: control,
+		Queues: srv.QueueLengths, QueueMax: srv.QueueMaxima, Frontends: frontends(srv), Discovery: srv.Discovery, Fleet: srv.Fleet, AdminStateChanged: srv.ShareAdminState, Version: versionString(), Started: time.Now()}
 	if err := adm.Listen(); err != nil {
 		return nil, err
 	}

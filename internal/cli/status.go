@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,10 +32,10 @@ const defaultConfig = "fulcrum.yaml"
 func newStatus(stdout io.Writer) *cobra.Command {
 	var af adminFlags
 	var output string
-	var watch bool
+	var watch, fleet bool
 	var interval time.Duration
 	cmd := &cobra.Command{
-		Use:   "status [--admin URL|HOST:PORT | -c FILE] [-o table|json|csv] [--watch]",
+		Use:   "status [--admin URL|HOST:PORT | -c FILE] [-o table|json|csv] [--watch] [--fleet]",
 		Short: "Show every target's health, traffic and top error from a running fulcrum",
 		Long: "status reads /api/v1/target-groups from a running fulcrum's admin API and prints\n" +
 			"one block per target group, one row per target: state, ALB reason, requests in\n" +
@@ -45,7 +46,11 @@ func newStatus(stdout io.Writer) *cobra.Command {
 			"The admin address is --admin (a URL or host:port), else admin.address from -c FILE\n" +
 			"(default fulcrum.yaml when it exists), else 127.0.0.1:9901. The bearer token\n" +
 			"comes from --token-file, else from the config's admin.token_file. With --watch on\n" +
-			"a terminal the table refreshes in place and q quits.",
+			"a terminal the table refreshes in place and q quits.\n\n" +
+			"With --fleet it reads /api/v1/fleet instead: every instance of the cluster, whether\n" +
+			"this one reaches etcd, and each target as each instance sees it, with verdicts such\n" +
+			"as \"connection_refused seen by 3 of 3 instances\" against \"only lb-b sees\n" +
+			"target_timeout\" (a dead target against a network path problem).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output != "table" && output != "json" && output != "csv" {
@@ -72,7 +77,11 @@ func newStatus(stdout io.Writer) *cobra.Command {
 			}
 			for {
 				var buf bytes.Buffer
-				if err := c.status(ctx, &buf, output, lipgloss.NewRenderer(stdout)); err != nil {
+				show := func() error { return c.status(ctx, &buf, output, lipgloss.NewRenderer(stdout)) }
+				if fleet {
+					show = func() error { return c.fleetStatus(ctx, &buf, output) }
+				}
+				if err := show(); err != nil {
 					return &exitError{code: 1, err: err}
 				}
 				if watch && tty {
@@ -100,6 +109,7 @@ func newStatus(stdout io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "table", "table, json or csv")
 	f.BoolVar(&watch, "watch", false, "refresh until interrupted")
+	f.BoolVar(&fleet, "fleet", false, "show the fleet's view (cluster section): every target as each instance sees it")
 	f.DurationVar(&interval, "interval", 2*time.Second, "refresh interval with --watch")
 	return cmd
 }
@@ -128,12 +138,12 @@ func (c *adminClient) status(ctx context.Context, w *bytes.Buffer, output string
 		w.Write(raw)
 	case "csv":
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"target_group", "target", "state", "reason", "admin_state", "in_flight", "requests_per_second", "status_5xx_per_second", "top_error", "top_error_count_5m", "lb_5xx_per_second"})
+		cw.Write([]string{"target_group", "target", "state", "reason", "admin_state", "in_flight", "requests_per_second", "status_5xx_per_second", "top_error", "top_error_count_5m", "lb_5xx_per_second", "registered_by"})
 		for _, g := range groups {
 			for _, t := range g.Targets {
 				top, n := t.TopError()
 				cw.Write([]string{g.Name, t.Address, t.State, t.Reason, t.AdminState, strconv.FormatInt(t.InFlight, 10),
-					perSecond(t.Requests.M1), perSecond(t.Status5xx.M1), top, strconv.FormatInt(n, 10), perSecond(lb5xx(t))})
+					perSecond(t.Requests.M1), perSecond(t.Status5xx.M1), top, strconv.FormatInt(n, 10), perSecond(lb5xx(t)), t.RegisteredBy})
 			}
 		}
 		cw.Flush()
@@ -211,12 +221,23 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
+		writeDiscovery := func() {
+			for _, d := range g.Discovery {
+				if d.Stale {
+					fmt.Fprintln(w, red.Render(truncate(fmt.Sprintf("  %s: FAILING, kept %d targets", d.Provider, d.Targets), width)))
+					fmt.Fprintln(w, dim.Render(truncateWords("    └ "+d.Error, width)))
+				} else {
+					fmt.Fprintln(w, dim.Render(truncate(fmt.Sprintf("  %s: %d targets", d.Provider, d.Targets), width)))
+				}
+			}
+		}
 		if len(g.Targets) == 0 {
 			head := g.Name + "  no registered targets: every request gets 503"
 			if rc, ok := recent[g.Name]; ok && rc.lb5xx > 0 {
 				head += fmt.Sprintf(" (%d of the last %d requests)", rc.lb5xx, rc.requests)
 			}
 			fmt.Fprintln(w, red.Render(truncate(head, width)))
+			writeDiscovery()
 			continue
 		}
 		states := map[string]int{}
@@ -230,10 +251,14 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 		if n := states["draining"]; n > 0 {
 			head += fmt.Sprintf(", %d draining", n)
 		}
+		if by := registeredBy(g.Targets); by != "" {
+			head += "; " + by
+		}
 		if g.FailOpen {
 			head += "  FAIL-OPEN: no healthy target, routing to all"
 		}
 		fmt.Fprintln(w, bold.Render(truncate(head, width)))
+		writeDiscovery()
 		fmt.Fprintln(w, dim.Render(fmt.Sprintf("  %-*s %-11s %-19s %4s %6s %6s %7s", addrW, "TARGET", "STATE", "REASON", "INFL", "REQ/S", "5XX/S", "LB5XX/S")))
 		for _, t := range g.Targets {
 			state := t.State
@@ -261,6 +286,28 @@ func writeStatusTable(w io.Writer, groups []admin.TargetGroupView, recent map[st
 			}
 		}
 	}
+}
+
+// registeredBy sums up who registered a group's targets, for example
+// "registered by dns 2, file 1"; "" when the file registered them all.
+func registeredBy(ts []admin.TargetView) string {
+	n := map[string]int{}
+	for _, t := range ts {
+		n[t.RegisteredBy]++
+	}
+	if len(n) == 0 || (len(n) == 1 && n["file"] > 0) {
+		return ""
+	}
+	names := make([]string, 0, len(n))
+	for k := range n {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = fmt.Sprintf("%s %d", k, n[k])
+	}
+	return "registered by " + strings.Join(parts, ", ")
 }
 
 // truncate shortens s to n runes, ending with "…" when cut.

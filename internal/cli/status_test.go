@@ -18,6 +18,8 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
+	"github.com/fulcrumlb/fulcrum/internal/discovery"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
@@ -84,6 +86,25 @@ func TestStatusTable(t *testing.T) {
 	}
 }
 
+func TestStatusRegisteredBy(t *testing.T) {
+	now := time.Now()
+	file := target.New("api", "127.0.0.1:8080", 1, target.Health{State: target.StateHealthy, Since: now})
+	dns := target.New("api", "127.0.0.1:8081", 1, target.Health{State: target.StateHealthy, Since: now})
+	dns.SetSource(target.SourceDNS)
+	g := target.NewGroup("api", []*target.Target{file, dns})
+	s := &admin.Server{Groups: func() []*target.Group { return []*target.Group{g} }}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, out, errOut := run(t, "status", "--admin", srv.URL)
+	if code != 0 || !strings.Contains(out, "api  2/2 healthy; registered by dns 1, file 1") {
+		t.Errorf("code %d %s\n%s", code, errOut, out)
+	}
+	_, out, _ = run(t, "status", "--admin", srv.URL, "-o", "csv")
+	if !strings.Contains(out, "api,127.0.0.1:8081,healthy,,ready,0,0.0,0.0,,0,0.0,dns\n") {
+		t.Errorf("csv:\n%s", out)
+	}
+}
+
 func TestStatusOutputs(t *testing.T) {
 	srv, tok := statusAdmin(t)
 	code, out, _ := run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "json")
@@ -94,7 +115,7 @@ func TestStatusOutputs(t *testing.T) {
 		t.Errorf("json: code %d %s", code, out)
 	}
 	code, out, _ = run(t, "status", "--admin", srv.URL, "--token-file", tok, "-o", "csv")
-	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7,0.1\n") {
+	if code != 0 || !strings.Contains(out, "web,127.0.0.1:8081,unhealthy,Target.FailedHealthChecks,ready,0,0.0,0.0,connection_refused,7,0.1,file\n") {
 		t.Errorf("csv: code %d\n%s", code, out)
 	}
 	// Without the token the admin API's own error is shown.
@@ -187,5 +208,64 @@ func TestStatusFindsPortZero(t *testing.T) {
 	os.WriteFile(cfg, []byte("admin: {address: \"127.0.0.1:0\"}\nlisteners: [{name: web, address: \"127.0.0.1:0\", default_target_group: web}]\ntarget_groups: [{name: web}]\n"), 0o644)
 	if code, _, errOut := run(t, "status", "-c", cfg); code != 1 || !strings.Contains(errOut, "port 0") {
 		t.Errorf("port 0 without socket: code %d %q", code, errOut)
+	}
+}
+
+func TestStatusDiscoveryEvidence(t *testing.T) {
+	g := target.NewGroup("api", nil)
+	since := time.Now()
+	s := &admin.Server{Groups: func() []*target.Group { return []*target.Group{g} },
+		Discovery: func(string) []discovery.Status {
+			return []discovery.Status{{Provider: "dns SRV _http._tcp.api.internal via 127.0.0.1:53", Type: "dns", Targets: 3, Stale: true,
+				Error: "SRV _http._tcp.api.internal.: read udp: i/o timeout", ErrorSince: &since, Errors: 4}}
+		}}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, out, _ := run(t, "status", "--admin", srv.URL)
+	if code != 0 || !strings.Contains(out, "dns SRV _http._tcp.api.internal via 127.0.0.1:53: FAILING, kept 3 targets\n    └ SRV _http._tcp.api.internal.: read udp: i/o timeout") {
+		t.Errorf("code %d\n%s", code, out)
+	}
+	_, out, _ = run(t, "status", "--admin", srv.URL, "-o", "json")
+	var v struct {
+		TargetGroups []admin.TargetGroupView `json:"target_groups"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.TargetGroups[0].Discovery) != 1 || !v.TargetGroups[0].Discovery[0].Stale {
+		t.Errorf("json: %v\n%s", err, out)
+	}
+}
+
+func TestStatusFleet(t *testing.T) {
+	reports := map[string]cluster.Report{}
+	for _, name := range []string{"lb-a", "lb-b", "lb-c"} {
+		r := cluster.Report{Instance: name, Updated: time.Now(), Targets: []cluster.TargetReport{
+			{TargetGroup: "api", Address: "10.0.0.5:80", State: "unhealthy", RegisteredBy: "dns", Errors5m: map[string]int64{"connection_refused": 3}},
+			{TargetGroup: "api", Address: "10.0.0.6:80", State: "healthy", RegisteredBy: "etcd"},
+		}}
+		if name == "lb-b" {
+			r.Targets[1].Errors5m = map[string]int64{"target_timeout": 2}
+		}
+		reports[name] = r
+	}
+	f := cluster.Merge(cluster.Fleet{Instance: "lb-a", Connected: true}, reports)
+	s := &admin.Server{Groups: func() []*target.Group { return nil }, Fleet: func() *cluster.Fleet { return &f }}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	code, out, errOut := run(t, "status", "--admin", srv.URL, "--fleet")
+	for _, want := range []string{
+		"fleet: 3 instances (lb-a, lb-b, lb-c); this is lb-a\netcd: connected\n",
+		"  lb-b         healthy     etcd      target_timeout ×2 in 5m\n",
+		"  lb-a         healthy     etcd\n",
+		"  → connection_refused seen by 3 of 3 instances: the target itself\n",
+		"  → only lb-b sees target_timeout (1 of 3 instances): the path, not the target\n",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("code %d %s: no %q in\n%s", code, errOut, want, out)
+		}
+	}
+	// Without a cluster section the answer says the instance stands alone.
+	alone := httptest.NewServer((&admin.Server{Groups: func() []*target.Group { return nil }}).Handler())
+	defer alone.Close()
+	if code, _, errOut := run(t, "status", "--admin", alone.URL, "--fleet"); code == 0 || !strings.Contains(errOut, "stands alone") {
+		t.Errorf("code %d %s", code, errOut)
 	}
 }

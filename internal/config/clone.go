@@ -20,6 +20,7 @@ func (c *Config) Clone() *Config {
 	n.HealthCheckLog = clonePtr(c.HealthCheckLog)
 	n.Listeners = cloneEach(c.Listeners, Listener.clone)
 	n.TargetGroups = cloneEach(c.TargetGroups, TargetGroup.clone)
+	n.Cluster = c.Cluster.clone() // discovery.go
 	return &n
 }
 
@@ -67,6 +68,7 @@ func (a *Action) clone() *Action {
 func (g TargetGroup) clone() TargetGroup {
 	g.HealthCheck.Matcher.ranges = slices.Clone(g.HealthCheck.Matcher.ranges)
 	g.Targets = slices.Clone(g.Targets)
+	g.Discovery = cloneEach(g.Discovery, Discovery.clone) // discovery.go
 	g.Stickiness = clonePtr(g.Stickiness)
 	return g
 }

@@ -22,6 +22,9 @@ type Config struct {
 	// ShutdownGrace is how long graceful shutdown waits for in-flight
 	// requests after SIGTERM or SIGINT. Default 30s, range 0s..3600s.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
+	// Cluster makes this instance share what it knows with others
+	// through etcd (discovery.go). Nil: the instance stands alone.
+	Cluster *Cluster `yaml:"cluster"`
 	// StickinessKeyFile holds the secret (at least 32 bytes) that
 	// encrypts stickiness cookies, so that instances sharing it agree on
 	// them. Default: a random key per process (rules.go).
@@ -227,6 +230,9 @@ type TargetGroup struct {
 	HealthCheck HealthCheck `yaml:"health_check"`
 	// Targets are the registered targets.
 	Targets []Target `yaml:"targets"`
+	// Discovery lists the providers that find more targets: dns, etcd,
+	// kubernetes (discovery.go). They mix with Targets.
+	Discovery []Discovery `yaml:"discovery"`
 	// Stickiness keeps a client on one target (rules.go).
 	Stickiness *Stickiness `yaml:"stickiness"`
 }

@@ -29,6 +29,7 @@ func (s *schema) validate(c *Config) {
 	}
 	s.durRange("shutdown_grace", c.ShutdownGrace, 0, time.Hour)
 	s.stickinessKey(c) // validate_rules.go
+	s.fleet(c)         // discovery.go
 
 	groups := map[string]bool{}
 	for i, tg := range c.TargetGroups {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/admin"
+	"github.com/fulcrumlb/fulcrum/internal/cluster"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/health"
@@ -169,6 +170,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) (*Report, error) {
 		all = append(all, DiagnoseGroup(gevs[i], all)...)
 		rep.Findings = append(rep.Findings, all...)
 	}
+	rep.Findings = append(rep.Findings, fleetFindings(o.Live, o.TargetGroup)...) // fleet.go
 	rep.Findings = sortFindings(rep.Findings)
 	return rep, ctx.Err()
 }
@@ -350,6 +352,9 @@ type liveGroup struct {
 type LiveData struct {
 	TargetGroups []admin.TargetGroupView
 	Requests     []admin.RequestView
+	// Fleet is GET /api/v1/fleet, nil without a cluster section
+	// (fleet.go).
+	Fleet *cluster.Fleet
 }
 
 // liveByTarget turns the live data into errors per type and 5xx over the

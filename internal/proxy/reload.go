@@ -202,6 +202,9 @@ func (s *Server) commit(p reloadPlan, cfg *config.Config, now time.Time) ([]stri
 		s.logger.Warn("access_log, health_check_log and admin changes take effect at the next restart")
 	}
 	s.cfg = cfg
+	if s.reloadFleet() { // discovery.go
+		note("discovery and cluster restarted with the new configuration")
+	}
 	return changes, nil
 }
 

@@ -55,6 +55,7 @@ type Server struct {
 	srvWG     sync.WaitGroup
 	errs      chan error
 	grace     time.Duration
+	fleet     atomic.Pointer[fleet] // discovery.go
 }
 
 // snapshot is one immutable generation of the routing configuration.
@@ -394,6 +395,7 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 		}
 	}
 	s.bgWG.Go(func() { s.tick(bg) })
+	s.startFleet(bg) // discovery.go
 	for _, lc := range s.cfg.Listeners {
 		s.serveListener(s.listeners[lc.Name])
 	}

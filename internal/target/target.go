@@ -67,7 +67,7 @@ type Target struct {
 	inFlight atomic.Int64
 	health   atomic.Pointer[Health]
 	admin    atomic.Uint32
-	runtime  atomic.Bool
+	source   atomic.Uint32
 	// slowStart is the Unix nanosecond time slow start began, 0 when the
 	// target is not in slow start; decided is the Since of the healthy
 	// episode slow start was last decided for.
@@ -104,12 +104,27 @@ func (t *Target) MaxConnections() int64 { return t.maxConns.Load() }
 // SetMaxConnections sets the limit; 0 means unlimited.
 func (t *Target) SetMaxConnections(n int) { t.maxConns.Store(int64(max(n, 0))) }
 
-// Runtime reports whether the target was registered through the admin API
-// rather than the configuration file. Runtime targets survive a reload.
-func (t *Target) Runtime() bool { return t.runtime.Load() }
+// Runtime reports whether the target was registered at runtime (through
+// the admin API or a discovery provider) rather than by the configuration
+// file. Runtime targets survive a reload.
+func (t *Target) Runtime() bool { return t.Source() != SourceFile }
 
-// SetRuntime marks where the target's registration comes from.
-func (t *Target) SetRuntime(v bool) { t.runtime.Store(v) }
+// SetRuntime marks the target as registered through the admin API (true)
+// or by the configuration file (false).
+func (t *Target) SetRuntime(v bool) {
+	if v {
+		t.SetSource(SourceAPI)
+	} else {
+		t.SetSource(SourceFile)
+	}
+}
+
+// Source returns who registered the target: the file, the admin API or a
+// discovery provider.
+func (t *Target) Source() Source { return Source(t.source.Load()) }
+
+// SetSource records who registered the target.
+func (t *Target) SetSource(s Source) { t.source.Store(uint32(s)) }
 
 // Health returns the current health.
 func (t *Target) Health() Health { return *t.health.Load() }
