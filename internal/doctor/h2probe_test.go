@@ -1,4 +1,4 @@
-//lint:file-ignore SA1019 the brief's h2c target is an x/net http2.Server, deprecated for net/http's bundled copy.
+//lint:file-ignore SA1019 the h2c test target is x/net's http2.Server (deprecated for net/http's bundled copy), a real HTTP/2 server independent of net/http's.
 
 package doctor
 
@@ -95,6 +95,7 @@ func TestH2GRPCTarget(t *testing.T) {
 	group := fmt.Sprintf("{name: g, protocol_version: GRPC, health_check: {path: /grpc.health.v1.Health/Check, matcher: \"0\", timeout: 2s}, targets: [{address: %q}]}", addr)
 	rep := runGroup(t, group)
 	noErrors(t, rep)
+	t.Logf("h2-settings: %s", probe(t, rep, "h2-settings").Detail)
 	if p := probe(t, rep, "h2-settings"); p.Outcome != "ok" || !strings.Contains(p.Detail, "MAX_CONCURRENT_STREAMS=7") || !strings.Contains(p.Detail, "MAX_FRAME_SIZE=") {
 		t.Errorf("settings probe %+v", p)
 	}
