@@ -41,6 +41,7 @@ func main() {
 	type tally struct {
 		lat    []time.Duration
 		errors int64
+		first  error
 	}
 	tallies := make([]tally, *conns)
 	var wg sync.WaitGroup
@@ -61,7 +62,9 @@ func main() {
 					return // cut off by the deadline: not counted
 				}
 				if err != nil {
-					t.errors++
+					if t.errors++; t.first == nil {
+						t.first = err
+					}
 					continue
 				}
 				t.lat = append(t.lat, time.Since(s))
@@ -72,9 +75,13 @@ func main() {
 	elapsed := time.Since(start)
 	var all []time.Duration
 	var errors int64
+	var first error
 	for _, t := range tallies {
 		all = append(all, t.lat...)
 		errors += t.errors
+		if first == nil {
+			first = t.first
+		}
 	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration {
@@ -88,6 +95,7 @@ func main() {
 	fmt.Printf("  %d requests in %.2fs\n", len(all), elapsed.Seconds())
 	if errors > 0 {
 		fmt.Printf("  Non-2xx or 3xx responses: %d\n", errors)
+		fmt.Printf("  First error: %v\n", first)
 	}
 	fmt.Printf("Requests/sec: %.2f\n", float64(len(all))/elapsed.Seconds())
 }
