@@ -5,6 +5,7 @@
 #
 #   bash bench/compare.sh                        # full run: 8 scenarios, 3 reps, 10 s each
 #   REPS=3 DURATION=5s SCENARIOS=get-c50,get-c200 bash bench/compare.sh
+#   REPS=1 DURATION=5s SCENARIOS=grpc-c50 bash bench/compare.sh   # unary gRPC (bench/grpcload, bench/grpcbackend)
 #   BASELINE_REF=none bash bench/compare.sh      # without fulcrum-base
 #
 # fulcrum-base is cmd/fulcrum built from BASELINE_REF (default: main just
@@ -38,6 +39,8 @@ mkdir -p bin
 go build -o bin/fulcrum ./cmd/fulcrum
 go build -o bin/goproxy ./bench/goproxy
 go build -o bin/bench-compare ./bench/compare
+go build -o bin/grpcbackend ./bench/grpcbackend
+go build -o bin/grpcload ./bench/grpcload
 
 # The baseline: build cmd/fulcrum at BASELINE_REF once (bin/fulcrum-base.ref
 # remembers which commit bin/fulcrum-base is).

@@ -81,3 +81,53 @@ func TestCPUVsBase(t *testing.T) {
 		t.Errorf("CPU ratios %v %v %v", rows[0].CPUVsBase, rows[1].CPUVsBase, rows[2].CPUVsBase)
 	}
 }
+
+// grpcloadOutput is bench/grpcload's summary, in wrk's format.
+const grpcloadOutput = `Running 5s test @ grpc://127.0.0.1:8091/fulcrum.bench.Greeter/SayHello
+  50 connections
+  Latency Distribution
+     50%  2.05ms
+     99%  8.21ms
+  40315 requests in 2.00s
+  Non-2xx or 3xx responses: 4
+Requests/sec: 20148.33
+`
+
+// TestParseGRPCLoad: the wrk parser reads grpcload's summary.
+func TestParseGRPCLoad(t *testing.T) {
+	var r result
+	if err := parseWrk(grpcloadOutput, &r); err != nil {
+		t.Fatal(err)
+	}
+	want := result{RPS: 20148.33, Requests: 40315, P50ms: 2.05, P99ms: 8.21, Errors: 4}
+	if d := cmp.Diff(want, r); d != "" {
+		t.Errorf("parse (-want +got):\n%s", d)
+	}
+}
+
+// TestGRPCVariants: grpc-c50 runs direct, fulcrum, haproxy and, with
+// its grpc module, nginx; never log variants or the systems without
+// gRPC set up.
+func TestGRPCVariants(t *testing.T) {
+	sc, ok := scenarioByName("grpc-c50")
+	if !ok || !sc.grpc || sc.conns != 50 {
+		t.Fatalf("grpc-c50 = %+v %v", sc, ok)
+	}
+	o := options{systems: []string{"direct", "fulcrum", "fulcrum-base", "haproxy", "nginx", "caddy", "goproxy"}, logVariant: []string{"grpc-c50"}}
+	names := func(vs []variant) []string {
+		var n []string
+		for _, v := range vs {
+			n = append(n, v.label())
+		}
+		return n
+	}
+	if got := names(variants(o, sc, true)); !cmp.Equal(got, []string{"direct", "fulcrum", "haproxy", "nginx"}) {
+		t.Errorf("with nginx's grpc module: %v", got)
+	}
+	if got := names(variants(o, sc, false)); !cmp.Equal(got, []string{"direct", "fulcrum", "haproxy"}) {
+		t.Errorf("without it: %v", got)
+	}
+	if got := (&env{}).targets(sc); !cmp.Equal(got, []string{addr(grpcBackendA), addr(grpcBackendB)}) {
+		t.Errorf("targets %v", got)
+	}
+}

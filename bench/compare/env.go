@@ -57,8 +57,10 @@ type env struct {
 	pem      string // cert+key for HAProxy
 	backends []*proc
 	thousand *proc
-	// backendA's process, for the direct rows.
-	direct *proc
+	// backendA's process, for the direct rows; grpcDirect the first
+	// greeter's, for gRPC scenarios.
+	direct     *proc
+	grpcDirect *proc
 }
 
 func newEnv(o options) (*env, error) {
@@ -139,6 +141,9 @@ func (e *env) startBackends(ctx context.Context) error {
 	}
 	e.backends = append(e.backends, p)
 	e.thousand = p
+	if wantsGRPC(e.o) {
+		return e.startGRPCBackends(ctx)
+	}
 	return nil
 }
 
@@ -184,6 +189,8 @@ func (e *env) targets(sc scenario) []string {
 	switch sc.targets {
 	case "refused":
 		return []string{addr(backendA), addr(backendB), addr(refusedPort)}
+	case "grpc":
+		return []string{addr(grpcBackendA), addr(grpcBackendB)}
 	case "thousand":
 		ts := make([]string, thousandN)
 		for i := range ts {

@@ -27,18 +27,22 @@ import (
 
 // options are the command-line settings of one run.
 type options struct {
-	out        string
-	fulcrum    string
-	baseline   string
-	goproxy    string
-	reps       int
-	duration   time.Duration
-	warmup     time.Duration
-	systems    []string
-	scenarios  []string
-	logVariant []string
-	profile    bool
-	from       string
+	out      string
+	fulcrum  string
+	baseline string
+	goproxy  string
+	// grpcBackend and grpcLoad are bench/grpcbackend and bench/grpcload,
+	// for gRPC scenarios.
+	grpcBackend string
+	grpcLoad    string
+	reps        int
+	duration    time.Duration
+	warmup      time.Duration
+	systems     []string
+	scenarios   []string
+	logVariant  []string
+	profile     bool
+	from        string
 }
 
 func main() {
@@ -48,6 +52,8 @@ func main() {
 	flag.StringVar(&o.fulcrum, "fulcrum", "bin/fulcrum", "fulcrum binary")
 	flag.StringVar(&o.baseline, "baseline", os.Getenv("BASELINE"), "a baseline fulcrum binary (an older build); when set, system fulcrum-base runs it with fulcrum's config, interleaved with the others (env BASELINE)")
 	flag.StringVar(&o.goproxy, "goproxy", "bin/goproxy", "plain httputil proxy binary")
+	flag.StringVar(&o.grpcBackend, "grpcbackend", "bin/grpcbackend", "gRPC greeter backend binary (gRPC scenarios)")
+	flag.StringVar(&o.grpcLoad, "grpcload", "bin/grpcload", "gRPC load client binary (gRPC scenarios)")
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of every measurement")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per measurement")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measurement")
@@ -112,6 +118,14 @@ func run(ctx context.Context, o options) error {
 	}
 	info := machineInfo(o)
 	fmt.Fprintf(os.Stderr, "%s\n", info.summary())
+	nginxGRPC := wantsGRPC(o) && nginxHasGRPC()
+	if wantsGRPC(o) {
+		for _, s := range o.systems {
+			if ok, why := grpcCapable(s, nginxGRPC); !ok {
+				fmt.Fprintf(os.Stderr, "gRPC scenarios skip %s: %s\n", s, why)
+			}
+		}
+	}
 
 	var results []result
 	for rep := 1; rep <= o.reps; rep++ {
@@ -120,7 +134,7 @@ func run(ctx context.Context, o options) error {
 			if !ok {
 				return fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(scenarioNames(), ", "))
 			}
-			runs := variants(o, sc)
+			runs := variants(o, sc, nginxGRPC)
 			for _, v := range runs {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -154,14 +168,22 @@ func (v variant) label() string {
 }
 
 // variants lists what runs in one scenario: every system, then the
-// access-log variants of the four load balancers where asked.
-func variants(o options, sc scenario) []variant {
+// access-log variants of the four load balancers where asked. A gRPC
+// scenario runs the systems grpcCapable allows (nginx only with its
+// grpc module, nginxGRPC), without log variants.
+func variants(o options, sc scenario, nginxGRPC bool) []variant {
 	var vs []variant
 	for _, s := range o.systems {
 		if s == "direct" && sc.https {
 			continue // the backends speak plain HTTP; there is no direct TLS row
 		}
+		if ok, _ := grpcCapable(s, nginxGRPC); sc.grpc && !ok {
+			continue
+		}
 		vs = append(vs, variant{system: s})
+	}
+	if sc.grpc {
+		return vs
 	}
 	for _, l := range o.logVariant {
 		if l != sc.name {

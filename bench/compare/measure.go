@@ -59,6 +59,9 @@ func (e *env) measure(ctx context.Context, system string, sc scenario, logOn boo
 		if sc.targets == "thousand" {
 			p, port = e.thousand, thousandBase
 		}
+		if sc.grpc {
+			p, port = e.grpcDirect, grpcBackendA
+		}
 	} else {
 		var err error
 		p, err = e.startSystem(ctx, system, sc, logOn, dir)
@@ -81,7 +84,13 @@ func (e *env) measure(ctx context.Context, system string, sc scenario, logOn boo
 		}
 		args = append(args, "-s", script)
 	}
-	if _, err := wrk(ctx, append(args, fmt.Sprintf("-d%ds", max(1, int(e.o.warmup.Seconds()))), url)); err != nil {
+	load := func(seconds float64) (string, error) {
+		if sc.grpc {
+			return e.grpcLoad(ctx, sc, port, max(1, int(seconds)))
+		}
+		return wrk(ctx, append(args, fmt.Sprintf("-d%ds", max(1, int(seconds))), url))
+	}
+	if _, err := load(e.o.warmup.Seconds()); err != nil {
 		return r, fmt.Errorf("warm-up: %w", err)
 	}
 
@@ -115,7 +124,7 @@ func (e *env) measure(ctx context.Context, system string, sc scenario, logOn boo
 			}
 		}
 	})
-	out, err := wrk(ctx, append(args, fmt.Sprintf("-d%ds", max(1, int(e.o.duration.Seconds()))), url))
+	out, err := load(e.o.duration.Seconds())
 	close(stop)
 	wg.Wait()
 	cpu := groupCPU(p.pgid()) - cpu0

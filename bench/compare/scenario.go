@@ -14,9 +14,12 @@ type scenario struct {
 	// https puts TLS on the load balancer's listener.
 	https bool
 	// targets is "two" (the two nginx backends), "refused" (the two plus a
-	// closed port, with health checks on), or "thousand" (1,000 ports of
-	// one nginx).
+	// closed port, with health checks on), "thousand" (1,000 ports of
+	// one nginx) or "grpc" (the two bench/grpcbackend greeters).
 	targets string
+	// grpc makes the load unary gRPC calls by bench/grpcload, over h2c
+	// (HTTP/2 with TLS when https), to a GRPC target group.
+	grpc bool
 }
 
 // scenarios returns the workloads in run order.
@@ -30,6 +33,7 @@ func scenarios() []scenario {
 		{name: "https-c50", conns: 50, path: "/", https: true, targets: "two"},
 		{name: "refused-c50", conns: 50, path: "/", targets: "refused"},
 		{name: "1000tg-c50", conns: 50, path: "/", targets: "thousand"},
+		{name: "grpc-c50", conns: 50, targets: "grpc", grpc: true},
 	}
 }
 

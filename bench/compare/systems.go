@@ -21,7 +21,12 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 	accessLog := filepath.Join(dir, "access.log")
 	var p *proc
 	var err error
+	if sc.grpc {
+		name = "grpc:" + name
+	}
 	switch name {
+	case "grpc:fulcrum", "grpc:haproxy", "grpc:nginx":
+		p, err = e.startGRPCSystem(ctx, strings.TrimPrefix(name, "grpc:"), sc, dir, port)
 	case "fulcrum":
 		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "fulcrum-base":

@@ -82,6 +82,7 @@ type targetGroup struct {
 	TargetGroupArn             string
 	TargetGroupName            string
 	Protocol                   string
+	ProtocolVersion            string
 	HealthCheckProtocol        string
 	HealthCheckPort            string
 	HealthCheckPath            string
@@ -356,6 +357,13 @@ func (w *writer) targetGroup(tg targetGroup, h *health) {
 		p = "http"
 	}
 	w.line(2, "protocol: %s", p)
+	switch v := strings.ToUpper(tg.ProtocolVersion); v {
+	case "":
+	case "HTTP1", "HTTP2", "GRPC":
+		w.line(2, "protocol_version: %s", v)
+	default:
+		w.line(2, "# protocol version %s is not carried over", tg.ProtocolVersion)
+	}
 	if tg.TargetType == "lambda" {
 		w.line(2, "# target type lambda is not carried over")
 	}
@@ -384,9 +392,7 @@ func (w *writer) targetGroup(tg targetGroup, h *health) {
 	if tg.UnhealthyThresholdCount > 0 {
 		w.line(3, "unhealthy_threshold: %d", tg.UnhealthyThresholdCount)
 	}
-	if tg.Matcher != nil && tg.Matcher.HttpCode != "" {
-		w.line(3, "matcher: %s", q(tg.Matcher.HttpCode))
-	}
+	w.matcher(tg.Matcher)
 	w.line(2, "# target group attributes (describe-target-group-attributes) such as stickiness are not in these documents")
 	if h == nil || len(h.TargetHealthDescriptions) == 0 {
 		w.line(2, "targets: []")
@@ -395,5 +401,18 @@ func (w *writer) targetGroup(tg targetGroup, h *health) {
 	w.line(2, "targets:")
 	for _, d := range h.TargetHealthDescriptions {
 		w.line(3, "- {address: %s}", q(fmt.Sprintf("%s:%d", d.Target.Id, d.Target.Port)))
+	}
+}
+
+// matcher writes ALB's Matcher: GrpcCode (gRPC codes of a GRPC group's
+// health check) as {grpc_code: ...}, HttpCode as a plain list of HTTP
+// codes (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_Matcher.html).
+func (w *writer) matcher(m *struct{ HttpCode, GrpcCode string }) {
+	switch {
+	case m == nil:
+	case m.GrpcCode != "":
+		w.line(3, "matcher: {grpc_code: %s}", q(m.GrpcCode))
+	case m.HttpCode != "":
+		w.line(3, "matcher: %s", q(m.HttpCode))
 	}
 }

@@ -105,3 +105,50 @@ func TestConvertHTTPSComments(t *testing.T) {
 		t.Errorf("bad JSON: err = %v", err)
 	}
 }
+
+// TestConvertProtocolVersion: ProtocolVersion and a GrpcCode matcher
+// become protocol_version and {grpc_code: ...}, and the configuration
+// loads as a gRPC health check; an HTTP2 group keeps its HttpCode.
+func TestConvertProtocolVersion(t *testing.T) {
+	groups := `{"TargetGroups": [
+ {"TargetGroupArn": "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/greeter/0123456789abcdef", "TargetGroupName": "greeter",
+  "Protocol": "HTTPS", "Port": 50051, "VpcId": "vpc-0123456789abcdef0", "HealthCheckProtocol": "HTTPS", "HealthCheckPort": "traffic-port",
+  "HealthCheckEnabled": true, "HealthCheckIntervalSeconds": 10, "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 3,
+  "UnhealthyThresholdCount": 2, "HealthCheckPath": "/grpc.health.v1.Health/Check", "Matcher": {"GrpcCode": "0"},
+  "LoadBalancerArns": [], "TargetType": "ip", "ProtocolVersion": "GRPC", "IpAddressType": "ipv4"},
+ {"TargetGroupArn": "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/h2/fedcba9876543210", "TargetGroupName": "h2",
+  "Protocol": "HTTP", "Port": 8080, "HealthCheckProtocol": "HTTP", "HealthCheckPath": "/healthz", "Matcher": {"HttpCode": "200,204"},
+  "TargetType": "instance", "ProtocolVersion": "HTTP2"},
+ {"TargetGroupArn": "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/plain/1", "TargetGroupName": "plain",
+  "Protocol": "HTTP", "Port": 80, "HealthCheckPath": "/", "Matcher": {"HttpCode": "200"}, "ProtocolVersion": "HTTP1"}]}`
+	listeners := `{"Listeners": [{"ListenerArn": "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/my-lb/50dc6c495c0c9188/f2f7dc8efc522ab3",
+  "Port": 80, "Protocol": "HTTP", "DefaultActions": [{"Type": "forward", "TargetGroupArn": "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/greeter/0123456789abcdef"}]}]}`
+	out, err := Convert(Input{Listeners: []byte(listeners), TargetGroups: []byte(groups)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"protocol_version: GRPC", `matcher: {grpc_code: "0"}`, "protocol_version: HTTP2", `matcher: "200,204"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	cfg, err := config.Load([]byte(out))
+	if err != nil {
+		t.Fatalf("imported config does not load: %v\n%s", err, out)
+	}
+	byName := map[string]config.TargetGroup{}
+	for _, tg := range cfg.TargetGroups {
+		byName[tg.Name] = tg
+	}
+	g := byName["greeter"]
+	if g.Version() != config.ProtocolGRPC || !g.GRPCHealthCheck() || !g.GRPCMatcher().Match(0) || g.GRPCMatcher().Match(12) || g.GRPCHealthPath() != "/grpc.health.v1.Health/Check" {
+		t.Errorf("greeter = %+v", g)
+	}
+	h := byName["h2"]
+	if h.Version() != config.ProtocolHTTP2 || h.GRPCHealthCheck() || !h.HealthCheck.Matcher.Match(204) || h.HealthCheck.Matcher.Match(200+1) {
+		t.Errorf("h2 = %+v", h)
+	}
+	if p := byName["plain"]; p.Version() != config.ProtocolHTTP1 {
+		t.Errorf("plain = %+v", p)
+	}
+}

@@ -151,6 +151,9 @@ type Evidence struct {
 	// the health check timed out: did the target answer late, or never?
 	Recheck   Conformance
 	KeepAlive KeepAlive
+	// H2 is the HTTP/2 probe of an HTTP2 or GRPC group's target
+	// (h2probe.go), which replaces Conformance and KeepAlive there.
+	H2 H2Info
 	// Live holds per error type counts of the last 5 minutes from the
 	// admin API, with 5xx and requests; nil without admin.
 	Live *Live

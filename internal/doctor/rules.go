@@ -111,6 +111,8 @@ func Diagnose(ev Evidence, now time.Time) []Finding {
 		}
 	}
 
+	out = append(out, diagnoseH2(&ev)...)
+
 	r := ev.Conformance
 	// hung: the target accepts connections and answers nothing at all,
 	// neither GET / nor the health path (HAProxy L7TOUT).

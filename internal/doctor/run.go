@@ -254,6 +254,11 @@ func probeTarget(ctx context.Context, tc config.TargetGroup, addr string, tlsCfg
 			return ev
 		}
 	}
+	if tc.HTTP2() {
+		ev.H2 = probeH2(ctx, tc, addr, tlsCfg, wait)
+		recordH2(tc.Name, addr, ev.H2, addProbe)
+		return ev
+	}
 	var recheck sync.WaitGroup
 	if ev.Check.Done && !ev.Check.OK && timedOut(ev.Check.Class) {
 		recheck.Go(func() {
