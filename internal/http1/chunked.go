@@ -1,18 +1,29 @@
 package http1
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/fulcrumlb/fulcrum/internal/desync"
+)
 
 // ChunkedDecoder decodes a chunked body (RFC 9112 §7.1) incrementally.
 // Feed it the bytes after the head; chunk extensions are checked and
 // dropped, trailer fields are checked and dropped (the forwarder re-frames
-// the body and writes no trailers of its own). The zero value is ready.
+// the body and writes no trailers of its own) unless KeepTrailer is set.
+// The zero value is ready.
 type ChunkedDecoder struct {
-	state  uint8
-	remain uint64 // data bytes left in the current chunk
-	line   int    // bytes of the current size or trailer line seen so far
-	digits bool   // the size line has its hex digits
-	ext    bool   // in the size line's extensions (or its CR)
-	done   bool
+	// KeepTrailer keeps the trailer section's bytes for Trailer (a
+	// response's trailers are forwarded, RFC 9110 §6.5). Keeping them
+	// allocates; without trailers nothing is kept.
+	KeepTrailer bool
+	trailer     []byte
+	state       uint8
+	remain      uint64 // data bytes left in the current chunk
+	line        int    // bytes of the current size or trailer line seen so far
+	digits      bool   // the size line has its hex digits
+	ext         bool   // in the size line's extensions (or its CR)
+	done        bool
 }
 
 const (
@@ -30,6 +41,39 @@ var (
 // maxChunkLine bounds a chunk-size line with its extensions, or a
 // trailer line, in bytes.
 const maxChunkLine = 4096
+
+// maxTrailer bounds a kept trailer section, in bytes.
+const maxTrailer = 32 << 10
+
+// Trailer returns the trailer fields kept with KeepTrailer once Done, in
+// order, names and values as received (OWS trimmed); fields whose name is
+// not a token, or whose value has a control byte, are left out (RFC 9110
+// §6.5.1: a recipient may discard trailers it cannot process). The slices
+// point into the decoder's own copy, valid until Reset.
+func (d *ChunkedDecoder) Trailer(dst []desync.Header) []desync.Header {
+	for t := d.trailer; len(t) > 0; {
+		line := t
+		if i := bytes.IndexByte(t, '\n'); i >= 0 {
+			line, t = t[:i], t[i+1:]
+		} else {
+			t = nil
+		}
+		c := bytes.IndexByte(line, ':')
+		if c <= 0 || !isToken(line[:c]) {
+			continue
+		}
+		if v := trimOWS(line[c+1:]); validValue(v) {
+			dst = append(dst, desync.Header{Name: line[:c], Value: v})
+		}
+	}
+	return dst
+}
+
+// Reset readies the decoder for another body, keeping KeepTrailer and the
+// trailer buffer's memory.
+func (d *ChunkedDecoder) Reset() {
+	*d = ChunkedDecoder{KeepTrailer: d.KeepTrailer, trailer: d.trailer[:0]}
+}
 
 // Done reports whether the last chunk and the trailer section were read.
 func (d *ChunkedDecoder) Done() bool { return d.done }
@@ -105,6 +149,8 @@ func (d *ChunkedDecoder) Decode(in []byte) (data []byte, n int, err error) {
 			if c == '\n' {
 				if d.line == 0 {
 					d.done = true
+				} else if d.KeepTrailer {
+					d.trailer = append(d.trailer, '\n')
 				}
 				d.line = 0
 				continue
@@ -115,6 +161,12 @@ func (d *ChunkedDecoder) Decode(in []byte) (data []byte, n int, err error) {
 			d.line++
 			if d.line > maxChunkLine || c == 0 {
 				return nil, n, errChunk
+			}
+			if d.KeepTrailer {
+				if len(d.trailer) >= maxTrailer {
+					return nil, n, errChunk
+				}
+				d.trailer = append(d.trailer, c)
 			}
 		}
 	}
