@@ -24,7 +24,7 @@ func TestParseResponse(t *testing.T) {
 	}
 	cases := []struct {
 		name, in string
-		want want
+		want     want
 	}{
 		{"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n", want{status: 200, minor: 1, reason: "OK", cl: 6, fields: 1}},
 		{"no reason", "HTTP/1.1 204\r\n\r\n", want{status: 204, minor: 1, cl: -1}},

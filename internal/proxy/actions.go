@@ -25,7 +25,7 @@ type routeState struct {
 // here and it returns false.
 func (h *Handler) routeRequest(q *request, rt *routeTable) bool {
 	r, rec := q.r, q.rec
-	rec.AmznTraceID = traceHeader(r.Header, q.start)
+	rec.AmznTraceID = traceHeader(&r.Header, q.start)
 	clientCertHeaders(r, rt.mtls)
 	act, fw := rt.route(r)
 	rec.RulePriority = act.Priority
@@ -35,8 +35,8 @@ func (h *Handler) routeRequest(q *request, rt *routeTable) bool {
 	}
 	q.route.fw = fw
 	if fw.sticky > 0 && h.Sticky != nil {
-		if c, err := r.Cookie(stickiness.GroupCookie); err == nil {
-			if name, _, err := h.Sticky.Open(stickiness.GroupCookie, c.Value, q.start); err == nil {
+		if c, ok := r.Header.Cookie(stickiness.GroupCookie); ok {
+			if name, _, err := h.Sticky.Open(stickiness.GroupCookie, c, q.start); err == nil {
 				if g := fw.byName(name); g != nil {
 					q.group, q.route.groupSticky = g, true
 				}
@@ -70,7 +70,7 @@ func (h *Handler) respondAction(q *request, a *rules.Action) {
 			port = p
 		}
 		loc := a.Redirect.Location(rules.Original{Protocol: proto, Host: rules.HostOnly(r.Host), Port: port,
-			Path: r.URL.EscapedPath(), Query: r.URL.RawQuery})
+			Path: r.RawPath, Query: r.RawQuery})
 		rec.RedirectURL = loc
 		hdr["Location"] = []string{loc}
 		status = a.Redirect.Status
@@ -115,11 +115,11 @@ func (h *Handler) stickyTarget(q *request, rs *target.RouteSet, tried []*target.
 		return nil
 	}
 	name := stickyCookie(st)
-	c, err := q.r.Cookie(name)
-	if err != nil {
+	c, ok := q.r.Header.Cookie(name)
+	if !ok {
 		return nil
 	}
-	g, addr, err := h.Sticky.Open(name, c.Value, q.start)
+	g, addr, err := h.Sticky.Open(name, c, q.start)
 	if err != nil || g != q.group.Name {
 		return nil
 	}

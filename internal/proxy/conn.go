@@ -10,7 +10,6 @@ import (
 	"log"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/http1"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // Fulcrum's client side: every accepted connection is served by a
@@ -329,7 +329,8 @@ type clientConn struct {
 
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	tmpl   *http.Request // carries ctx; each request is a copy
+	// msg is the connection's request, reused for each (inrequest.go).
+	msg httpmsg.Request
 
 	buf  []byte
 	r, w int
@@ -339,6 +340,8 @@ type clientConn struct {
 
 	// watch notices the client closing while a response is awaited.
 	watch clientWatch
+	// hook ends the attempt in progress when ctx is done (attempthook.go).
+	hook attemptHook
 }
 
 // errClientGone is the cause of a connection context the client closed.
@@ -372,7 +375,7 @@ func (cc *clientConn) serve() {
 		}
 	}
 	cc.ctx, cc.cancel = context.WithCancelCause(base)
-	cc.tmpl = (&http.Request{}).WithContext(cc.ctx)
+	context.AfterFunc(cc.ctx, cc.hook.fire) // runs at the latest when serve returns
 	cc.buf = make([]byte, 4096)
 	cc.rw.cc = cc
 	cc.rw.hdr = make(http.Header, 16)
@@ -617,7 +620,7 @@ func (cc *clientConn) headFailed(start time.Time, e *edgeSettings, err error) bo
 // http.ErrAbortHandler aborts the connection quietly, any other panic is
 // logged with its stack. It returns false when the connection is to be
 // aborted.
-func (cc *clientConn) runHandler(req *http.Request) (ok bool) {
+func (cc *clientConn) runHandler(req *httpmsg.Request) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			ok = false
@@ -628,7 +631,7 @@ func (cc *clientConn) runHandler(req *http.Request) (ok bool) {
 			}
 		}
 	}()
-	cc.cs.h.ServeHTTP(&cc.rw, req)
+	cc.cs.h.Serve(&cc.rw, req)
 	return true
 }
 
@@ -637,23 +640,25 @@ func (cc *clientConn) runHandler(req *http.Request) (ok bool) {
 // says whether cc.req holds a parsed request line; size is the bytes the
 // request used.
 func (cc *clientConn) ownAnswer(start time.Time, line bool, ce *failure.ClientError, v desync.Verdict, size int, keep bool) {
-	r := new(http.Request)
-	*r = *cc.tmplOrNew()
-	r.RemoteAddr, r.TLS, r.Header = cc.remote, cc.tls, http.Header{}
-	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/1.1", 1, 1
-	r.URL = &url.URL{Path: "/"}
+	r := &cc.msg
+	*r = httpmsg.Request{RemoteAddr: cc.remote, TLS: cc.tls, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Target: "/", URI: "/", Path: "/", RawPath: "/"}
+	ctx := cc.ctx
+	if ctx == nil {
+		ctx = context.WithValue(context.Background(), connInfoKey{}, cc.info)
+	}
+	r.SetContext(ctx)
 	if line {
 		p := &cc.req
-		r.Method, r.RequestURI, r.Host = string(p.Method), string(p.Target), string(p.Host)
-		if u, err := parseTarget(r.Method, r.RequestURI); err == nil {
-			r.URL = u
+		r.Method, r.Host = string(p.Method), string(p.Host)
+		if r.SetTarget(r.Method, string(p.Target)) != nil {
+			r.Target = string(p.Target)
 		}
 		if p.Minor == 0 {
 			r.Proto, r.ProtoMinor = "HTTP/1.0", 0
 		}
 		for _, hf := range p.Headers {
 			if len(hf.Name) > 0 && !desync.LooksLikeFraming(hf.Name) {
-				r.Header.Add(string(hf.Name), string(hf.Value))
+				r.Header.Add(http.CanonicalHeaderKey(string(hf.Name)), string(hf.Value))
 			}
 		}
 	}
@@ -665,15 +670,6 @@ func (cc *clientConn) ownAnswer(start time.Time, line bool, ce *failure.ClientEr
 	cc.cs.h.ownAnswer(&cc.rw, r, cc.info, start, line, ce, v, int64(size))
 	cc.rw.finish()
 	cc.rw.flush()
-}
-
-// tmplOrNew is the request template, made on first use for connections
-// that fail before it exists.
-func (cc *clientConn) tmplOrNew() *http.Request {
-	if cc.tmpl == nil {
-		cc.tmpl = (&http.Request{}).WithContext(context.WithValue(context.Background(), connInfoKey{}, cc.info))
-	}
-	return cc.tmpl
 }
 
 // xffCount counts the addresses in the request's X-Forwarded-For fields.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // gRPC status codes Fulcrum answers with
@@ -26,7 +27,7 @@ const (
 // grpcRequest reports whether r is a gRPC call: HTTP/2 with a content
 // type of application/grpc, application/grpc+proto and the like
 // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md).
-func grpcRequest(r *http.Request) bool {
+func grpcRequest(r *httpmsg.Request) bool {
 	if r.ProtoMajor != 2 {
 		return false
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/net/http2"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -233,7 +234,7 @@ func (b *h2Body) Close() error { return nil }
 // roundTrip sends req on a stream to tg and returns the exchange with the
 // response header. Errors are *failure.AttemptError over a
 // *failure.H2Error, or errClientBody's.
-func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Target, in *http.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
+func (h *h2Transport) roundTrip(ctx context.Context, t *Transport, tg *target.Target, in *httpmsg.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
 	// The URL first: a stream reserved on a pooled connection must be
 	// used by RoundTrip.
 	u, err := h.url(tg, req.uri)
@@ -322,13 +323,17 @@ func (h *h2Transport) url(tg *target.Target, uri string) (*url.URL, error) {
 }
 
 // request builds the stream's request from the outgoing request.
-func (h *h2Transport) request(ctx context.Context, u *url.URL, in *http.Request, req *outRequest, s *h2Stream) *http.Request {
-	hdr := req.header
-	// HTTP/2 has no connection-specific fields (RFC 9113 §8.2.2): an
-	// Upgrade request goes as the plain request it is.
-	delete(hdr, "Content-Length")
-	delete(hdr, "Connection")
-	delete(hdr, "Upgrade")
+func (h *h2Transport) request(ctx context.Context, u *url.URL, in *httpmsg.Request, req *outRequest, s *h2Stream) *http.Request {
+	hdr := make(http.Header, len(req.header)+1)
+	for _, f := range req.header {
+		switch k := http.CanonicalHeaderKey(f.Name); k {
+		case "Content-Length", "Connection", "Upgrade":
+			// HTTP/2 has no connection-specific fields (RFC 9113
+			// §8.2.2): an Upgrade request goes as the plain request it is.
+		default:
+			hdr[k] = append(hdr[k], f.Value)
+		}
+	}
 	if h.grpc || in != nil && grpcRequest(in) {
 		hdr["Te"] = []string{"trailers"} // removed with the hop-by-hop fields
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/stickiness"
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -75,7 +75,7 @@ func (h *Handler) buffer() *[]byte {
 // request is the per-request state of ServeHTTP.
 type request struct {
 	w     http.ResponseWriter
-	r     *http.Request
+	r     *httpmsg.Request
 	rec   *accesslog.Record
 	id    string
 	start time.Time
@@ -90,8 +90,17 @@ type request struct {
 	route routeState
 }
 
-// ServeHTTP proxies one request.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP proxies one request that net/http's HTTP/2 server parsed,
+// as Serve.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
+	r := new(httpmsg.Request)
+	httpmsg.FromHTTP(r, hr)
+	h.Serve(w, r)
+}
+
+// Serve proxies one request: route, attempts with retries, the answer
+// and its log record. r and its header may be rewritten for the target.
+func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 	start := time.Now()
 	ci := connInfoOf(r.Context())
 	rec := h.record()
@@ -109,33 +118,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.routeRequest(q, rt) {
 		// A redirect or fixed_response answered (actions.go); ALB's
 		// received_bytes still counts the request.
-		rec.ReceivedBytes = requestSize(r)
+		rec.ReceivedBytes = r.Size()
 		return
 	}
 
-	out := &outRequest{method: r.Method, uri: r.URL.RequestURI(), host: r.Host, header: r.Header, contentLength: r.ContentLength}
-	if n := len(r.TransferEncoding); n > 1 && r.ContentLength < 0 {
-		// The codings before chunked (the connection loop sets them).
-		out.codings = strings.Join(r.TransferEncoding[:n-1], ", ")
-	}
-	if rw, ok := w.(*respWriter); ok && r.ProtoMinor >= 1 {
-		// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
-		out.interim = rw
+	out := &outRequest{method: r.Method, uri: r.URI, host: r.Host, contentLength: r.ContentLength, codings: r.Codings}
+	if rw, ok := w.(*respWriter); ok {
+		if r.ProtoMinor >= 1 {
+			// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+			out.interim = rw
+		}
+		out.hook = &rw.cc.hook
 	}
 	if ci != nil && ci.closeTarget {
 		// desync_mitigation_mode defensive, Ambiguous request: neither
 		// connection carries another request.
 		out.close = true
 	}
-	if r.Method == http.MethodOptions && r.RequestURI == "*" {
-		out.uri = "*"
-	}
 	upgrade := upgradeType(r.Header)
 	proto := "http"
 	if h.TLS {
 		proto = "https"
 	}
-	forwardHeaders(r.Header, r.RemoteAddr, proto, h.Port, q.id, upgrade)
+	forwardHeaders(&r.Header, r.RemoteAddr, proto, h.Port, q.id, upgrade)
+	out.header = r.Header
 	if upgrade != "" {
 		rec.Type = "ws"
 		if h.TLS {
@@ -144,11 +150,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	var replay []byte
-	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+	if r.Body != nil && r.ContentLength != 0 {
 		var body io.Reader = r.Body
 		if _, ok := r.Body.(*bodyReader); !ok {
 			// The connection loop's body bounds its reads itself.
-			body = newIdleBody(r.Body, w, q.idleTimeout)
+			body = newIdleBody(body, w, q.idleTimeout)
 		}
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 			bp := h.buffer()
@@ -167,7 +173,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	rec.ReceivedBytes = requestSize(r)
+	rec.ReceivedBytes = r.Size()
 	h.attempts(q, out, replay, upgrade != "")
 }
 
@@ -548,7 +554,7 @@ func (h *Handler) fillRecord(q *request, ci *connInfo) {
 	}
 	rec.Listener, rec.Client, rec.TraceID = h.Listener, r.RemoteAddr, q.id
 	rec.RequestCreation = q.start
-	rec.Method, rec.Proto, rec.UserAgent = r.Method, r.Proto, r.UserAgent()
+	rec.Method, rec.Proto, rec.UserAgent = r.Method, r.Proto, r.Header.Get("User-Agent")
 	rec.URL = requestURL(r, h.TLS, h.Port)
 	rec.RequestProcessing, rec.TargetProcessing, rec.ResponseProcessing = -1, -1, -1
 	rec.RulePriority = -1
@@ -589,16 +595,28 @@ func (h *Handler) finish(q *request) {
 }
 
 // requestURL is ALB's request field URL: scheme://host:port/uri.
-func requestURL(r *http.Request, tls bool, port string) string {
+func requestURL(r *httpmsg.Request, tls bool, port string) string {
 	scheme := "http://"
 	if tls {
 		scheme = "https://"
 	}
-	host := r.Host
-	if _, _, err := net.SplitHostPort(host); err != nil {
-		host += ":" + port // no port in Host: the listener's
+	if hasPort(r.Host) {
+		return scheme + r.Host + r.URI
 	}
-	return scheme + host + r.URL.RequestURI()
+	return scheme + r.Host + ":" + port + r.URI // no port in Host: the listener's
+}
+
+// hasPort reports whether a Host value has a port, as net.SplitHostPort
+// would accept it ("h:80", "[::1]:80", "h:"), without its error's cost.
+func hasPort(h string) bool {
+	i := strings.LastIndexByte(h, ':')
+	switch {
+	case i < 0:
+		return false
+	case h[0] == '[':
+		return strings.LastIndexByte(h, ']') == i-1
+	}
+	return strings.IndexByte(h, ':') == i
 }
 
 func tlsVersion(v uint16) string {
@@ -617,16 +635,6 @@ func tlsVersion(v uint16) string {
 
 // requestSize approximates the request's size on the wire: request line,
 // headers and declared body.
-func requestSize(r *http.Request) int64 {
-	n := int64(len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len(r.Host) + 8)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			n += int64(len(k) + len(v) + 4)
-		}
-	}
-	return n + 2 + max(r.ContentLength, 0)
-}
-
 func responseHeaderSize(resp *http.Response) int64 {
 	n := int64(len(resp.Status) + 11)
 	for k, vs := range resp.Header {

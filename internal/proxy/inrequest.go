@@ -10,17 +10,18 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/http1"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
-// newRequest builds the handler's *http.Request from a parsed head. Every
-// string in it is a substring of one copy of the head, so the fields cost
-// one allocation together. The header map holds the fields with
-// canonical names, without Host (it is r.Host), without the framing
+// newRequest fills the connection's reusable request (cc.msg) from a
+// parsed head. Every string in it is a substring of one copy of the head,
+// so the request costs that one allocation. The header holds the fields
+// with canonical names, without Host (it is r.Host), without the framing
 // fields and their look-alikes (desync.LooksLikeFraming; the transport
 // frames the body itself, RFC 9112 §6) and without an h2c upgrade
 // (Upgrade: h2c and HTTP2-Settings, RFC 9113 §3.1: Fulcrum never
 // upgrades an HTTP/1.1 connection to HTTP/2).
-func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, error) {
+func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*httpmsg.Request, error) {
 	s := string(head)
 	sub := func(b []byte) string {
 		if len(b) == 0 {
@@ -29,34 +30,34 @@ func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, 
 		off := cap(head) - cap(b)
 		return s[off : off+len(b)]
 	}
-	r := new(http.Request)
-	*r = *cc.tmpl
-	r.Method = sub(p.Method)
-	r.RequestURI = sub(p.Target)
-	u, err := parseTarget(r.Method, r.RequestURI)
-	if err != nil && hasCTL(r.RequestURI) {
-		u, err = ctlTarget(r.Method, r.RequestURI)
-	}
-	if err != nil {
-		return nil, err
-	}
-	r.URL = u
-	r.ProtoMajor, r.ProtoMinor = 1, p.Minor
-	r.Proto = "HTTP/1.1"
+	r := &cc.msg
+	hdr := r.Header[:0]
+	clear(hdr[:cap(hdr)])
+	*r = httpmsg.Request{Method: sub(p.Method), Host: sub(p.Host), ProtoMajor: 1, ProtoMinor: p.Minor, Proto: "HTTP/1.1",
+		RemoteAddr: cc.remote, TLS: cc.tls, Close: p.Close}
+	r.SetContext(cc.ctx)
 	if p.Minor == 0 {
 		r.Proto = "HTTP/1.0"
 	}
-	r.Host = sub(p.Host)
-	r.RemoteAddr, r.TLS, r.Close = cc.remote, cc.tls, p.Close
+	target := sub(p.Target)
+	if err := r.SetTarget(r.Method, target); err != nil {
+		if !hasCTL(target) {
+			return nil, err
+		}
+		u, err := ctlTarget(r.Method, target)
+		if err != nil {
+			return nil, err
+		}
+		r.Target = target
+		r.SetURL(u)
+	}
 	h2c := false
 	for _, hf := range p.Headers {
 		if len(hf.Name) == len("upgrade") && bytes.EqualFold(hf.Name, []byte("upgrade")) && hasTokenFold(hf.Value, "h2c") {
 			h2c = true
 		}
 	}
-	hdr := make(http.Header, len(p.Headers))
-	vals := make([]string, len(p.Headers))
-	for i, hf := range p.Headers {
+	for _, hf := range p.Headers {
 		if len(hf.Name) == 0 || desync.LooksLikeFraming(hf.Name) {
 			continue
 		}
@@ -69,20 +70,18 @@ func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, 
 				continue
 			}
 		}
-		vals[i] = sub(hf.Value)
-		if prev, ok := hdr[k]; ok {
-			hdr[k] = append(prev, vals[i])
-		} else {
-			hdr[k] = vals[i : i+1 : i+1]
-		}
-	}
-	if h2c {
-		// The Connection tokens that named the upgrade go with it.
-		if cv := hdr["Connection"]; len(cv) > 0 {
-			hdr["Connection"] = dropTokens(cv, "upgrade", "http2-settings")
-		}
+		hdr = append(hdr, httpmsg.Field{Name: k, Value: sub(hf.Value)})
 	}
 	r.Header = hdr
+	if h2c {
+		// The Connection tokens that named the upgrade go with it.
+		for i := range r.Header {
+			if f := &r.Header[i]; f.Name == "Connection" {
+				f.Value = dropTokens(f.Value, "upgrade", "http2-settings")
+			}
+		}
+		r.Header.DelFunc(func(f httpmsg.Field) bool { return f.Name == "Connection" && f.Value == "" })
+	}
 	switch {
 	case p.Chunked:
 		r.ContentLength, r.Body = -1, &cc.body
@@ -90,12 +89,10 @@ func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*http.Request, 
 			// The codings before the final chunked travel on (the
 			// transport writes "Transfer-Encoding: gzip, chunked"); only
 			// the chunked framing is decoded and made anew.
-			r.TransferEncoding = []string{string(p.AppendCodings(nil)), "chunked"}
+			r.Codings = string(p.AppendCodings(nil))
 		}
 	case p.ContentLength > 0:
 		r.ContentLength, r.Body = p.ContentLength, &cc.body
-	default:
-		r.ContentLength, r.Body = 0, http.NoBody
 	}
 	return r, nil
 }
@@ -223,28 +220,22 @@ func hasTokenFold(v []byte, tok string) bool {
 	return false
 }
 
-// dropTokens returns the Connection values without the named tokens.
-func dropTokens(vs []string, drop ...string) []string {
-	var out []string
-	for _, v := range vs {
-		var kept []byte
-		for item := range bytes.SplitSeq([]byte(v), []byte{','}) {
-			item = bytes.TrimSpace(item)
-			skip := len(item) == 0
-			for _, d := range drop {
-				skip = skip || bytes.EqualFold(item, []byte(d))
-			}
-			if skip {
-				continue
-			}
-			if len(kept) > 0 {
-				kept = append(kept, ", "...)
-			}
-			kept = append(kept, item...)
+// dropTokens returns a Connection value without the named tokens.
+func dropTokens(v string, drop ...string) string {
+	var kept []byte
+	for item := range bytes.SplitSeq([]byte(v), []byte{','}) {
+		item = bytes.TrimSpace(item)
+		skip := len(item) == 0
+		for _, d := range drop {
+			skip = skip || bytes.EqualFold(item, []byte(d))
+		}
+		if skip {
+			continue
 		}
 		if len(kept) > 0 {
-			out = append(out, string(kept))
+			kept = append(kept, ", "...)
 		}
+		kept = append(kept, item...)
 	}
-	return out
+	return string(kept)
 }

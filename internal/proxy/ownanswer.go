@@ -6,6 +6,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // ownAnswer answers and logs a request the connection loop refused before
@@ -18,7 +19,7 @@ import (
 // metrics get it with its desync classification. r is what could be read
 // of the request; line is false when not even its request line was,
 // and the log then shows none. size is the bytes the request used.
-func (h *Handler) ownAnswer(w http.ResponseWriter, r *http.Request, ci *connInfo, start time.Time, line bool, ce *failure.ClientError, v desync.Verdict, size int64) {
+func (h *Handler) ownAnswer(w http.ResponseWriter, r *httpmsg.Request, ci *connInfo, start time.Time, line bool, ce *failure.ClientError, v desync.Verdict, size int64) {
 	rec := h.record()
 	q := &request{w: w, r: r, rec: rec, start: start}
 	h.fillRecord(q, ci)

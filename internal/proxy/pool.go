@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/http1"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -24,6 +25,11 @@ type backendConn struct {
 	bw    *bufio.Writer
 	lim   limitReader
 	wrote int64 // bytes handed to the socket during the current request
+	// head is the parsed response head, reused for every response.
+	head http1.Response
+	// cutHit is set when the target's cut ended the attempt on it
+	// (attempthook.go). Guarded by the pool's mu.
+	cutHit bool
 
 	lastUsed time.Time
 }
@@ -82,6 +88,9 @@ type pool struct {
 	override    bool
 	ka          *target.KeepAlive
 	closed      bool
+	// cut ends the pool's attempts in use when the target is cut
+	// (attempthook.go).
+	cut cutWatch
 }
 
 // timeout is how long a connection may idle in the pool: the configured
@@ -191,4 +200,5 @@ func (p *pool) close() {
 	for _, c := range idle {
 		c.Close()
 	}
+	p.stopCutWatch()
 }

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -333,10 +334,14 @@ func TestRequestURLAddsListenerPortOnce(t *testing.T) {
 		{"shop.example.com:9000", "http://shop.example.com:9000/a?b=1"},
 		{"[2001:db8::1]", "http://[2001:db8::1]:8080/a?b=1"},
 		{"[2001:db8::1]:81", "http://[2001:db8::1]:81/a?b=1"},
+		{"2001:db8::1", "http://2001:db8::1:8080/a?b=1"},
+		{"h:", "http://h:/a?b=1"},
 	}
 	for _, tc := range tests {
-		r := httptest.NewRequest("GET", "/a?b=1", nil)
-		r.Host = tc.host
+		r := &httpmsg.Request{Method: "GET", Host: tc.host}
+		if err := r.SetTarget("GET", "/a?b=1"); err != nil {
+			t.Fatal(err)
+		}
 		if got := requestURL(r, false, "8080"); got != tc.want {
 			t.Errorf("requestURL(Host %q) = %q, want %q", tc.host, got, tc.want)
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/http1"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // respWriter is the http.ResponseWriter of the connection loop: it writes
@@ -66,7 +67,7 @@ func (w *respWriter) extend() {
 	}
 }
 
-func (w *respWriter) reset(req *http.Request, p *http1.Request, closeAfter bool) {
+func (w *respWriter) reset(req *httpmsg.Request, p *http1.Request, closeAfter bool) {
 	clear(w.hdr)
 	w.status, w.wroteHeader, w.committed, w.chunked, w.noBody = 0, false, false, false, false
 	w.head = req.Method == http.MethodHead

@@ -1,11 +1,10 @@
 package proxy
 
 import (
-	"net"
 	"net/http"
 	"strings"
 
-	"golang.org/x/net/http/httpguts"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // hopHeaders are removed in both directions (RFC 9110 §7.6.1), with the
@@ -30,11 +29,40 @@ func removeHopHeaders(h http.Header) {
 }
 
 // upgradeType returns the protocol a request asks to upgrade to, or "".
-func upgradeType(h http.Header) string {
-	if !httpguts.HeaderValuesContainsToken(h["Connection"], "Upgrade") {
+func upgradeType(h httpmsg.Header) string {
+	if !h.HasToken("Connection", "Upgrade") {
 		return ""
 	}
 	return h.Get("Upgrade")
+}
+
+// removeHopFields deletes a request's hop-by-hop fields: hopHeaders and
+// the fields its Connection fields name (RFC 9110 §7.6.1).
+func removeHopFields(h *httpmsg.Header) {
+	var named [8]string
+	n := 0
+	h.Each("Connection", func(v string) bool {
+		for sf := range strings.SplitSeq(v, ",") {
+			if sf = strings.TrimSpace(sf); sf != "" && n < len(named) {
+				named[n] = sf
+				n++
+			}
+		}
+		return true
+	})
+	h.DelFunc(func(f httpmsg.Field) bool {
+		for _, k := range hopHeaders {
+			if strings.EqualFold(f.Name, k) {
+				return true
+			}
+		}
+		for _, k := range named[:n] {
+			if strings.EqualFold(f.Name, k) {
+				return true
+			}
+		}
+		return strings.EqualFold(f.Name, "Expect")
+	})
 }
 
 // forwardHeaders rewrites the client's headers in place for the target:
@@ -42,24 +70,48 @@ func upgradeType(h http.Header) string {
 // and -Port are set, and X-Request-Id carries the request id (ALB,
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html). Expect is dropped: Fulcrum answers 100 Continue
 // itself when it reads the body, as ALB does.
-func forwardHeaders(h http.Header, remoteAddr, proto, port, reqID, upgrade string) {
-	removeHopHeaders(h)
-	delete(h, "Expect")
+func forwardHeaders(h *httpmsg.Header, remoteAddr, proto, port, reqID, upgrade string) {
+	removeHopFields(h)
+	var xff string
+	h.Each("X-Forwarded-For", func(v string) bool {
+		if xff == "" {
+			xff = v
+		} else {
+			xff += ", " + v
+		}
+		return true
+	})
+	h.DelFunc(func(f httpmsg.Field) bool {
+		return strings.EqualFold(f.Name, "X-Forwarded-For") || strings.EqualFold(f.Name, "X-Forwarded-Proto") ||
+			strings.EqualFold(f.Name, "X-Forwarded-Port") || strings.EqualFold(f.Name, "X-Request-Id")
+	})
 	if upgrade != "" {
-		h["Connection"] = []string{"Upgrade"}
-		h["Upgrade"] = []string{upgrade}
+		h.Add("Connection", "Upgrade")
+		h.Add("Upgrade", upgrade)
 	}
-	ip, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		ip = remoteAddr
+	ip := clientIP(remoteAddr)
+	if xff != "" {
+		ip = xff + ", " + ip
 	}
-	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
-		ip = strings.Join(prior, ", ") + ", " + ip
+	h.Add("X-Forwarded-For", ip)
+	h.Add("X-Forwarded-Proto", proto)
+	h.Add("X-Forwarded-Port", port)
+	h.Add("X-Request-Id", reqID)
+}
+
+// clientIP is the address of "ip:port" without the port, without
+// net.SplitHostPort's error cost; remoteAddr itself when it has no port.
+func clientIP(remoteAddr string) string {
+	i := strings.LastIndexByte(remoteAddr, ':')
+	if i < 0 {
+		return remoteAddr
 	}
-	// One backing array for the four values: one allocation, not four.
-	v := &[4]string{ip, proto, port, reqID}
-	h["X-Forwarded-For"] = v[0:1:1]
-	h["X-Forwarded-Proto"] = v[1:2:2]
-	h["X-Forwarded-Port"] = v[2:3:3]
-	h["X-Request-Id"] = v[3:4:4]
+	ip := remoteAddr[:i]
+	if len(ip) >= 2 && ip[0] == '[' && ip[len(ip)-1] == ']' {
+		return ip[1 : len(ip)-1]
+	}
+	if strings.IndexByte(ip, ':') >= 0 {
+		return remoteAddr // a bare IPv6 address: no port
+	}
+	return ip
 }

@@ -2,10 +2,10 @@ package proxy
 
 import (
 	"math/rand/v2"
-	"net/http"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 	"github.com/fulcrumlb/fulcrum/internal/rules"
 )
 
@@ -66,7 +66,7 @@ func (h *Handler) setRoutes(lc config.Listener, groups map[string]*Group) {
 }
 
 // route returns the action for r and, for forward actions, its groups.
-func (rt *routeTable) route(r *http.Request) (*rules.Action, *forward) {
+func (rt *routeTable) route(r *httpmsg.Request) (*rules.Action, *forward) {
 	i := len(rt.actions) - 1
 	if m := rt.table.Match(r); m != nil {
 		i = m.Action

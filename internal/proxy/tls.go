@@ -6,12 +6,12 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // Mutual authentication modes (ALB's mutual_authentication mode).
@@ -90,27 +90,25 @@ const mtlsHeaderPrefix = "X-Amzn-Mtls-"
 // X-Amzn-Mtls-Clientcert holds the URL-encoded PEM; in verify
 // X-Amzn-Mtls-Clientcert-Serial-Number, -Issuer, -Subject, -Validity and
 // -Leaf describe it.
-func clientCertHeaders(r *http.Request, mode string) {
-	for k := range r.Header {
-		if strings.HasPrefix(k, mtlsHeaderPrefix) {
-			delete(r.Header, k)
-		}
-	}
+func clientCertHeaders(r *httpmsg.Request, mode string) {
+	r.Header.DelFunc(func(f httpmsg.Field) bool {
+		return len(f.Name) >= len(mtlsHeaderPrefix) && strings.EqualFold(f.Name[:len(mtlsHeaderPrefix)], mtlsHeaderPrefix)
+	})
 	if mode == mtlsOff || r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
 		return
 	}
 	leaf := r.TLS.PeerCertificates[0]
 	p := pemEscape(leaf)
 	if mode == mtlsPassthrough {
-		r.Header["X-Amzn-Mtls-Clientcert"] = []string{p}
+		r.Header.Add("X-Amzn-Mtls-Clientcert", p)
 		return
 	}
-	r.Header["X-Amzn-Mtls-Clientcert-Serial-Number"] = []string{strings.ToUpper(leaf.SerialNumber.Text(16))}
-	r.Header["X-Amzn-Mtls-Clientcert-Issuer"] = []string{leaf.Issuer.String()}
-	r.Header["X-Amzn-Mtls-Clientcert-Subject"] = []string{leaf.Subject.String()}
-	r.Header["X-Amzn-Mtls-Clientcert-Validity"] = []string{"NotBefore=" + leaf.NotBefore.UTC().Format(time.RFC3339) +
-		";NotAfter=" + leaf.NotAfter.UTC().Format(time.RFC3339)}
-	r.Header["X-Amzn-Mtls-Clientcert-Leaf"] = []string{p}
+	r.Header.Add("X-Amzn-Mtls-Clientcert-Serial-Number", strings.ToUpper(leaf.SerialNumber.Text(16)))
+	r.Header.Add("X-Amzn-Mtls-Clientcert-Issuer", leaf.Issuer.String())
+	r.Header.Add("X-Amzn-Mtls-Clientcert-Subject", leaf.Subject.String())
+	r.Header.Add("X-Amzn-Mtls-Clientcert-Validity", "NotBefore="+leaf.NotBefore.UTC().Format(time.RFC3339)+
+		";NotAfter="+leaf.NotAfter.UTC().Format(time.RFC3339))
+	r.Header.Add("X-Amzn-Mtls-Clientcert-Leaf", p)
 }
 
 // pemEscape is the certificate's PEM, URL-encoded with '+', '=' and '/'

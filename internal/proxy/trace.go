@@ -3,10 +3,11 @@ package proxy
 import (
 	"encoding/hex"
 	"math/rand/v2"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // traceHeaderName is ALB's request tracing header.
@@ -19,7 +20,7 @@ const traceHeaderName = "X-Amzn-Trace-Id"
 // with one, a Self field of the same form is put first, replacing any
 // earlier Self, and the other fields are kept. A header over 1024 bytes
 // is replaced.
-func traceHeader(h http.Header, now time.Time) string {
+func traceHeader(h *httpmsg.Header, now time.Time) string {
 	old := h.Get(traceHeaderName)
 	var v string
 	if old != "" && len(old) <= 1024 && strings.Contains(old, "Root=") {
@@ -37,7 +38,7 @@ func traceHeader(h http.Header, now time.Time) string {
 		var b [5 + traceIDLen]byte
 		v = string(appendTraceID(append(b[:0], "Root="...), now))
 	}
-	h[traceHeaderName] = []string{v}
+	h.Set(traceHeaderName, v)
 	return v
 }
 

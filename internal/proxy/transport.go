@@ -20,9 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/http/httpguts"
-
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -66,7 +65,10 @@ func (t *Transport) pool(tg *target.Target) *pool {
 		np.closed = true
 		return np
 	}
-	p, _ := t.pools.LoadOrStore(tg, np)
+	p, loaded := t.pools.LoadOrStore(tg, np)
+	if !loaded {
+		np.watchCut(tg.CutContext())
+	}
 	return p.(*pool)
 }
 
@@ -105,7 +107,7 @@ func (t *Transport) CloseIdle() {
 // outRequest is the request as it is sent to a target.
 type outRequest struct {
 	method, uri, host string
-	header            http.Header
+	header            httpmsg.Header
 	// body is nil for no body. contentLength < 0 sends it chunked.
 	body          io.Reader
 	contentLength int64
@@ -117,6 +119,9 @@ type outRequest struct {
 	close bool
 	// interim, when set, gets each 1xx interim response but 100 and 101.
 	interim interimWriter
+	// hook, when set, is the client connection's link to its attempt
+	// (attempthook.go): ctx's end reaches the attempt through it.
+	hook *attemptHook
 }
 
 // interimWriter relays 1xx interim responses to the client (respWriter).
@@ -132,11 +137,15 @@ type exchange struct {
 	tg   *target.Target
 	c    *backendConn
 	resp *http.Response
-	stop func() bool
-	// stopCut unhooks the attempt from the target's deregistration cut.
-	stopCut func() bool
-	idle    time.Duration
-	reused  bool
+	// The attempt's links to its client's context and to the target's
+	// cut: a hook and a tracking pool, or else AfterFunc stops
+	// (attempthook.go: stop and stopCut).
+	hook      *attemptHook
+	stopFn    func() bool
+	cutPool   *pool
+	stopCutFn func() bool
+	idle      time.Duration
+	reused    bool
 
 	timeout time.Duration
 	// readSet is when the read deadline was last moved.
@@ -145,12 +154,16 @@ type exchange struct {
 	keep    bool
 	// h2 is the attempt's HTTP/2 stream, nil on HTTP/1.1.
 	h2 *h2Stream
+	// respv and body hold an HTTP/1.1 response (targetresp.go), so that
+	// reading it costs no allocation of its own.
+	respv http.Response
+	body  targetBody
 }
 
 // roundTrip sends req to tg and reads the response header. fresh forbids a
 // pooled connection. timeout bounds each wait for target bytes (the
 // listener's idle timeout). Errors are *failure.AttemptError.
-func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
+func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpmsg.Request, req *outRequest, fresh bool, timeout time.Duration) (*exchange, error) {
 	if t.h2 != nil {
 		return t.h2.roundTrip(ctx, t, tg, in, req, fresh, timeout)
 	}
@@ -181,13 +194,22 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 		x.stopCut()
 		return &failure.AttemptError{Phase: phase, Target: tg.Address, Reused: x.reused, Idle: x.idle, Written: c.wrote > 0, Err: err}
 	}
-	x.stop = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	c.wrote = 0
+	c.SetDeadline(now.Add(timeout))
+	if req.hook != nil {
+		x.hook = req.hook
+		x.hook.set(c)
+	} else {
+		x.stopFn = context.AfterFunc(ctx, func() { c.SetDeadline(pastDeadline) })
+	}
 	// When the target's deregistration delay expires, the attempt ends
 	// wherever it is (ALB answers 502,
 	// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay).
-	x.stopCut = context.AfterFunc(tg.CutContext(), func() { c.SetDeadline(time.Unix(1, 0)) })
-	c.wrote = 0
-	c.SetDeadline(now.Add(timeout))
+	if p.track(c) {
+		x.cutPool = p
+	} else {
+		x.stopCutFn = context.AfterFunc(tg.CutContext(), func() { c.SetDeadline(pastDeadline) })
+	}
 	// Each byte of the client's body that arrives extends the write
 	// deadline: the bound on a streamed upload is idle, not total.
 	var progress func()
@@ -213,14 +235,8 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 	x.readSet = now
 	c.lim.n, c.lim.exceeded = headerLimit, false
 	for {
-		resp, err := http.ReadResponse(c.br, in)
+		resp, err := readResponse(c, req.method, x) // targetresp.go
 		if err != nil {
-			if c.lim.exceeded {
-				err = fmt.Errorf("%w: %w", failure.ErrHeaderTooLarge, err)
-			}
-			return nil, fail(failure.PhaseAwaitHeaders, err)
-		}
-		if err := validHeader(resp.Header); err != nil {
 			return nil, fail(failure.PhaseAwaitHeaders, err)
 		}
 		// 1xx interim responses go to req.interim (102, 103 Early Hints,
@@ -239,30 +255,11 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *http.R
 				tg.KeepAlive.ObserveHeader(time.Now(), d)
 			}
 		}
+		resp.Body = &x.body
 		x.resp = resp
 		x.keep = !resp.Close && !req.close && resp.StatusCode != http.StatusSwitchingProtocols
 		return x, nil
 	}
-}
-
-// validHeader rejects a response header that net/http's lenient reader
-// accepts but no client should get: a field name that is not an RFC 9110
-// token ("X-Debug Info"), or a value with control bytes. ALB answers 502
-// to such a response ("HTTP 502: Bad gateway",
-// https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-troubleshooting.html), and so does Fulcrum
-// (http_protocol_error).
-func validHeader(h http.Header) error {
-	for k, vs := range h {
-		if !httpguts.ValidHeaderFieldName(k) {
-			return fmt.Errorf("invalid response header name %q", k)
-		}
-		for _, v := range vs {
-			if !httpguts.ValidHeaderFieldValue(v) {
-				return fmt.Errorf("invalid value in response header %s: %q", k, v)
-			}
-		}
-	}
-	return nil
 }
 
 // keepAliveTimeout returns the timeout=N parameter of a Keep-Alive
@@ -340,16 +337,14 @@ func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
 	w.WriteString(" HTTP/1.1\r\nHost: ")
 	w.WriteString(r.host)
 	w.WriteString("\r\n")
-	for k, vs := range r.header {
-		if k == "Content-Length" {
-			continue // the framing below is the only one sent (RFC 9112 §6.3)
-		}
-		for _, v := range vs {
-			w.WriteString(k)
-			w.WriteString(": ")
-			w.WriteString(v)
-			w.WriteString("\r\n")
-		}
+	for _, f := range r.header {
+		// The connection loop and the HTTP/2 conversion leave out the
+		// framing fields: the framing below is the only one sent (RFC 9112
+		// §6.3).
+		w.WriteString(f.Name)
+		w.WriteString(": ")
+		w.WriteString(f.Value)
+		w.WriteString("\r\n")
 	}
 	switch {
 	case r.body == nil:

@@ -353,10 +353,13 @@ func (ix *index) candidates(in *input, cand []uint64) {
 		if !d.useful(cand) {
 			continue
 		}
-		vs := in.r.Header[d.header]
 		a := acc[:len(cand)]
 		copy(a, d.other)
-		for _, v := range vs {
+		for _, f := range in.r.Header {
+			if !strings.EqualFold(f.Name, d.header) {
+				continue
+			}
+			v := f.Value
 			if b, ok := lowerInto(&buf, v); ok {
 				d.orBytes(a, b)
 			} else {

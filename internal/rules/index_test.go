@@ -3,12 +3,13 @@ package rules
 import (
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"testing"
+
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // linearMatch is the reference: every rule in priority order, no index.
-func linearMatch(t *Table, r *http.Request) *Rule {
+func linearMatch(t *Table, r *httpmsg.Request) *Rule {
 	in := input{r: r}
 	for i := range t.rules {
 		if in.matches(&t.rules[i]) {

@@ -33,6 +33,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // Field is a condition type.
@@ -141,7 +143,7 @@ func (t *Table) Len() int { return len(t.rules) }
 
 // Match returns the first rule, by priority, whose conditions all match r,
 // or nil when none does (the default action applies).
-func (t *Table) Match(r *http.Request) *Rule {
+func (t *Table) Match(r *httpmsg.Request) *Rule {
 	if len(t.rules) == 0 {
 		return nil
 	}
@@ -159,7 +161,7 @@ func (t *Table) Match(r *http.Request) *Rule {
 
 // input caches what several conditions read from one request.
 type input struct {
-	r         *http.Request
+	r         *httpmsg.Request
 	host      string
 	hostDone  bool
 	path      string
@@ -199,8 +201,8 @@ func (in *input) match(c *Condition) bool {
 	case HTTPRequestMethod:
 		return slices.Contains(c.methods, in.r.Method)
 	case HTTPHeader:
-		for _, v := range in.r.Header[c.header] {
-			if anyMatch(c.values, v) {
+		for _, f := range in.r.Header {
+			if strings.EqualFold(f.Name, c.header) && anyMatch(c.values, f.Value) {
 				return true
 			}
 		}
@@ -214,7 +216,7 @@ func (in *input) match(c *Condition) bool {
 				return true
 			}
 		}
-		return in.queryMore && matchQuery(c, in.r.URL.RawQuery)
+		return in.queryMore && matchQuery(c, in.r.RawQuery)
 	case SourceIP:
 		in.loadSource()
 		if !in.src.IsValid() {
@@ -237,7 +239,7 @@ func (in *input) loadHost() {
 
 func (in *input) loadPath() {
 	if !in.pathDone {
-		in.path, in.pathDone = NormalizePath(in.r.URL.Path), true
+		in.path, in.pathDone = NormalizePath(in.r.Path), true
 	}
 }
 
@@ -263,7 +265,7 @@ func anyMatch(ps []pattern, s string) bool {
 // one pass over the raw query.
 func (in *input) parseQuery() {
 	in.queryDone = true
-	raw := in.r.URL.RawQuery
+	raw := in.r.RawQuery
 	for start := 0; start < len(raw); {
 		eq, end, esc := -1, start, false
 		for ; end < len(raw) && raw[end] != '&'; end++ {

@@ -2,20 +2,22 @@ package rules
 
 import (
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // req builds a request; header pairs are name, value.
-func req(method, target, remote string, header ...string) *http.Request {
-	r := httptest.NewRequest(method, target, nil)
-	r.RemoteAddr = remote
+func req(method, target, remote string, header ...string) *httpmsg.Request {
+	hr := httptest.NewRequest(method, target, nil)
+	hr.RemoteAddr = remote
 	for i := 0; i+1 < len(header); i += 2 {
-		r.Header.Add(header[i], header[i+1])
+		hr.Header.Add(header[i], header[i+1])
 	}
+	r := new(httpmsg.Request)
+	httpmsg.FromHTTP(r, hr)
 	return r
 }
 
@@ -36,7 +38,7 @@ func TestConditionSemantics(t *testing.T) {
 	tests := []struct {
 		name string
 		c    Condition
-		r    *http.Request
+		r    *httpmsg.Request
 		want bool
 	}{
 		// host-header: case-insensitive, wildcards, no port.
@@ -108,7 +110,7 @@ func TestRuleOrderAndConjunction(t *testing.T) {
 		{Priority: 20, Action: 1, Conditions: []Condition{cond(t, HostHeader, "", "api.example.com")}},
 	})
 	for _, tt := range []struct {
-		r    *http.Request
+		r    *httpmsg.Request
 		want int
 	}{
 		{req("GET", "http://api.example.com/x", "192.0.2.1:1", "X-Canary", "1"), 10},
