@@ -82,11 +82,14 @@ const h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 type connServer struct {
 	h      *Handler
 	tlsCfg *tls.Config // nil on http listeners
-	// h2 serves the HTTP/2 connections handed to it through h2ln.
-	h2     *http.Server
-	h2ln   *handoffListener
-	h2done chan struct{}
-	logger *log.Logger
+	// h2 is the current HTTP/2 server generation (h2server.go); retired
+	// generations finish their streams under retireCtx, which shutdown
+	// cancels when its grace ends, counted by retiring.
+	h2           *h2Server
+	retireCtx    context.Context
+	retireCancel context.CancelFunc
+	retiring     sync.WaitGroup
+	logger       *log.Logger
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -102,10 +105,8 @@ type connServer struct {
 
 func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
 	cs := &connServer{h: h, tlsCfg: tlsCfg, logger: errLog, conns: map[*clientConn]struct{}{}}
-	var protos http.Protocols
-	protos.SetHTTP2(true)
-	protos.SetUnencryptedHTTP2(true)
-	cs.h2 = &http.Server{Handler: h, IdleTimeout: idle, ErrorLog: errLog, Protocols: &protos, ConnContext: h2ConnContext}
+	cs.h2 = newH2Server(h, errLog, idle)
+	cs.retireCtx, cs.retireCancel = context.WithCancel(context.Background())
 	return cs
 }
 
@@ -124,14 +125,7 @@ func h2ConnContext(ctx context.Context, c net.Conn) context.Context {
 }
 
 // startH2 runs the HTTP/2 server on its hand-off listener.
-func (cs *connServer) startH2(addr net.Addr) {
-	cs.h2ln = &handoffListener{ch: make(chan net.Conn), done: make(chan struct{}), addr: addr}
-	cs.h2done = make(chan struct{})
-	go func() {
-		defer close(cs.h2done)
-		cs.h2.Serve(cs.h2ln)
-	}()
-}
+func (cs *connServer) startH2(addr net.Addr) { cs.h2.start(addr) }
 
 // handoffListener is the HTTP/2 server's listener: it accepts what the
 // connection loop hands it.
@@ -268,10 +262,17 @@ func (cs *connServer) shutdown(ctx context.Context) error {
 			cc.raw.Close()
 		}
 	}
+	cur := cs.h2
 	cs.mu.Unlock()
-	// The HTTP/2 server sends GOAWAY and waits for its streams.
-	h2err := make(chan error, 1)
-	go func() { h2err <- cs.h2.Shutdown(ctx) }()
+	// The HTTP/2 server sends GOAWAY and waits for its streams; so do
+	// generations a reload retired, until ctx is done.
+	h2done := make(chan struct{})
+	go func() {
+		defer close(h2done)
+		cur.stop(ctx)
+	}()
+	stopRetired := context.AfterFunc(ctx, cs.retireCancel)
+	defer stopRetired()
 	done := make(chan struct{})
 	go func() {
 		cs.wg.Wait()
@@ -283,23 +284,10 @@ func (cs *connServer) shutdown(ctx context.Context) error {
 		cs.closeAll()
 		<-done
 	}
-	if err := <-h2err; err != nil {
-		cs.h2.Close()
-	}
-	cs.stopH2()
+	<-h2done
+	cs.retiring.Wait()
+	cs.retireCancel()
 	return ctx.Err()
-}
-
-// stopH2 closes the hand-off listener and waits for the HTTP/2 server's
-// Serve to return.
-func (cs *connServer) stopH2() {
-	cs.mu.Lock()
-	l, done := cs.h2ln, cs.h2done
-	cs.mu.Unlock()
-	if l != nil {
-		l.Close()
-		<-done
-	}
 }
 
 // closeAll closes every connection still open.
@@ -399,7 +387,7 @@ func (cc *clientConn) serveH2(c net.Conn, pending []byte) {
 		c = &replayConn{Conn: c, pending: pending}
 	}
 	cc.cs.forget(cc)
-	if !cc.cs.h2ln.hand(c) {
+	if !cc.cs.handH2(c) {
 		c.Close()
 	}
 }

@@ -179,7 +179,7 @@ func listenerLimits(a, b config.Listener) []string {
 		out = append(out, fmt.Sprintf("max_connections %d -> %d", a.MaxConnections, b.MaxConnections))
 	}
 	if a.IdleTimeout != b.IdleTimeout {
-		out = append(out, fmt.Sprintf("idle_timeout %s -> %s; it applies to waits for targets now, to HTTP/1.1 client connections from their next request, and to HTTP/2 connections after a restart", a.IdleTimeout, b.IdleTimeout))
+		out = append(out, fmt.Sprintf("idle_timeout %s -> %s; it applies to waits for targets now, to HTTP/1.1 client connections from their next request, and to HTTP/2 connections from the next one (open ones get GOAWAY, finish their streams and reconnect)", a.IdleTimeout, b.IdleTimeout))
 	}
 	if a.DesyncMitigationMode != b.DesyncMitigationMode {
 		out = append(out, fmt.Sprintf("desync_mitigation_mode %s -> %s", a.DesyncMitigationMode, b.DesyncMitigationMode))

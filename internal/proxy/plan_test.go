@@ -43,7 +43,7 @@ func TestPlan(t *testing.T) {
 			c.Listeners[0].MaxConnections = 10
 			c.Listeners[0].IdleTimeout = config.Duration(5 * time.Second)
 		}), want: reloadPlan{Listeners: []listenerStep{{Name: "web", Action: listenerKeep, Address: web.Address,
-			Limits: []string{"max_connections 0 -> 10", "idle_timeout 1m0s -> 5s; it applies to waits for targets now, to HTTP/1.1 client connections from their next request, and to HTTP/2 connections after a restart"}}}}},
+			Limits: []string{"max_connections 0 -> 10", "idle_timeout 1m0s -> 5s; it applies to waits for targets now, to HTTP/1.1 client connections from their next request, and to HTTP/2 connections from the next one (open ones get GOAWAY, finish their streams and reconnect)"}}}}},
 		{name: "new default target group on a kept listener", old: base,
 			new:  with(func(c *config.Config) { c.Listeners[0].DefaultTargetGroup = "other" }),
 			want: reloadPlan{Listeners: []listenerStep{{Name: "web", Action: listenerKeep, Address: web.Address, Rules: true}}}},

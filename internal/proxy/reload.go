@@ -222,6 +222,9 @@ func listenerConfig(cfg *config.Config, name string) config.Listener {
 func (s *Server) updateListener(l *listener, lc config.Listener, snap *snapshot) {
 	l.handler.setRoutes(lc, snap.groups)
 	l.tl.max.Store(int64(lc.MaxConnections))
+	if l.srv != nil {
+		l.srv.setH2Idle(lc.IdleTimeout.D()) // h2server.go
+	}
 	prev := l.cfg
 	l.cfg = lc
 	if lc.Protocol == "https" {
