@@ -39,13 +39,12 @@ func upgradeType(h httpmsg.Header) string {
 // removeHopFields deletes a request's hop-by-hop fields: hopHeaders and
 // the fields its Connection fields name (RFC 9110 §7.6.1).
 func removeHopFields(h *httpmsg.Header) {
-	var named [8]string
-	n := 0
+	var buf [8]string
+	named := buf[:0] // grows past 8 names: every one is removed
 	h.Each("Connection", func(v string) bool {
 		for sf := range strings.SplitSeq(v, ",") {
-			if sf = strings.TrimSpace(sf); sf != "" && n < len(named) {
-				named[n] = sf
-				n++
+			if sf = strings.TrimSpace(sf); sf != "" {
+				named = append(named, sf)
 			}
 		}
 		return true
@@ -56,7 +55,7 @@ func removeHopFields(h *httpmsg.Header) {
 				return true
 			}
 		}
-		for _, k := range named[:n] {
+		for _, k := range named {
 			if strings.EqualFold(f.Name, k) {
 				return true
 			}
