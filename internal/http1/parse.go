@@ -21,9 +21,14 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 )
 
-// MaxHeaders is the capacity of Request's header array: the most header
-// fields any Limits may allow.
+// MaxHeaders is the most header fields any Limits may allow.
 const MaxHeaders = 128
+
+// inlineHeaders is how many header fields a Request or Response holds
+// without allocating; more grow the slice (browsers send 10 to 25). Kept
+// small because every connection carries one of each, and Parse clears
+// it for every request.
+const inlineHeaders = 32
 
 // Limits bounds a request head. Zero fields take the defaults below.
 type Limits struct {
@@ -70,7 +75,7 @@ type Request struct {
 	keepAlive10                           bool
 	absHost                               []byte
 	Headers                               []desync.Header
-	hdr                                   [MaxHeaders]desync.Header
+	hdr                                   [inlineHeaders]desync.Header
 }
 
 // Classify returns the request's desync verdict (see package desync).
@@ -82,7 +87,7 @@ func (r *Request) Classify() desync.Verdict {
 // Parse parses one request head at the start of buf (leading empty lines,
 // RFC 9112 §2.2, are skipped). It returns the number of bytes the head
 // used, ErrIncomplete when more bytes are needed, or an *Error.
-// It does not allocate.
+// It does not allocate for a head of up to 32 fields.
 func Parse(buf []byte, r *Request, lim Limits) (int, error) {
 	lim = lim.withDefaults()
 	*r = Request{ContentLength: -1}

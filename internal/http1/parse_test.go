@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -262,4 +264,26 @@ func FuzzParseRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseManyFields: a head with more fields than a Request holds inline
+// parses whole, and the next small head costs no allocation again.
+func TestParseManyFields(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("GET / HTTP/1.1\r\nHost: a\r\n")
+	for i := range MaxHeaders - 1 {
+		fmt.Fprintf(&b, "X-F%d: %d\r\n", i, i)
+	}
+	b.WriteString("\r\n")
+	var r Request
+	if _, err := Parse([]byte(b.String()), &r, Limits{}); err != nil || len(r.Headers) != MaxHeaders {
+		t.Fatalf("%d fields: %v, got %d", MaxHeaders, err, len(r.Headers))
+	}
+	if string(r.Headers[MaxHeaders-1].Name) != fmt.Sprintf("X-F%d", MaxHeaders-2) {
+		t.Errorf("last field %q", r.Headers[MaxHeaders-1].Name)
+	}
+	small := []byte("GET / HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n")
+	if n := testing.AllocsPerRun(50, func() { Parse(small, &r, Limits{}) }); n != 0 {
+		t.Errorf("small head after a large one: %v allocations", n)
+	}
 }

@@ -7,8 +7,8 @@ import (
 )
 
 // MaxResponseHeaders is the most header fields ParseResponse accepts in a
-// response head, and a trailer section, when Limits.MaxHeaders is zero.
-// The first MaxHeaders fields cost no allocation.
+// response head when Limits.MaxHeaders is zero. The first 32 fields cost
+// no allocation.
 const MaxResponseHeaders = 1024
 
 // Response is one parsed response head from a target (RFC 9112 §4). Reuse
@@ -38,7 +38,7 @@ type Response struct {
 	Close bool
 	// Headers are the fields in order, with OWS trimmed from values.
 	Headers []desync.Header
-	hdr     [MaxHeaders]desync.Header
+	hdr     [inlineHeaders]desync.Header
 }
 
 // Preallocated response errors. Read only.
@@ -59,7 +59,7 @@ var (
 //
 // Whether a body follows is the caller's to decide with NoBody: the
 // status and the request method matter (RFC 9112 §6.3).
-// It does not allocate for up to MaxHeaders fields.
+// It does not allocate for up to 32 fields.
 func ParseResponse(buf []byte, r *Response, lim Limits) (int, error) {
 	maxBytes, maxFields := lim.MaxHeaderBytes, lim.MaxHeaders
 	if maxBytes <= 0 {
