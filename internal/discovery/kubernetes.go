@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -65,21 +64,21 @@ func (k *Kubernetes) String() string {
 // informer retries it with back-off) as an error, and the full set after
 // every change of the Service's slices.
 func (k *Kubernetes) Run(ctx context.Context, report func(Update)) {
-	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: k.Service})
+	sel := labels.SelectorFromSet(labels.Set{serviceNameLabel: k.Service})
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel.String()
-			return k.Client.List(ctx, k.Namespace, o)
+			return k.Client.list(ctx, k.Namespace, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = sel.String()
-			return k.Client.Watch(ctx, k.Namespace, o)
+			return k.Client.watch(ctx, k.Namespace, o)
 		},
 	}
 	// The reflector streams the list (WatchList, a watch with
 	// sendInitialEvents) and falls back to list then watch when the API
 	// server refuses it.
-	informer := cache.NewSharedInformer(lw, &discoveryv1.EndpointSlice{}, k.Resync)
+	informer := cache.NewSharedInformer(lw, &endpointSlice{}, k.Resync)
 	changed := make(chan struct{}, 1)
 	kick := func() {
 		select {
@@ -115,10 +114,10 @@ func (k *Kubernetes) Run(ctx context.Context, report func(Update)) {
 // selected returns the EndpointSlices of objs that sel matches (the
 // store holds what the API server sent for the label selector; this
 // checks again, as client-go's listers do).
-func selected(objs []any, sel labels.Selector) []*discoveryv1.EndpointSlice {
-	var out []*discoveryv1.EndpointSlice
+func selected(objs []any, sel labels.Selector) []*endpointSlice {
+	var out []*endpointSlice
 	for _, o := range objs {
-		if s, ok := o.(*discoveryv1.EndpointSlice); ok && sel.Matches(labels.Set(s.Labels)) {
+		if s, ok := o.(*endpointSlice); ok && sel.Matches(labels.Set(s.Labels)) {
 			out = append(out, s)
 		}
 	}
@@ -127,7 +126,7 @@ func selected(objs []any, sel labels.Selector) []*discoveryv1.EndpointSlice {
 
 // endpoints maps slices to endpoints. An address in several slices (a
 // pod moving between them) is ready when any says so.
-func (k *Kubernetes) endpoints(slices []*discoveryv1.EndpointSlice) []Endpoint {
+func (k *Kubernetes) endpoints(slices []*endpointSlice) []Endpoint {
 	byAddr := map[string]int{}
 	var out []Endpoint
 	for _, s := range slices {
@@ -165,7 +164,7 @@ func (k *Kubernetes) endpoints(slices []*discoveryv1.EndpointSlice) []Endpoint {
 }
 
 // slicePort returns the port of the slice named or numbered k.Port.
-func (k *Kubernetes) slicePort(s *discoveryv1.EndpointSlice) (int32, bool) {
+func (k *Kubernetes) slicePort(s *endpointSlice) (int32, bool) {
 	if k.Port == "" && len(s.Ports) == 1 && s.Ports[0].Port != nil {
 		return *s.Ports[0].Port, true
 	}

@@ -18,10 +18,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 
 	"github.com/fulcrumlb/fulcrum/internal/config"
@@ -391,18 +394,79 @@ func TestKubernetesForbidden(t *testing.T) {
 	}
 }
 
+// decoded is s as the client decodes the API server's JSON of it.
+func decoded(t *testing.T, s *discoveryv1.EndpointSlice) *endpointSlice {
+	t.Helper()
+	s = s.DeepCopy()
+	s.Kind, s.APIVersion = "EndpointSlice", "discovery.k8s.io/v1"
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _, err := serializer.NewCodecFactory(endpointSliceScheme()).UniversalDeserializer().Decode(b, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, ok := obj.(*endpointSlice)
+	if !ok {
+		t.Fatalf("decoded a %T", obj)
+	}
+	return out
+}
+
+// TestEndpointSliceDecoding: what k8s.io/api's EndpointSlice encodes,
+// every field set, decodes into the provider's endpointSlice, and its
+// deep copy shares nothing with it.
+func TestEndpointSliceDecoding(t *testing.T) {
+	full := slice("api-1", "api", endpoint("10.1.0.1", true, true, false),
+		discoveryv1.Endpoint{Addresses: []string{"10.1.0.2", "10.1.0.3"}, Hostname: ptr("b"), NodeName: ptr("n"), Zone: ptr("z"),
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Name: "p"}, Hints: &discoveryv1.EndpointHints{ForZones: []discoveryv1.ForZone{{Name: "z"}}}})
+	full.Ports[0].Protocol, full.Ports[0].AppProtocol = ptr(corev1.ProtocolTCP), ptr("http")
+	want := &endpointSlice{
+		TypeMeta:   metav1.TypeMeta{Kind: "EndpointSlice", APIVersion: "discovery.k8s.io/v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: "api-1", Namespace: "default", Labels: map[string]string{serviceNameLabel: "api"}},
+		Endpoints: []sliceEndpoint{{Addresses: []string{"10.1.0.1"}, Conditions: endpointConditions{ptr(true), ptr(true), ptr(false)}},
+			{Addresses: []string{"10.1.0.2", "10.1.0.3"}}},
+		Ports: []slicePort{{ptr("http"), ptr(int32(8080))}, {ptr("metrics"), ptr(int32(9090))}},
+	}
+	got := decoded(t, full)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("decoded (-want +got):\n%s", diff)
+	}
+	c, ok := got.DeepCopyObject().(*endpointSlice)
+	if !ok || !cmp.Equal(c, got) {
+		t.Fatalf("deep copy %+v", c)
+	}
+	c.Labels["x"] = "y"
+	c.Endpoints[0].Addresses[0] = "10.9.9.9"
+	*c.Endpoints[0].Conditions.Ready = false
+	*c.Ports[0].Name, *c.Ports[0].Port = "x", 1
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("changing the copy changed the original (-want +got):\n%s", diff)
+	}
+	l := &endpointSliceList{ListMeta: metav1.ListMeta{ResourceVersion: "7"}, Items: []endpointSlice{*got}}
+	lc, ok := l.DeepCopyObject().(*endpointSliceList)
+	if !ok || !cmp.Equal(lc, l) {
+		t.Fatalf("list deep copy %+v", lc)
+	}
+	lc.Items[0].Endpoints[0].Addresses[0] = "10.9.9.9"
+	if l.Items[0].Endpoints[0].Addresses[0] != "10.1.0.1" {
+		t.Error("changing the list's copy changed the original")
+	}
+}
+
 func TestKubernetesEndpointConditions(t *testing.T) {
 	k := &Kubernetes{Port: "", Weight: 1}
 	s := slice("x", "api", discoveryv1.Endpoint{Addresses: []string{"10.0.0.1"}}, // nil conditions: ready
 		endpoint("10.0.0.2", false, false, true), // gone
 		endpoint("10.0.0.3", false, false, false))
 	s.Ports = s.Ports[:1]
-	got := k.endpoints([]*discoveryv1.EndpointSlice{s, slice("y", "api", endpoint("10.0.0.1", false, true, true))})
+	got := k.endpoints([]*endpointSlice{decoded(t, s), decoded(t, slice("y", "api", endpoint("10.0.0.1", false, true, true)))})
 	if len(got) != 1 || got[0] != (Endpoint{Address: "10.0.0.1:8080", Weight: 1}) {
 		t.Errorf("endpoints %+v", got)
 	}
 	k.Port = "9090"
-	if got := k.endpoints([]*discoveryv1.EndpointSlice{slice("z", "api", endpoint("10.0.0.5", true, true, false))}); len(got) != 1 || got[0].Address != "10.0.0.5:9090" {
+	if got := k.endpoints([]*endpointSlice{decoded(t, slice("z", "api", endpoint("10.0.0.5", true, true, false)))}); len(got) != 1 || got[0].Address != "10.0.0.5:9090" {
 		t.Errorf("port by number: %+v", got)
 	}
 }
