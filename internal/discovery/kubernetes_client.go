@@ -138,7 +138,8 @@ type EndpointSliceClient struct {
 
 // NewEndpointSliceClient makes the client of the API server that rc
 // describes (from rest.InClusterConfig or a kubeconfig). It copies rc
-// and sets the group version, API path and serializer itself; rc's
+// and sets the group version, API path, content type (JSON) and
+// serializer itself; rc's
 // host, TLS, credentials, QPS and timeouts are kept. It fails, wrapping
 // rest's error, when rc has no usable host or TLS configuration.
 func NewEndpointSliceClient(rc *rest.Config) (*EndpointSliceClient, error) {
@@ -146,6 +147,10 @@ func NewEndpointSliceClient(rc *rest.Config) (*EndpointSliceClient, error) {
 	c.GroupVersion = &discoveryV1
 	c.APIPath = "/apis"
 	c.NegotiatedSerializer = serializer.NewCodecFactory(endpointSliceScheme()).WithoutConversion()
+	// endpointSlice decodes JSON, not protobuf (client-go's typed client
+	// asks for protobuf first); for one Service's slices the difference
+	// is small.
+	c.ContentType, c.AcceptContentTypes = "application/json", "application/json"
 	if c.UserAgent == "" {
 		c.UserAgent = rest.DefaultKubernetesUserAgent()
 	}

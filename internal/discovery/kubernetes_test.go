@@ -64,7 +64,8 @@ type apiEvent struct {
 // resourceVersion; with sendInitialEvents=true (a streaming list) the
 // current slices as ADDED, then a BOOKMARK with the
 // k8s.io/initial-events-end annotation, then the changes. Both honour
-// labelSelector.
+// labelSelector. It speaks JSON only and answers 406 to a request that
+// accepts anything else (protobuf, which endpointSlice cannot decode).
 type apiServer struct {
 	t *testing.T
 	// noWatchList refuses streaming lists with 422, as an API server
@@ -134,6 +135,10 @@ func (a *apiServer) status(w http.ResponseWriter, code int, reason metav1.Status
 
 func (a *apiServer) serve(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	if r.Header.Get("Accept") != "application/json" {
+		a.status(w, http.StatusNotAcceptable, metav1.StatusReasonNotAcceptable)
+		return
+	}
 	if a.token != "" && r.Header.Get("Authorization") != "Bearer "+a.token {
 		a.status(w, http.StatusUnauthorized, metav1.StatusReasonUnauthorized)
 		return
