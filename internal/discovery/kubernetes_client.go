@@ -20,8 +20,10 @@ import (
 // (https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-service-name).
 const serviceNameLabel = "kubernetes.io/service-name"
 
-// discoveryV1 is the EndpointSlices' API group and version.
-var discoveryV1 = schema.GroupVersion{Group: "discovery.k8s.io", Version: "v1"}
+// discoveryV1 returns the EndpointSlices' API group and version.
+func discoveryV1() schema.GroupVersion {
+	return schema.GroupVersion{Group: "discovery.k8s.io", Version: "v1"}
+}
 
 // endpointSlice is the part of a discovery.k8s.io/v1 EndpointSlice
 // (https://kubernetes.io/docs/reference/kubernetes-api/service-resources/endpoint-slice-v1/)
@@ -121,10 +123,11 @@ func copyPtr[T any](p *T) *T {
 // every fulcrum about 9 MB of RSS and 22 MB of binary, kubernetes
 // provider or not.
 func endpointSliceScheme() *runtime.Scheme {
+	gv := discoveryV1()
 	s := runtime.NewScheme()
-	s.AddKnownTypeWithName(discoveryV1.WithKind("EndpointSlice"), &endpointSlice{})
-	s.AddKnownTypeWithName(discoveryV1.WithKind("EndpointSliceList"), &endpointSliceList{})
-	metav1.AddToGroupVersion(s, discoveryV1)
+	s.AddKnownTypeWithName(gv.WithKind("EndpointSlice"), &endpointSlice{})
+	s.AddKnownTypeWithName(gv.WithKind("EndpointSliceList"), &endpointSliceList{})
+	metav1.AddToGroupVersion(s, gv)
 	return s
 }
 
@@ -145,7 +148,8 @@ type EndpointSliceClient struct {
 // rest's error, when rc has no usable host or TLS configuration.
 func NewEndpointSliceClient(rc *rest.Config) (*EndpointSliceClient, error) {
 	c := rest.CopyConfig(rc)
-	c.GroupVersion = &discoveryV1
+	gv := discoveryV1()
+	c.GroupVersion = &gv
 	c.APIPath = "/apis"
 	c.NegotiatedSerializer = serializer.NewCodecFactory(endpointSliceScheme()).WithoutConversion()
 	// endpointSlice decodes JSON, not protobuf (client-go's typed client
