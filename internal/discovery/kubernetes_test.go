@@ -83,13 +83,18 @@ type apiServer struct {
 	slices  map[string]*discoveryv1.EndpointSlice
 	log     []apiEvent
 	changed chan struct{} // closed and replaced on every change
+	// ended is closed and replaced to end the open watches: with an
+	// ERROR event of 410 Gone when gone, else as a server timeout does.
+	ended chan struct{}
+	gone  bool
 	// lists and watches count the requests of each kind; unselected
 	// counts those without the Service's label selector.
 	lists, watches, streamedLists, unselected int
 }
 
 func newAPIServer(t *testing.T, configure func(*apiServer), initial ...*discoveryv1.EndpointSlice) *apiServer {
-	a := &apiServer{t: t, slices: map[string]*discoveryv1.EndpointSlice{}, changed: make(chan struct{})}
+	a := &apiServer{t: t, slices: map[string]*discoveryv1.EndpointSlice{},
+		changed: make(chan struct{}), ended: make(chan struct{})}
 	if configure != nil {
 		configure(a)
 	}
@@ -118,6 +123,16 @@ func (a *apiServer) apply(typ string, s *discoveryv1.EndpointSlice) {
 	a.log = append(a.log, apiEvent{a.rv, typ, s})
 	close(a.changed)
 	a.changed = make(chan struct{})
+}
+
+// endWatches ends the open watches, with 410 Gone (the client must list
+// again) when gone, else cleanly (it watches again from where it was).
+func (a *apiServer) endWatches(gone bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gone = gone
+	close(a.ended)
+	a.ended = make(chan struct{})
 }
 
 func (a *apiServer) counts() (lists, watches, streamedLists, unselected int) {
@@ -209,7 +224,7 @@ func (a *apiServer) watch(w http.ResponseWriter, r *http.Request, sel labels.Sel
 		return s
 	}
 	a.mu.Lock()
-	next := len(a.log)
+	next, ended := len(a.log), a.ended
 	if streamed {
 		for _, s := range a.slices {
 			if sel.Matches(labels.Set(s.Labels)) {
@@ -238,6 +253,15 @@ func (a *apiServer) watch(w http.ResponseWriter, r *http.Request, sel labels.Sel
 		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():
+			return
+		case <-ended:
+			a.mu.Lock()
+			gone := a.gone
+			a.mu.Unlock()
+			if gone {
+				send("ERROR", &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+					Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonExpired, Message: "too old resource version"})
+			}
 			return
 		case <-changed:
 		}
@@ -273,7 +297,8 @@ func runManager(t *testing.T, reg *groupRegistry, p Provider) {
 // server through the informer, with a streaming list and with list then
 // watch: ready pods are routable, a terminating pod that still serves
 // drains, a new pod that is terminating is never registered, another
-// Service's slices are ignored, a deleted slice's pods drain.
+// Service's slices are ignored, a watch that ends or expires (410 Gone)
+// is taken up again, a deleted slice's pods drain.
 func TestKubernetesDiscovery(t *testing.T) {
 	for _, noWatchList := range []bool{false, true} {
 		t.Run(fmt.Sprintf("noWatchList=%v", noWatchList), func(t *testing.T) {
@@ -313,6 +338,21 @@ func TestKubernetesDiscovery(t *testing.T) {
 				if _, ok := v[addr]; ok {
 					t.Errorf("%s was registered", addr)
 				}
+			}
+
+			// The watch ends as at a server timeout: the informer
+			// watches again from its resource version and misses
+			// nothing. Then it expires (410 Gone): the informer lists
+			// again.
+			a.endWatches(false)
+			a.apply("ADDED", slice("api-2", "api", endpoint("10.1.0.5", true, true, false)))
+			eventually(t, "a change after the watch ended", func() bool { return view(g)["10.1.0.5:8080"].state == "healthy" })
+			lists0, _, streamed0, _ := a.counts()
+			a.endWatches(true)
+			a.apply("ADDED", slice("api-3", "api", endpoint("10.1.0.6", true, true, false)))
+			eventually(t, "a change after the watch expired", func() bool { return view(g)["10.1.0.6:8080"].state == "healthy" })
+			if lists, _, streamed, _ := a.counts(); lists+streamed <= lists0+streamed0 {
+				t.Error("no list again after 410 Gone")
 			}
 
 			// The slice goes away: its targets drain.
