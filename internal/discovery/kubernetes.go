@@ -35,7 +35,8 @@ import (
 // A nil ready or serving condition counts as true and a nil terminating
 // as false, as the EndpointConditions API says.
 type Kubernetes struct {
-	// Client is the discovery.k8s.io/v1 API client.
+	// Client is the discovery.k8s.io/v1 API client, from
+	// NewEndpointSliceClient.
 	Client *EndpointSliceClient
 	// Namespace and Service name the Service.
 	Namespace, Service string

@@ -16,8 +16,8 @@ import (
 )
 
 // serviceNameLabel is the label that ties an EndpointSlice to its
-// Service
-// (https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-service-name).
+// Service (https://kubernetes.io/docs/reference/labels-annotations-taints/,
+// "kubernetes.io/service-name").
 const serviceNameLabel = "kubernetes.io/service-name"
 
 // discoveryV1 returns the EndpointSlices' API group and version.
