@@ -10,13 +10,10 @@ import (
 	"sync"
 	"time"
 
-	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
-	discoveryclient "k8s.io/client-go/kubernetes/typed/discovery/v1"
-	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
@@ -38,9 +35,9 @@ import (
 // A nil ready or serving condition counts as true and a nil terminating
 // as false, as the EndpointConditions API says.
 type Kubernetes struct {
-	// Client is the discovery.k8s.io/v1 API client (a clientset's
-	// DiscoveryV1()).
-	Client discoveryclient.EndpointSlicesGetter
+	// Client is the discovery.k8s.io/v1 API client, from
+	// NewEndpointSliceClient.
+	Client *EndpointSliceClient
 	// Namespace and Service name the Service.
 	Namespace, Service string
 	// Port is the slice port's name or number; "" takes the slice's only
@@ -68,24 +65,21 @@ func (k *Kubernetes) String() string {
 // informer retries it with back-off) as an error, and the full set after
 // every change of the Service's slices.
 func (k *Kubernetes) Run(ctx context.Context, report func(Update)) {
-	sel := labels.SelectorFromSet(labels.Set{discoveryv1.LabelServiceName: k.Service})
-	api := k.Client.EndpointSlices(k.Namespace)
+	sel := labels.SelectorFromSet(labels.Set{serviceNameLabel: k.Service})
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel.String()
-			return api.List(ctx, o)
+			return k.Client.list(ctx, k.Namespace, o)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = sel.String()
-			return api.Watch(ctx, o)
+			return k.Client.watch(ctx, k.Namespace, o)
 		},
 	}
-	// The wrapper tells the reflector whether the client can stream
-	// lists (WatchList): a client that cannot says so with an
-	// IsWatchListSemanticsUnSupported method, as client-go's fakes do.
-	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(lw, k.Client), &discoveryv1.EndpointSlice{}, k.Resync,
-		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
-	lister := discoverylisters.NewEndpointSliceLister(informer.GetIndexer())
+	// The reflector streams the list (WatchList, a watch with
+	// sendInitialEvents) and falls back to list then watch when the API
+	// server refuses it.
+	informer := cache.NewSharedInformer(lw, &endpointSlice{}, k.Resync)
 	changed := make(chan struct{}, 1)
 	kick := func() {
 		select {
@@ -114,18 +108,26 @@ func (k *Kubernetes) Run(ctx context.Context, report func(Update)) {
 			return
 		case <-changed:
 		}
-		slices, err := lister.EndpointSlices(k.Namespace).List(sel)
-		if err != nil {
-			report(Update{Err: fmt.Errorf("%s: %w", k, err)})
-			continue
-		}
-		report(Update{Endpoints: k.endpoints(slices)})
+		report(Update{Endpoints: k.endpoints(selected(informer.GetStore().List(), sel))})
 	}
+}
+
+// selected returns the EndpointSlices of objs that sel matches (the
+// store holds what the API server sent for the label selector; this
+// checks again, as client-go's listers do).
+func selected(objs []any, sel labels.Selector) []*endpointSlice {
+	var out []*endpointSlice
+	for _, o := range objs {
+		if s, ok := o.(*endpointSlice); ok && sel.Matches(labels.Set(s.Labels)) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // endpoints maps slices to endpoints. An address in several slices (a
 // pod moving between them) is ready when any says so.
-func (k *Kubernetes) endpoints(slices []*discoveryv1.EndpointSlice) []Endpoint {
+func (k *Kubernetes) endpoints(slices []*endpointSlice) []Endpoint {
 	byAddr := map[string]int{}
 	var out []Endpoint
 	for _, s := range slices {
@@ -163,7 +165,7 @@ func (k *Kubernetes) endpoints(slices []*discoveryv1.EndpointSlice) []Endpoint {
 }
 
 // slicePort returns the port of the slice named or numbered k.Port.
-func (k *Kubernetes) slicePort(s *discoveryv1.EndpointSlice) (int32, bool) {
+func (k *Kubernetes) slicePort(s *endpointSlice) (int32, bool) {
 	if k.Port == "" && len(s.Ports) == 1 && s.Ports[0].Port != nil {
 		return *s.Ports[0].Port, true
 	}
@@ -191,7 +193,7 @@ func newKubernetes(d config.Discovery) (Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client configuration: %w", err)
 	}
-	c, err := discoveryclient.NewForConfig(rc)
+	c, err := NewEndpointSliceClient(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
