@@ -28,6 +28,7 @@ type End struct {
 	abort   bool // close now, dropping pending writes
 	closed  bool // the layer has closed it (Proxy.Closed)
 	queued  bool // in the Proxy's service queue
+	gen     uint32 // bumped by init: tells a stale dial from the current one
 
 	s *Session  // the session this end belongs to (client), or serves (upstream)
 	u *Upstream // non-nil for a target connection
@@ -38,6 +39,7 @@ func (e *End) init(bufSize int) {
 		e.in = make([]byte, bufSize)
 	}
 	e.in = e.in[:bufSize]
+	e.gen++
 	e.FD, e.Ext = -1, nil
 	e.Readable, e.Writable, e.HUP, e.Connecting = false, false, false, false
 	e.r, e.w, e.niov = 0, 0, 0

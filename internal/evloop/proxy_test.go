@@ -29,7 +29,7 @@ type server interface {
 	Pauses() uint64
 }
 
-var layers = []string{"epoll"}
+var layers = []string{"epoll", "gnet"}
 
 func start(t *testing.T, layer string, cfg Config) server {
 	t.Helper()
@@ -45,7 +45,7 @@ func start(t *testing.T, layer string, cfg Config) server {
 	case "epoll":
 		s, err = StartEpoll(cfg)
 	case "gnet":
-		t.Skip("gnet")
+		s, err = StartGnet(cfg)
 	}
 	if err != nil {
 		t.Fatal(err)
