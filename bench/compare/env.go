@@ -43,6 +43,10 @@ func lbPort(system string) int {
 		return 8093
 	case "caddy":
 		return 8094
+	case "evproto-epoll", "evproto-epoll-log":
+		return 8097
+	case "evproto-gnet", "evproto-gnet-log":
+		return 8098
 	}
 	return 8095 // goproxy
 }

@@ -43,6 +43,18 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 			args = append(args, "-tls-cert", e.cert, "-tls-key", e.key)
 		}
 		p, err = startProc(ctx, name, dir, nil, abs(e.o.goproxy), args...)
+	case "evproto-epoll", "evproto-gnet", "evproto-epoll-log", "evproto-gnet-log":
+		// The event-loop prototypes of issue 15 (bench/evproto): plain
+		// HTTP only; the -log systems run with the access log on.
+		if sc.https {
+			return nil, fmt.Errorf("%s: the prototypes serve plain HTTP only", name)
+		}
+		layer := strings.TrimSuffix(strings.TrimPrefix(name, "evproto-"), "-log")
+		args := []string{"-layer", layer, "-listen", addr(port), "-targets", strings.Join(targets, ",")}
+		if logOn || strings.HasSuffix(name, "-log") {
+			args = append(args, "-access-log", accessLog)
+		}
+		p, err = startProc(ctx, name, dir, nil, abs(e.o.evproto), args...)
 	default:
 		return nil, fmt.Errorf("unknown system %q", name)
 	}

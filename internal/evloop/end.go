@@ -23,11 +23,11 @@ type End struct {
 	iov  [2][]byte // pending writes: views into other buffers
 	niov int
 
-	eof     bool // the peer closed its side: read no more
-	closing bool // close once the pending writes are out
-	abort   bool // close now, dropping pending writes
-	closed  bool // the layer has closed it (Proxy.Closed)
-	queued  bool // in the Proxy's service queue
+	eof     bool   // the peer closed its side: read no more
+	closing bool   // close once the pending writes are out
+	abort   bool   // close now, dropping pending writes
+	closed  bool   // the layer has closed it (Proxy.Closed)
+	queued  bool   // in the Proxy's service queue
 	gen     uint32 // bumped by init: tells a stale dial from the current one
 
 	s *Session  // the session this end belongs to (client), or serves (upstream)
