@@ -347,3 +347,105 @@ func TestBackpressure(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentPOST: 20 keep-alive clients POST 16 KiB bodies at once,
+// as the post16k-c50 bench scenario does.
+func TestConcurrentPOST(t *testing.T) {
+	for _, layer := range layers {
+		t.Run(layer, func(t *testing.T) {
+			s := start(t, layer, Config{Targets: []string{hostport(target(t)), hostport(target(t))}})
+			body := bytes.Repeat([]byte("x"), 16<<10)
+			want := fmt.Sprintf("|len=%d|", len(body))
+			errc := make(chan error, 20)
+			for range 20 {
+				go func() {
+					c := client()
+					defer c.CloseIdleConnections()
+					for range 30 {
+						resp, err := c.Post("http://"+s.Addr()+"/post", "application/octet-stream", bytes.NewReader(body))
+						if err != nil {
+							errc <- err
+							return
+						}
+						got, err := io.ReadAll(resp.Body)
+						resp.Body.Close()
+						if err != nil || resp.StatusCode != 200 || !strings.Contains(string(got), want) {
+							errc <- fmt.Errorf("%d %q %v", resp.StatusCode, got, err)
+							return
+						}
+					}
+					errc <- nil
+				}()
+			}
+			for range 20 {
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// earlyTarget answers each POST as soon as it read the head, then reads
+// and drops the body and keeps the connection, as nginx's "return" does.
+func earlyTarget(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { ln.Close(); <-done })
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nearly\n"); err != nil {
+						return
+					}
+					if _, err := io.Copy(io.Discard, req.Body); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestResponseBeforeBody(t *testing.T) {
+	for _, layer := range layers {
+		t.Run(layer, func(t *testing.T) {
+			s := start(t, layer, Config{Targets: []string{earlyTarget(t)}})
+			c := client()
+			body := bytes.Repeat([]byte("x"), 64<<10)
+			for i := range 5 {
+				resp, err := c.Post("http://"+s.Addr()+"/post", "application/octet-stream", bytes.NewReader(body))
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(got) != "early\n" {
+					t.Fatalf("request %d: %q", i, got)
+				}
+			}
+			c.CloseIdleConnections()
+			_ = s.Close()
+			if st := s.Stats(); st.Dials != 1 {
+				t.Errorf("%d target connections for 5 requests on one client connection, want 1 (kept alive)", st.Dials)
+			}
+		})
+	}
+}

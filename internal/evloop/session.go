@@ -21,6 +21,7 @@ type Session struct {
 	answering    bool  // the proxy's own answer is pending; then close
 	bodyLeft     int64 // request body bytes not yet handed to the upstream
 	bodyInFlight int   // bytes at e.in[e.r:] viewed by the upstream's pending write
+	respOut      bool  // the response is out, the request body is not yet
 	reqClose     bool  // the request ends the connection
 	isHead       bool
 
@@ -38,7 +39,7 @@ func (s *Session) reset() {
 	s.up = nil
 	s.busy, s.answering = false, false
 	s.bodyLeft, s.bodyInFlight = 0, 0
-	s.reqClose, s.isHead = false, false
+	s.reqClose, s.isHead, s.respOut = false, false, false
 }
 
 // buffered is what the session holds: its read buffer and its upstream's.
@@ -136,6 +137,9 @@ func (s *Session) requestFlushed() {
 		s.pushBody()
 	}
 	s.p.mark(&s.e) // the buffer has room again: read on
+	if s.respOut && s.bodyLeft == 0 {
+		s.finish()
+	}
 }
 
 // onWrote runs after the client took n bytes.
@@ -168,6 +172,14 @@ func (s *Session) onWrote(n int) {
 
 // finish ends an exchange whose response is out.
 func (s *Session) finish() {
+	if s.bodyLeft > 0 || s.bodyInFlight > 0 {
+		// A target may answer before it read the body (nginx's "return"
+		// does, then discards the body): the rest still goes to it, and
+		// the exchange ends when both directions are done.
+		s.respOut = true
+		return
+	}
+	s.respOut = false
 	p := s.p
 	u := s.up
 	s.up = nil
@@ -176,7 +188,7 @@ func (s *Session) finish() {
 		s.rec.done(u)
 		p.cfg.log.send(&s.rec)
 	}
-	reusable := !u.respClose && !u.bad && !u.e.eof && s.bodyLeft == 0 && s.bodyInFlight == 0 && u.e.niov == 0
+	reusable := !u.respClose && !u.bad && !u.e.eof && u.e.niov == 0
 	if reusable {
 		p.release(u)
 	} else {
@@ -184,7 +196,7 @@ func (s *Session) finish() {
 		u.e.abort = true
 		p.mark(&u.e)
 	}
-	if s.reqClose || u.respClose || s.bodyLeft > 0 || s.bodyInFlight > 0 {
+	if s.reqClose || u.respClose {
 		s.e.closing = true
 		p.mark(&s.e)
 		return
