@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -24,9 +25,23 @@ func main() {
 	targets := flag.String("targets", "", "comma-separated IPv4 host:port targets")
 	loops := flag.Int("loops", 0, "event loops (default: one per CPU)")
 	accessLog := flag.String("access-log", "", "access log file (default: none)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "evproto: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*layer, *listen, *targets, *loops, *accessLog); err != nil {
 		fmt.Fprintln(os.Stderr, "evproto:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
