@@ -46,7 +46,10 @@ func main() {
 	}
 }
 
-type server interface{ Close() error }
+type server interface {
+	Close() error
+	Stats() evloop.Stats
+}
 
 func run(layer, listen, targets string, loops int, accessLog string) error {
 	cfg := evloop.Config{Listen: listen, Targets: strings.Split(targets, ","), Loops: loops}
@@ -76,6 +79,9 @@ func run(layer, listen, targets string, loops int, accessLog string) error {
 	}
 	<-ctx.Done()
 	err = s.Close()
+	st := s.Stats()
+	fmt.Fprintf(os.Stderr, "evproto: %d requests, %d target connections dialled, %d reused from the pool, %d own answers\n",
+		st.Requests, st.Dials, st.Reused, st.Answered)
 	if logFile != nil {
 		if e := logFile.Close(); err == nil {
 			err = e

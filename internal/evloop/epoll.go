@@ -138,7 +138,6 @@ func (t *Stats) add(o Stats) {
 	t.Dials += o.Dials
 	t.Reused += o.Reused
 	t.Answered += o.Answered
-	t.Dropped += o.Dropped
 	t.MaxBuffered = max(t.MaxBuffered, o.MaxBuffered)
 }
 

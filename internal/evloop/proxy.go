@@ -103,7 +103,7 @@ type Proxy struct {
 
 // Stats counts a loop's events.
 type Stats struct {
-	Requests, Dials, Reused, Answered, Dropped uint64
+	Requests, Dials, Reused, Answered uint64
 	// MaxBuffered is the most bytes one session held in its read buffers
 	// (its own and its upstream's) at any time.
 	MaxBuffered int
