@@ -43,6 +43,10 @@ func lbPort(system string) int {
 		return 8093
 	case "caddy":
 		return 8094
+	case "evproto-epoll", "evproto-epoll-log", "evproto-epoll1":
+		return 8097
+	case "evproto-gnet", "evproto-gnet-log", "evproto-gnet1":
+		return 8098
 	}
 	return 8095 // goproxy
 }

@@ -31,6 +31,10 @@ type options struct {
 	fulcrum  string
 	baseline string
 	goproxy  string
+	// evproto is bench/evproto, the event-loop prototypes (systems
+	// evproto-epoll, evproto-gnet, their -log variants and the one-loop
+	// evproto-epoll1 and evproto-gnet1).
+	evproto string
 	// grpcBackend and grpcLoad are bench/grpcbackend and bench/grpcload,
 	// for gRPC scenarios.
 	grpcBackend string
@@ -52,6 +56,7 @@ func main() {
 	flag.StringVar(&o.fulcrum, "fulcrum", "bin/fulcrum", "fulcrum binary")
 	flag.StringVar(&o.baseline, "baseline", os.Getenv("BASELINE"), "a baseline fulcrum binary (an older build); when set, system fulcrum-base runs it with fulcrum's config, interleaved with the others (env BASELINE)")
 	flag.StringVar(&o.goproxy, "goproxy", "bin/goproxy", "plain httputil proxy binary")
+	flag.StringVar(&o.evproto, "evproto", "bin/evproto", "event-loop prototype binary (systems evproto-epoll, evproto-gnet, their -log variants, and evproto-epoll1, evproto-gnet1 with one loop)")
 	flag.StringVar(&o.grpcBackend, "grpcbackend", "bin/grpcbackend", "gRPC greeter backend binary (gRPC scenarios)")
 	flag.StringVar(&o.grpcLoad, "grpcload", "bin/grpcload", "gRPC load client binary (gRPC scenarios)")
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of every measurement")

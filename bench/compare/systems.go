@@ -43,6 +43,25 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 			args = append(args, "-tls-cert", e.cert, "-tls-key", e.key)
 		}
 		p, err = startProc(ctx, name, dir, nil, abs(e.o.goproxy), args...)
+	case "evproto-epoll", "evproto-gnet", "evproto-epoll-log", "evproto-gnet-log", "evproto-epoll1", "evproto-gnet1":
+		// The event-loop prototypes of issue 15 (bench/evproto): plain
+		// HTTP only; one loop per CPU, or one loop for the names ending
+		// in 1 (as HAProxy runs nbthread 1); the -log systems run with
+		// the access log on.
+		if sc.https {
+			return nil, fmt.Errorf("%s: the prototypes serve plain HTTP only", name)
+		}
+		layer := strings.TrimSuffix(strings.TrimPrefix(name, "evproto-"), "-log")
+		args := []string{"-listen", addr(port), "-targets", strings.Join(targets, ",")}
+		if l, ok := strings.CutSuffix(layer, "1"); ok {
+			layer = l
+			args = append(args, "-loops", "1")
+		}
+		args = append(args, "-layer", layer)
+		if logOn || strings.HasSuffix(name, "-log") {
+			args = append(args, "-access-log", accessLog)
+		}
+		p, err = startProc(ctx, name, dir, nil, abs(e.o.evproto), args...)
 	default:
 		return nil, fmt.Errorf("unknown system %q", name)
 	}
