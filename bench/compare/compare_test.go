@@ -131,3 +131,28 @@ func TestGRPCVariants(t *testing.T) {
 		t.Errorf("targets %v", got)
 	}
 }
+
+// TestOneThreadFulcrum: fulcrum-1t (GOMAXPROCS=1) runs on a port of its
+// own, gets the access-log variant, and is left out of gRPC scenarios.
+func TestOneThreadFulcrum(t *testing.T) {
+	seen := map[int]string{}
+	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "haproxy", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
+		p := lbPort(s)
+		if other, dup := seen[p]; dup {
+			t.Errorf("%s and %s share port %d", s, other, p)
+		}
+		seen[p] = s
+	}
+	sc, _ := scenarioByName("get-c50")
+	o := options{systems: []string{"fulcrum", "fulcrum-1t", "haproxy"}, logVariant: []string{"get-c50"}}
+	var got []string
+	for _, v := range variants(o, sc, false) {
+		got = append(got, v.label())
+	}
+	if want := []string{"fulcrum", "fulcrum-1t", "haproxy", "fulcrum+log", "fulcrum-1t+log", "haproxy+log"}; !cmp.Equal(got, want) {
+		t.Errorf("variants %v, want %v", got, want)
+	}
+	if ok, _ := grpcCapable("fulcrum-1t", true); ok {
+		t.Error("fulcrum-1t is not set up for gRPC")
+	}
+}

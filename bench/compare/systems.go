@@ -29,6 +29,11 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 		p, err = e.startGRPCSystem(ctx, strings.TrimPrefix(name, "grpc:"), sc, dir, port)
 	case "fulcrum":
 		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog)
+	case "fulcrum-1t":
+		// One thread running Go code, as HAProxy's nbthread 1: the
+		// core-matched comparison on a machine shared with the client
+		// and the backends.
+		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog, "GOMAXPROCS=1")
 	case "fulcrum-base":
 		p, err = e.startFulcrum(ctx, name, abs(e.o.baseline), dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "haproxy":
@@ -86,8 +91,9 @@ func abs(p string) string {
 func write(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
 
 // startFulcrum runs bin (fulcrum or the fulcrum-base baseline) with the
-// same config; name is the process's label.
-func (e *env) startFulcrum(ctx context.Context, name, bin, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {
+// same config; name is the process's label, extraEnv its added
+// environment ("GOMAXPROCS=1").
+func (e *env) startFulcrum(ctx context.Context, name, bin, dir string, port int, targets []string, https, checks, logOn bool, accessLog string, extraEnv ...string) (*proc, error) {
 	var b strings.Builder
 	b.WriteString("admin: {address: \"127.0.0.1:0\", pprof: true}\nshutdown_grace: 1s\n")
 	if logOn {
@@ -112,7 +118,7 @@ func (e *env) startFulcrum(ctx context.Context, name, bin, dir string, port int,
 	if err := write(cfg, b.String()); err != nil {
 		return nil, err
 	}
-	return startProc(ctx, name, dir, nil, bin, "serve", "-c", cfg, "--log-level", "info")
+	return startProc(ctx, name, dir, extraEnv, bin, "serve", "-c", cfg, "--log-level", "info")
 }
 
 func (e *env) startHAProxy(ctx context.Context, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {
