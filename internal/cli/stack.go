@@ -2,6 +2,7 @@ package cli
 
 import (
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,7 @@ func newStack(cfg *config.Config, token string, opts proxy.Options) (*stack, err
 	reg := prometheus.NewRegistry()
 	history := accesslog.NewHistoryBytes(cfg.Admin.RequestHistory, cfg.Admin.RequestHistoryBytes)
 	opts.Metrics, opts.History = metrics.New(reg), history
+	opts.EventLoops = eventLoops(os.Getenv("FULCRUM_IO"))
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -57,4 +59,16 @@ func newStack(cfg *config.Config, token string, opts proxy.Options) (*stack, err
 		return nil, err
 	}
 	return &stack{srv: srv, adm: adm, history: history}, nil
+}
+
+// eventLoops maps FULCRUM_IO to proxy.Options.EventLoops: "goroutine"
+// puts every listener on the goroutine layer (-1), "loop" or "" on event
+// loops (0: one per GOMAXPROCS). It exists so that the end-to-end suite
+// runs against both layers while both exist (issue 15); it is not a
+// configuration setting.
+func eventLoops(v string) int {
+	if v == "goroutine" {
+		return -1
+	}
+	return 0
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/http1"
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
+	"github.com/fulcrumlb/fulcrum/internal/netloop"
 )
 
 // Fulcrum's client side: every accepted connection is served by a
@@ -101,6 +102,8 @@ type connServer struct {
 	// writers recycles the connections' response write buffers between
 	// requests, so an idle keep-alive connection holds none.
 	writers sync.Pool
+	// loops, when set, runs the connections on event loops (loopconn.go).
+	loops *netloop.Group
 }
 
 func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
@@ -190,9 +193,21 @@ func (cs *connServer) serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		var lc *netloop.Conn
+		if cs.loops != nil {
+			lc = cs.adopt(c) // loopconn.go
+		}
 		cc := cs.newClientConn(c)
 		if cc == nil {
 			c.Close()
+			continue
+		}
+		if lc != nil {
+			cc.lc = lc
+			if !lc.Spawn(cc.serve) { // the loops are closing
+				c.Close()
+				cc.end()
+			}
 			continue
 		}
 		go cc.serve()
@@ -219,6 +234,7 @@ func (cs *connServer) newClientConn(c net.Conn) *clientConn {
 	} else {
 		cc.info = &connInfo{id: "TID_" + newID()}
 	}
+	cc.info.cc = cc
 	cs.conns[cc] = struct{}{}
 	cs.wg.Add(1)
 	return cc
@@ -307,9 +323,19 @@ func (cs *connServer) closeAll() {
 // and not yet consumed: the rest of a request head or body, or pipelined
 // requests.
 type clientConn struct {
-	cs     *connServer
-	c      net.Conn // the raw connection, or its *tls.Conn
-	raw    net.Conn // the accepted connection, never changed
+	cs  *connServer
+	c   net.Conn // the raw connection, or its *tls.Conn
+	raw net.Conn // the accepted connection, never changed
+	// idleUntil is the idle timeout's end while the connection is
+	// parked idle on its loop (loopconn.go).
+	idleUntil time.Time
+	// parked is set while serveFrom unwinds to park the connection idle.
+	parked bool
+	// resume and resumeFirst are the parked connection's continuations.
+	resume, resumeFirst func()
+	// lc is the socket's event-loop side while the connection runs on a
+	// loop (loopconn.go); nil on the goroutine layer and once offloaded.
+	lc     *netloop.Conn
 	remote string
 	info   *connInfo
 	tls    *tls.ConnectionState
@@ -336,12 +362,46 @@ type clientConn struct {
 var errClientGone = fmt.Errorf("client closed the connection: %w", context.Canceled)
 
 func (cc *clientConn) serve() {
-	defer cc.cs.forget(cc)
-	defer func() {
-		if cc.cancel != nil {
-			cc.cancel(context.Canceled)
+	if cc.start() {
+		cc.serveFrom(true)
+		return
+	}
+	cc.end()
+}
+
+// end is the connection's last act: it is forgotten, its context
+// cancelled.
+func (cc *clientConn) end() {
+	if cc.cancel != nil {
+		cc.cancel(context.Canceled)
+	}
+	cc.cs.forget(cc)
+}
+
+// serveFrom serves requests until the connection is to close, then
+// closes and ends it. On an event loop it returns early, with the
+// connection parked idle (loopconn.go), and a new task resumes it.
+func (cc *clientConn) serveFrom(first bool) {
+	for ; ; first = false {
+		if !cc.serveOne(first) {
+			break
 		}
-	}()
+	}
+	if cc.parked {
+		cc.parked = false
+		return
+	}
+	cc.watch.stopTimer()
+	if !cc.rw.hijacked {
+		cc.c.Close()
+	}
+	cc.end()
+}
+
+// start runs the TLS handshake (HTTPS) and readies the connection's
+// state. It reports false when the connection ended in it: a failed
+// handshake, or an HTTP/2 connection handed to the HTTP/2 server.
+func (cc *clientConn) start() bool {
 	h := cc.cs.h
 	base := context.WithValue(context.Background(), connInfoKey{}, cc.info)
 	rt := h.routes.Load()
@@ -351,7 +411,7 @@ func (cc *clientConn) serve() {
 		if err := tc.HandshakeContext(base); err != nil {
 			cc.cs.logger.Printf("TLS handshake error from %s: %v", cc.remote, err)
 			cc.c.Close()
-			return
+			return false
 		}
 		tc.SetDeadline(time.Time{})
 		st := tc.ConnectionState()
@@ -359,7 +419,7 @@ func (cc *clientConn) serve() {
 		cc.c = tc
 		if st.NegotiatedProtocol == "h2" {
 			cc.serveH2(tc, nil)
-			return
+			return false
 		}
 	}
 	cc.ctx, cc.cancel = context.WithCancelCause(base)
@@ -369,20 +429,13 @@ func (cc *clientConn) serve() {
 	cc.rw.hdr = make(http.Header, 16)
 	cc.body.cc = cc
 	cc.watch.cc = cc
-	defer cc.watch.stopTimer()
-	for first := true; ; first = false {
-		if !cc.serveOne(first) {
-			break
-		}
-	}
-	if !cc.rw.hijacked {
-		cc.c.Close()
-	}
+	return true
 }
 
 // serveH2 hands the connection to the HTTP/2 server, which owns it from
 // then on; pending are bytes already read (the h2c preface).
 func (cc *clientConn) serveH2(c net.Conn, pending []byte) {
+	cc.leaveLoop() // the HTTP/2 server's goroutines own it now
 	if len(pending) > 0 {
 		c = &replayConn{Conn: c, pending: pending}
 	}
@@ -434,7 +487,11 @@ func (cc *clientConn) readHead(e *edgeSettings, first bool) (int, error) {
 			}
 		} else if !waiting && !started {
 			waiting = true
-			cc.c.SetReadDeadline(time.Now().Add(e.idle))
+			dl := cc.idleUntil // set when the connection was parked idle
+			if dl.IsZero() {
+				dl = time.Now().Add(e.idle)
+			}
+			cc.c.SetReadDeadline(dl)
 		}
 		if cc.w == len(cc.buf) {
 			cc.compact(e.limits.MaxHeaderBytes + 4096)
@@ -498,10 +555,14 @@ func (cc *clientConn) serveOne(first bool) bool {
 		if !cc.cs.setIdle(cc, true) {
 			return false
 		}
+		if cc.lc != nil && cc.parkIdle(first) { // loopconn.go
+			return false
+		}
 	}
 	rt := h.routes.Load()
 	e := &rt.edge
 	n, err := cc.readHead(e, first)
+	cc.idleUntil = time.Time{}
 	if !cc.cs.setIdle(cc, false) && err != nil {
 		return false
 	}
@@ -548,6 +609,10 @@ func (cc *clientConn) serveOne(first bool) bool {
 	if err != nil {
 		cc.ownAnswer(start, true, &failure.ClientError{Err: fmt.Errorf("malformed request target: %w", err)}, v, n, false)
 		return false
+	}
+	if cc.lc != nil && upgradeType(req.Header) != "" {
+		// A WebSocket tunnel is two goroutines copying: it leaves the loop.
+		cc.offload() // loopconn.go
 	}
 	closeAfter := p.Close || act == desync.ForwardThenClose
 	cc.info.verdict, cc.info.closeTarget = v, act == desync.ForwardThenClose
@@ -683,9 +748,15 @@ type clientWatch struct {
 	armed   bool
 	running bool
 	done    chan struct{}
+	// onLoop is set while the watch is the loop's (loopconn.go).
+	onLoop bool
 }
 
 func (w *clientWatch) arm() {
+	if w.cc.lc != nil {
+		w.armLoop() // loopconn.go
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.armed {
@@ -734,6 +805,10 @@ func (w *clientWatch) run() {
 
 // disarm stops the watch and waits for its read to end.
 func (w *clientWatch) disarm() {
+	if w.onLoop {
+		w.disarmLoop() // loopconn.go
+		return
+	}
 	w.mu.Lock()
 	if !w.armed {
 		w.mu.Unlock()

@@ -18,6 +18,9 @@ type connInfo struct {
 	id          string
 	verdict     desync.Verdict
 	closeTarget bool
+	// cc is the HTTP/1.1 connection (nil for HTTP/2): the handler asks it
+	// to leave its event loop (loopconn.go) for work a loop cannot carry.
+	cc *clientConn
 }
 
 type connInfoKey struct{}

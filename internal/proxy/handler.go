@@ -185,6 +185,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 	if h.refuseProtocol(q) { // grpcanswer.go
 		return
 	}
+	leaveLoopFor(q.r.Context(), q.group) // loopconn.go
 	g, r := q.group, q.r
 	g.budget.begin()
 	defer g.budget.end()
@@ -376,7 +377,13 @@ func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tri
 	}
 	g := q.group
 	h.Metrics.Queued(g.Name)
-	t, err := g.queue.wait(q.r.Context(), func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
+	ctx := q.r.Context()
+	var err error
+	// On an event loop the wait runs off the loop (netloop.Conn.Blocking):
+	// the slot it waits for may be freed by another request of this loop.
+	loopOf(ctx).Blocking(func() {
+		t, err = g.queue.wait(ctx, func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
+	})
 	switch {
 	case err == nil:
 		return t, nil

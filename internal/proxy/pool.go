@@ -32,6 +32,9 @@ type backendConn struct {
 	cutHit bool
 
 	lastUsed time.Time
+	// lane is the pool lane the connection belongs to: 0 for the
+	// goroutine layer, 1+i for event loop i, whose socket it is on.
+	lane int
 }
 
 func newBackendConn(c net.Conn) *backendConn {
@@ -79,10 +82,13 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// pool keeps a target's idle connections, most recently used on top.
+// pool keeps a target's idle connections, most recently used on top, in
+// lanes: lane 0 for connections of the goroutine layer, lane 1+i for
+// those on event loop i (a loop's socket serves only that loop's tasks,
+// as HAProxy binds a connection to its thread). max bounds each lane.
 type pool struct {
 	mu          sync.Mutex
-	idle        []*backendConn
+	lanes       [][]*backendConn
 	max         int
 	idleTimeout time.Duration
 	override    bool
@@ -115,18 +121,20 @@ const (
 // get returns a live idle connection, or nil, closing expired ones, the
 // ones the target closed and the ones holding unsolicited bytes, each
 // counted on conns.
-func (p *pool) get(now time.Time, conns *target.ConnCloses) *backendConn {
+func (p *pool) get(now time.Time, conns *target.ConnCloses, lane int) *backendConn {
 	limit := p.timeout(now)
 	for {
 		p.mu.Lock()
-		n := len(p.idle)
-		if n == 0 {
+		from := p.laneFor(lane)
+		if from < 0 {
 			p.mu.Unlock()
 			return nil
 		}
-		c := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
+		lc := p.lanes[from]
+		n := len(lc)
+		c := lc[n-1]
+		lc[n-1] = nil
+		p.lanes[from] = lc[:n-1]
 		p.mu.Unlock()
 		idle := now.Sub(c.lastUsed)
 		if idle >= limit {
@@ -155,17 +163,41 @@ func (p *pool) get(now time.Time, conns *target.ConnCloses) *backendConn {
 	}
 }
 
+// laneFor picks the lane a request of lane takes an idle connection
+// from: its own, else, for an event loop's request, the fullest other
+// loop's (the caller moves the connection over, netloop.Conn.Claim), so
+// that spreading clients over loops costs no reuse. -1 when there is
+// none. Called with p.mu held.
+func (p *pool) laneFor(lane int) int {
+	if lane < len(p.lanes) && len(p.lanes[lane]) > 0 {
+		return lane
+	}
+	if lane == 0 {
+		return -1
+	}
+	best := -1
+	for i := 1; i < len(p.lanes); i++ {
+		if len(p.lanes[i]) > 0 && (best < 0 || len(p.lanes[i]) > len(p.lanes[best])) {
+			best = i
+		}
+	}
+	return best
+}
+
 // put returns c to the pool; it reports false (and closes c) when the pool
 // is full or closed.
 func (p *pool) put(c *backendConn, now time.Time) bool {
 	c.lastUsed = now
 	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.max {
+	for c.lane >= len(p.lanes) {
+		p.lanes = append(p.lanes, nil)
+	}
+	if p.closed || len(p.lanes[c.lane]) >= p.max {
 		p.mu.Unlock()
 		c.Close()
 		return false
 	}
-	p.idle = append(p.idle, c)
+	p.lanes[c.lane] = append(p.lanes[c.lane], c)
 	p.mu.Unlock()
 	return true
 }
@@ -175,16 +207,18 @@ func (p *pool) reap(now time.Time) {
 	limit := p.timeout(now)
 	p.mu.Lock()
 	var old []*backendConn
-	keep := p.idle[:0]
-	for _, c := range p.idle {
-		if now.Sub(c.lastUsed) >= limit {
-			old = append(old, c)
-		} else {
-			keep = append(keep, c)
+	for i, idle := range p.lanes {
+		keep := idle[:0]
+		for _, c := range idle {
+			if now.Sub(c.lastUsed) >= limit {
+				old = append(old, c)
+			} else {
+				keep = append(keep, c)
+			}
 		}
+		clear(idle[len(keep):])
+		p.lanes[i] = keep
 	}
-	clear(p.idle[len(keep):])
-	p.idle = keep
 	p.mu.Unlock()
 	for _, c := range old {
 		c.Close()
@@ -194,11 +228,13 @@ func (p *pool) reap(now time.Time) {
 // close closes every idle connection and refuses new ones.
 func (p *pool) close() {
 	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
+	lanes := p.lanes
+	p.lanes, p.closed = nil, true
 	p.mu.Unlock()
-	for _, c := range idle {
-		c.Close()
+	for _, idle := range lanes {
+		for _, c := range idle {
+			c.Close()
+		}
 	}
 	p.stopCutWatch()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/health"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
+	"github.com/fulcrumlb/fulcrum/internal/netloop"
 	"github.com/fulcrumlb/fulcrum/internal/stickiness"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
@@ -56,6 +57,10 @@ type Server struct {
 	errs      chan error
 	grace     time.Duration
 	fleet     atomic.Pointer[fleet] // discovery.go
+	// loopsN is Options.EventLoops; loops are the event loops, started
+	// with the first plain-HTTP listener served.
+	loopsN int
+	loops  *netloop.Group
 }
 
 // snapshot is one immutable generation of the routing configuration.
@@ -95,6 +100,12 @@ type Options struct {
 	Source []byte
 	// Path is the configuration file's path, shown by /api/v1/config.
 	Path string
+	// EventLoops is the number of event loops (internal/netloop) that
+	// serve the plain-HTTP listeners' connections; 0 means one per
+	// GOMAXPROCS, and a negative number puts every listener on the
+	// goroutine layer (a goroutine per connection). HTTPS listeners are
+	// always on the goroutine layer.
+	EventLoops int
 }
 
 type listener struct {
@@ -120,7 +131,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		stdout = io.Discard
 	}
 	s := &Server{logger: logger, stdout: stdout, metrics: opts.Metrics, history: opts.History, load: opts.Load,
-		states: map[string]*groupState{}, listeners: map[string]*listener{}}
+		states: map[string]*groupState{}, listeners: map[string]*listener{}, loopsN: opts.EventLoops}
 	s.info.Store(&config.Info{Path: opts.Path, Source: string(opts.Source), LoadedAt: time.Now()})
 	sticky, err := stickiness.Load(cfg.StickinessKeyFile)
 	if err != nil {
@@ -336,7 +347,12 @@ func (s *Server) Addrs() map[string]string {
 
 // serveListener runs l's connection server until it is shut down.
 func (s *Server) serveListener(l *listener) {
-	s.logger.Info("listener started", "listener", l.cfg.Name, "address", l.ln.Addr().String(), "protocol", l.cfg.Protocol)
+	l.srv.loops = s.loopsFor(l)
+	layer := "goroutine"
+	if l.srv.loops != nil {
+		layer = "event loops"
+	}
+	s.logger.Info("listener started", "listener", l.cfg.Name, "address", l.ln.Addr().String(), "protocol", l.cfg.Protocol, "io", layer)
 	s.srvWG.Go(func() {
 		if err := l.srv.serve(l.ln); !errors.Is(err, http.ErrServerClosed) {
 			select {
@@ -345,6 +361,26 @@ func (s *Server) serveListener(l *listener) {
 			}
 		}
 	})
+}
+
+// loopsFor returns the event loops for l's connections, starting them
+// for the first plain-HTTP listener; nil puts l on the goroutine layer:
+// an HTTPS listener (its TLS stays with crypto/tls on goroutines),
+// EventLoops < 0, or loops that could not start. Called with s.mu held.
+func (s *Server) loopsFor(l *listener) *netloop.Group {
+	if l.cfg.Protocol != "http" || s.loopsN < 0 {
+		return nil
+	}
+	if s.loops == nil {
+		g, err := netloop.Start(s.loopsN)
+		if err != nil {
+			s.logger.Warn("event loops unavailable; listeners stay on the goroutine layer", "error", err)
+			s.loopsN = -1
+			return nil
+		}
+		s.loops = g
+	}
+	return s.loops
 }
 
 // shutdownListener stops l accepting, lets its requests finish for up to
@@ -421,6 +457,9 @@ func (s *Server) Serve(ctx context.Context, grace time.Duration) error {
 	s.bgWG.Wait()
 	for _, st := range s.states {
 		st.transport.CloseIdle()
+	}
+	if s.loops != nil {
+		s.loops.Close()
 	}
 	stopLog()
 	logWG.Wait()

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"strconv"
@@ -170,17 +171,37 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 	p := t.pool(tg)
 	x := &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	now := time.Now()
+	lc, lane := loopOf(ctx), 0 // loopconn.go
+	if lc != nil {
+		lane = lc.Loop().ID() + 1
+	}
 	if !fresh {
-		x.c = p.get(now, &tg.Conns)
+		x.c = p.get(now, &tg.Conns, lane)
+	}
+	if x.c != nil && x.c.lane != lane {
+		// Another loop's idle connection: move its socket to this loop.
+		if nc, err := lc.Claim(x.c.Conn); err != nil {
+			x.c = nil
+		} else {
+			x.c.Conn, x.c.lim.r, x.c.lane = nc, nc, lane
+		}
 	}
 	if x.c != nil {
 		x.reused, x.idle = true, now.Sub(x.c.lastUsed)
 	} else {
-		conn, err := t.Dialer.Dial(ctx, tg.Address)
+		var conn net.Conn
+		var err error
+		if lc != nil {
+			// A target connection of a loop's request lives on that loop.
+			conn, err = t.Dialer.DialVia(ctx, tg.Address, lc.Dial, lc.Blocking)
+		} else {
+			conn, err = t.Dialer.Dial(ctx, tg.Address)
+		}
 		if err != nil {
 			return nil, err
 		}
 		x.c = newBackendConn(conn)
+		x.c.lane = lane
 	}
 	c := x.c
 	fail := func(phase failure.Phase, err error) error {

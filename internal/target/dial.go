@@ -29,6 +29,14 @@ type Dialer struct {
 
 // Dial connects to address (host:port). ctx cancels every phase.
 func (d *Dialer) Dial(ctx context.Context, address string) (net.Conn, error) {
+	return d.DialVia(ctx, address, nil, nil)
+}
+
+// DialVia is Dial with the connect phase done by connect (an event loop's
+// dialer; nil: net.Dialer) and a host name's lookup run through block,
+// which runs its function where it may wait on the resolver's goroutines
+// (nil: in place). The errors are Dial's.
+func (d *Dialer) DialVia(ctx context.Context, address string, connect func(ctx context.Context, network, addr string) (net.Conn, error), block func(func())) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, &failure.AttemptError{Phase: failure.PhaseConnect, Target: address, Err: err}
@@ -45,14 +53,23 @@ func (d *Dialer) Dial(ctx context.Context, address string) (net.Conn, error) {
 		if r == nil {
 			r = net.DefaultResolver
 		}
-		ips, err := r.LookupNetIP(dctx, "ip", host)
+		var ips []netip.Addr
+		lookup := func() { ips, err = r.LookupNetIP(dctx, "ip", host) }
+		if block != nil {
+			block(lookup)
+		} else {
+			lookup()
+		}
 		if err != nil {
 			return nil, &failure.AttemptError{Phase: failure.PhaseDNS, Target: address, Err: err}
 		}
 		ip = ips[0].Unmap()
 	}
-	var nd net.Dialer
-	conn, err := nd.DialContext(dctx, "tcp", netip.AddrPortFrom(ip, uint16(pn)).String())
+	if connect == nil {
+		var nd net.Dialer
+		connect = nd.DialContext
+	}
+	conn, err := connect(dctx, "tcp", netip.AddrPortFrom(ip, uint16(pn)).String())
 	if err != nil {
 		return nil, &failure.AttemptError{Phase: failure.PhaseConnect, Target: address, Err: err}
 	}
