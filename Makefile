@@ -1,5 +1,6 @@
 # Fulcrum's build. `make demo` runs Fulcrum in front of two sample backends;
-# `make test` runs vet, the race-enabled unit tests and the end-to-end suite.
+# `make test` runs vet, the race-enabled unit tests and the end-to-end suite
+# (on event loops, then again on the goroutine layer).
 GO ?= go
 # The version for `fulcrum version` when the toolchain cannot stamp the VCS
 # revision itself (-buildvcs=false, a worktree, a tarball).
@@ -17,6 +18,9 @@ demo:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+	# The end-to-end suite again with every listener on the goroutine
+	# layer: both I/O layers pass it while both exist (issue 15).
+	FULCRUM_IO=goroutine $(GO) test -count=1 -timeout 12m ./e2e/
 
 # Go benchmarks of the hot path (docs/performance.md).
 bench:

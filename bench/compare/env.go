@@ -39,6 +39,8 @@ func lbPort(system string) int {
 		return 8096
 	case "fulcrum-1t":
 		return 8090
+	case "fulcrum-gr":
+		return 8089
 	case "haproxy":
 		return 8092
 	case "nginx":

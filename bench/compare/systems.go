@@ -34,6 +34,10 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 		// core-matched comparison on a machine shared with the client
 		// and the backends.
 		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog, "GOMAXPROCS=1")
+	case "fulcrum-gr":
+		// The same build on its goroutine layer (a goroutine per
+		// connection), beside its event loops (issue 15).
+		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog, "FULCRUM_IO=goroutine")
 	case "fulcrum-base":
 		p, err = e.startFulcrum(ctx, name, abs(e.o.baseline), dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "haproxy":
