@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,7 +103,39 @@ func deadline(t time.Time) int64 {
 	return 1
 }
 
-func expired(dl int64) bool { return dl != 0 && dl <= time.Now().UnixNano() }
+// expired reports whether the deadline dl passed by the loop's clock,
+// read once per loop iteration: a deadline moved into the past (an
+// attempt's abort) is always seen, and one that passed within the
+// iteration is seen by the wait that follows (wait reads the clock).
+func (c *Conn) expired(dl int64) bool { return dl != 0 && dl <= c.l.now }
+
+// sysRead and sysWrite are read(2) and write(2) on a non-blocking
+// socket, which never block: raw system calls, without the runtime's
+// entersyscall and exitsyscall, so that the scheduler never sees the
+// loop in a system call and never hands its P to another thread.
+func sysRead(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+func sysWrite(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
 
 // wait parks the calling task until c's socket may be ready for the
 // operation, its deadline passes or it is closed. It reports false when
@@ -142,7 +175,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if c.closed.Load() {
 			return 0, c.opErr("read", net.ErrClosed)
 		}
-		if expired(c.rdl.Load()) {
+		if c.expired(c.rdl.Load()) {
 			return 0, c.opErr("read", os.ErrDeadlineExceeded)
 		}
 		if c.rready {
@@ -160,7 +193,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 // readOnce is one read(2); ErrWouldBlock at EAGAIN.
 func (c *Conn) readOnce(p []byte) (int, error) {
 	for {
-		n, err := unix.Read(c.fd, p)
+		n, err := sysRead(c.fd, p)
 		switch {
 		case err == nil && n == 0 && len(p) > 0:
 			return 0, io.EOF
@@ -214,11 +247,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 		if c.closed.Load() {
 			return n, c.opErr("write", net.ErrClosed)
 		}
-		if expired(c.wdl.Load()) {
+		if c.expired(c.wdl.Load()) {
 			return n, c.opErr("write", os.ErrDeadlineExceeded)
 		}
 		if c.wready {
-			k, err := unix.Write(c.fd, p[n:])
+			k, err := sysWrite(c.fd, p[n:])
 			if k > 0 {
 				n += k
 			}

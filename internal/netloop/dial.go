@@ -77,7 +77,7 @@ func (c *Conn) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 			stop = context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Unix(1, 0)) })
 		}
 		for !nc.wready {
-			if ctx.Err() != nil || expired(nc.wdl.Load()) {
+			if ctx.Err() != nil || nc.expired(nc.wdl.Load()) {
 				break
 			}
 			if !nc.wait(&nc.wwait, &nc.wdl, waitWrite) {

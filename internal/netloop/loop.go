@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -126,7 +129,13 @@ type Loop struct {
 	cur    *task
 	timers timerHeap
 	events [128]unix.EpollEvent
+	nev    int
+	now    int64 // the clock at the iteration's start, Unix nanoseconds
 	done   bool
+	file   *os.File // the epoll descriptor, in the Go netpoller
+	rc     syscall.RawConn
+	pollFn func(uintptr) bool
+	armed  int64 // the deadline set on file, Unix nanoseconds; 0 none
 }
 
 func newLoop(g *Group, id int) (*Loop, error) {
@@ -145,14 +154,47 @@ func newLoop(g *Group, id int) (*Loop, error) {
 		unix.Close(wfd)
 		return nil, fmt.Errorf("netloop: epoll_ctl eventfd: %w", err)
 	}
-	return &Loop{g: g, id: id, epfd: epfd, wakefd: wfd, all: map[*task]struct{}{}}, nil
+	// The loop sleeps in the Go netpoller, on its epoll descriptor's
+	// readiness (an epoll instance is readable while it has events): a
+	// blocking epoll_wait would hold the loop's P until sysmon took it,
+	// and keep every other goroutine (the access log's writer, health
+	// checks, timers) waiting for a P meanwhile.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		unix.Close(wfd)
+		return nil, fmt.Errorf("netloop: epoll descriptor: %w", err)
+	}
+	l := &Loop{g: g, id: id, epfd: epfd, wakefd: wfd, all: map[*task]struct{}{}}
+	l.file = os.NewFile(uintptr(epfd), "netloop-epoll")
+	rc, err := l.file.SyscallConn()
+	if err != nil {
+		l.file.Close()
+		unix.Close(wfd)
+		return nil, fmt.Errorf("netloop: epoll descriptor: %w", err)
+	}
+	l.rc = rc
+	l.pollFn = l.poll
+	return l, nil
+}
+
+// poll is one non-blocking epoll_wait; it reports whether the loop has
+// something to do (rc.Read waits for the epoll descriptor otherwise).
+func (l *Loop) poll(fd uintptr) bool {
+	// A zero timeout never blocks: a raw system call (see sysRead).
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, fd, uintptr(unsafe.Pointer(&l.events[0])), uintptr(len(l.events)), 0, 0, 0)
+	if e != 0 {
+		l.nev = 0
+		return e != unix.EINTR && e != unix.EAGAIN
+	}
+	l.nev = int(n)
+	return n > 0
 }
 
 // ID is the loop's index in its Group, from 0.
 func (l *Loop) ID() int { return l.id }
 
 func (l *Loop) closeFDs() {
-	unix.Close(l.epfd)
+	l.file.Close()
 	unix.Close(l.wakefd)
 }
 
@@ -221,17 +263,25 @@ func (l *Loop) run() {
 	defer l.closeFDs()
 	for {
 		l.runReady()
-		wait := -1
 		if len(l.runq) > 0 {
-			wait = 0
-		} else if when, ok := l.timers.next(); ok {
-			d := time.Duration(when - time.Now().UnixNano())
-			wait = max(int((d+time.Millisecond-1)/time.Millisecond), 0)
+			l.poll(uintptr(l.epfd))
+		} else {
+			when, _ := l.timers.next()
+			if when != l.armed {
+				l.armed = when
+				dl := time.Time{}
+				if when != 0 {
+					dl = time.Unix(0, when)
+				}
+				l.file.SetReadDeadline(dl)
+			}
+			// The deadline's error (os.ErrDeadlineExceeded) is the
+			// timers' turn, below.
+			l.rc.Read(l.pollFn)
 		}
-		n, err := unix.EpollWait(l.epfd, l.events[:], wait)
-		if err != nil && err != unix.EINTR {
-			panic(fmt.Sprintf("netloop: epoll_wait: %v", err))
-		}
+		n := l.nev
+		l.nev = 0
+		l.now = time.Now().UnixNano()
 		closing := false
 		for i := range n {
 			ev := &l.events[i]
@@ -247,7 +297,7 @@ func (l *Loop) run() {
 			}
 		}
 		if l.timers.Len() > 0 {
-			l.timers.fire(time.Now().UnixNano())
+			l.timers.fire(l.now)
 		}
 		if closing {
 			l.shutdown()

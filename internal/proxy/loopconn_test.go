@@ -143,7 +143,8 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 // TestLoopsShareIdleTargetConnections: requests on new client
 // connections, which land on different loops, reuse one target
 // connection: a loop with no idle connection of its own takes another
-// loop's before it dials.
+// loop's before it dials (at once here; by default only one that idled
+// defaultStealAfter, TestLaneSteal).
 func TestLoopsShareIdleTargetConnections(t *testing.T) {
 	tg := newRawTarget(t, false)
 	c := fmt.Sprintf(`
@@ -151,6 +152,7 @@ listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
 target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
 `, tg.ln.Addr())
 	s, addr := startServerOpts(t, c, Options{Logger: slog.New(slog.DiscardHandler), EventLoops: 4})
+	s.Group("app").Transport.steal.Store(1)
 	for i := range 12 {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -225,5 +227,33 @@ target_groups:
 	tg.hold <- struct{}{}
 	if r := <-second; r.err != nil || r.status != 200 || !strings.HasPrefix(r.body, "ok") {
 		t.Fatalf("queued request: %+v", r)
+	}
+}
+
+// TestLaneSteal: a loop takes another loop's idle connection only when
+// that lane can spare it: two or more idle, or its only one idle for
+// stealAfter. One in steady use stays, so that two loops do not pass a
+// connection back and forth on every request.
+func TestLaneSteal(t *testing.T) {
+	now := time.Now()
+	conn := func(idle time.Duration) *backendConn { return &backendConn{lastUsed: now.Add(-idle)} }
+	for _, tc := range []struct {
+		name  string
+		lanes [][]*backendConn
+		lane  int
+		want  int
+	}{
+		{"own lane first", [][]*backendConn{nil, {conn(0)}, {conn(0), conn(0)}}, 1, 1},
+		{"goroutine layer never steals", [][]*backendConn{nil, {conn(time.Hour)}}, 0, -1},
+		{"only one, busy", [][]*backendConn{nil, nil, {conn(time.Millisecond)}}, 1, -1},
+		{"only one, idled", [][]*backendConn{nil, nil, {conn(time.Second)}}, 1, 2},
+		{"two to spare", [][]*backendConn{nil, nil, {conn(0), conn(0)}}, 1, 2},
+		{"the fullest", [][]*backendConn{nil, nil, {conn(0), conn(0)}, {conn(0), conn(0), conn(0)}}, 1, 3},
+		{"lane beyond the pool's", [][]*backendConn{nil, {conn(0), conn(0)}}, 5, 1},
+	} {
+		p := &pool{lanes: tc.lanes}
+		if got := p.laneFor(tc.lane, now, defaultStealAfter); got != tc.want {
+			t.Errorf("%s: laneFor(%d) = %d, want %d", tc.name, tc.lane, got, tc.want)
+		}
 	}
 }

@@ -121,11 +121,11 @@ const (
 // get returns a live idle connection, or nil, closing expired ones, the
 // ones the target closed and the ones holding unsolicited bytes, each
 // counted on conns.
-func (p *pool) get(now time.Time, conns *target.ConnCloses, lane int) *backendConn {
+func (p *pool) get(now time.Time, conns *target.ConnCloses, lane int, stealAfter time.Duration) *backendConn {
 	limit := p.timeout(now)
 	for {
 		p.mu.Lock()
-		from := p.laneFor(lane)
+		from := p.laneFor(lane, now, stealAfter)
 		if from < 0 {
 			p.mu.Unlock()
 			return nil
@@ -164,11 +164,15 @@ func (p *pool) get(now time.Time, conns *target.ConnCloses, lane int) *backendCo
 }
 
 // laneFor picks the lane a request of lane takes an idle connection
-// from: its own, else, for an event loop's request, the fullest other
-// loop's (the caller moves the connection over, netloop.Conn.Claim), so
-// that spreading clients over loops costs no reuse. -1 when there is
+// from, at now: its own; else, for an event loop's request, another
+// loop's lane that can spare one (the caller moves the connection over,
+// netloop.Conn.Claim), so that spreading clients over loops costs no
+// reuse. A lane spares a connection when it has two or more, or when its
+// only one idled stealAfter or longer: one in steady use by its own loop
+// stays, or two loops would pass a target's connection back and forth
+// on every request instead of each keeping its own. -1 when there is
 // none. Called with p.mu held.
-func (p *pool) laneFor(lane int) int {
+func (p *pool) laneFor(lane int, now time.Time, stealAfter time.Duration) int {
 	if lane < len(p.lanes) && len(p.lanes[lane]) > 0 {
 		return lane
 	}
@@ -177,12 +181,23 @@ func (p *pool) laneFor(lane int) int {
 	}
 	best := -1
 	for i := 1; i < len(p.lanes); i++ {
-		if len(p.lanes[i]) > 0 && (best < 0 || len(p.lanes[i]) > len(p.lanes[best])) {
+		idle := p.lanes[i]
+		switch {
+		case len(idle) == 0:
+			continue
+		case len(idle) == 1 && now.Sub(idle[0].lastUsed) < stealAfter:
+			continue
+		}
+		if best < 0 || len(idle) > len(p.lanes[best]) {
 			best = i
 		}
 	}
 	return best
 }
+
+// defaultStealAfter is how long a loop's only idle connection to a
+// target must have idled before another loop takes it (laneFor).
+const defaultStealAfter = 100 * time.Millisecond
 
 // put returns c to the pool; it reports false (and closes c) when the pool
 // is full or closed.

@@ -55,6 +55,15 @@ type Transport struct {
 	// closed is set once a reload replaced the transport: attempts still
 	// running on it close their connections when done.
 	closed atomic.Bool
+	// steal, when not 0, replaces defaultStealAfter (nanoseconds; pool.go).
+	steal atomic.Int64
+}
+
+func (t *Transport) stealAfter() time.Duration {
+	if d := t.steal.Load(); d != 0 {
+		return time.Duration(d)
+	}
+	return defaultStealAfter
 }
 
 func (t *Transport) pool(tg *target.Target) *pool {
@@ -176,7 +185,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		lane = lc.Loop().ID() + 1
 	}
 	if !fresh {
-		x.c = p.get(now, &tg.Conns, lane)
+		x.c = p.get(now, &tg.Conns, lane, t.stealAfter())
 	}
 	if x.c != nil && x.c.lane != lane {
 		// Another loop's idle connection: move its socket to this loop.
