@@ -151,7 +151,11 @@ func (c *Conn) wait(slot **task, dl *atomic.Int64, bit int32) bool {
 	// Loaded after waiting is published: a deadline moved by another
 	// goroutine from now on sees waiting and kicks the task.
 	if d := dl.Load(); d != 0 {
-		if d <= time.Now().UnixNano() {
+		if now := time.Now().UnixNano(); d <= now {
+			// Passed since the loop read its clock: move the clock, or
+			// the caller's expired check would not see it and would
+			// come straight back here.
+			l.now = max(l.now, now)
 			c.waiting.And(^bit)
 			*slot = nil
 			return true

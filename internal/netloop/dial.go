@@ -20,13 +20,26 @@ type canceledError struct{}
 func (canceledError) Error() string        { return "operation was canceled" }
 func (canceledError) Is(target error) bool { return target == context.Canceled }
 
+// dialTimeout is a dial's error when its deadline passed: "i/o timeout",
+// matching os.ErrDeadlineExceeded and context.DeadlineExceeded, as the
+// net package's does.
+type dialTimeout struct{}
+
+func (dialTimeout) Error() string   { return "i/o timeout" }
+func (dialTimeout) Timeout() bool   { return true }
+func (dialTimeout) Temporary() bool { return true }
+func (dialTimeout) Is(target error) bool {
+	return target == os.ErrDeadlineExceeded || target == context.DeadlineExceeded
+}
+
 // Dial connects to addr (an IP literal host:port) from the calling task
 // of c's loop, with a non-blocking connect(2) the loop completes, and
 // returns the new Conn on the same loop. network is "tcp", "tcp4" or
 // "tcp6". ctx's deadline bounds the connect and its cancellation ends it.
 // Errors are the net package's shapes: *net.OpError with Op "dial"
 // wrapping an *os.SyscallError ("connect": ECONNREFUSED, ENETUNREACH,
-// ...), os.ErrDeadlineExceeded, or an error matching context.Canceled.
+// ...), an "i/o timeout" matching os.ErrDeadlineExceeded and
+// context.DeadlineExceeded, or an error matching context.Canceled.
 func (c *Conn) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	if d := c.det.Load(); d != nil || c.l.cur == nil {
 		var nd net.Dialer
@@ -77,7 +90,7 @@ func (c *Conn) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 			stop = context.AfterFunc(ctx, func() { nc.SetWriteDeadline(time.Unix(1, 0)) })
 		}
 		for !nc.wready {
-			if ctx.Err() != nil || nc.expired(nc.wdl.Load()) {
+			if ctx.Err() != nil || nc.expired(nc.wdl.Load()) || nc.closed.Load() {
 				break
 			}
 			if !nc.wait(&nc.wwait, &nc.wdl, waitWrite) {
@@ -88,16 +101,18 @@ func (c *Conn) Dial(ctx context.Context, network, addr string) (net.Conn, error)
 			stop()
 		}
 		if !nc.wready {
-			l.unregister(nc)
-			unix.Close(fd)
-			nc.fd = -1
+			if nc.fd >= 0 { // not closed by the loop's shutdown already
+				l.unregister(nc)
+				unix.Close(fd)
+				nc.fd = -1
+			}
 			switch {
 			case errors.Is(ctx.Err(), context.Canceled):
 				return nil, dialErr(canceledError{})
-			case l.done:
+			case l.done || nc.closed.Load():
 				return nil, dialErr(net.ErrClosed)
 			}
-			return nil, dialErr(os.ErrDeadlineExceeded)
+			return nil, dialErr(dialTimeout{})
 		}
 		nc.wdl.Store(0)
 		if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {

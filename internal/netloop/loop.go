@@ -252,6 +252,9 @@ func (l *Loop) register(c *Conn) error {
 // unregister removes c from the loop (before its socket is closed or
 // handed to the Go netpoller).
 func (l *Loop) unregister(c *Conn) {
+	if c.fd < 0 {
+		return
+	}
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	if c.fd < len(l.conns) && l.conns[c.fd] == c {
 		l.conns[c.fd] = nil
