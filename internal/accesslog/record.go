@@ -1,8 +1,9 @@
 // Package accesslog records one line per request, in ALB's access log
 // format (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-access-logs.html) or as JSON with each attempt's failure class.
-// Lines are encoded without allocation into pooled buffers and written by
-// one goroutine; a full buffer drops lines and counts them, so logging
-// never blocks the request path.
+// A request fills a record slot and hands it to one writer goroutine,
+// which encodes it without allocation and writes lines in batches; a full
+// queue drops lines and counts them, so logging never blocks the request
+// path and encoding costs it nothing.
 package accesslog
 
 import (

@@ -20,18 +20,28 @@ const (
 	maxBatch   = 64 << 10
 )
 
-// Logger encodes records and hands them to a writer goroutine through a
-// bounded queue. Log never blocks: when the queue is full the line is
-// dropped and counted (Dropped). A line the writer cannot write (full
-// disk, removed directory) is dropped and counted too; the first failure
-// of an episode is logged once, and the writer recovers by itself: it
-// reopens the file after a failure, when the path no longer names the
-// open file (removed or rotated), and on Reopen (SIGUSR1, like nginx -s
-// reopen).
+// Logger hands records to a writer goroutine through a bounded queue;
+// the writer encodes them, so encoding costs the request path nothing.
+// Records live in slots the Logger keeps (Take, Submit): a request fills
+// one, the writer encodes it and gives the slot back, so in steady state a
+// logged request allocates no record and no line buffer.
+//
+// Submit never blocks: when the queue is full the line is dropped and
+// counted (Dropped). A line the writer cannot write (full disk, removed
+// directory) is dropped and counted too; the first failure of an episode
+// is logged once, and the writer recovers by itself: it reopens the file
+// after a failure, when the path no longer names the open file (removed or
+// rotated), and on Reopen (SIGUSR1, like nginx -s reopen).
+//
+// The writer does not wake for each line: it drains the queue when
+// wakeAt lines wait, and at least every 100 ms, so a busy proxy pays one
+// cross-thread wake-up per wakeAt requests rather than one per request.
 type Logger struct {
 	encode func([]byte, *Record) []byte
-	queue  chan *[]byte
-	bufs   sync.Pool
+	queue  chan *Record
+	free   chan *Record // slots the writer has encoded and reset
+	wake   chan struct{}
+	wakeAt int
 	path   string // "" when not a file
 	out    io.Writer
 	closer io.Closer
@@ -42,6 +52,10 @@ type Logger struct {
 	done    chan struct{}
 	mu      sync.Mutex // guards closer and out against Close
 }
+
+// preallocSlots is how many record slots New makes up front (or buffer,
+// when smaller); more are made on demand, up to buffer kept.
+const preallocSlots = 256
 
 // Open returns a Logger writing format ("alb" or "json") to path ("-" is
 // standard output), with room for buffer queued lines. Run must be started
@@ -65,9 +79,13 @@ func openFile(path string) (*os.File, error) {
 
 // New returns a Logger over w. closer, when not nil, is closed by Close.
 func New(w io.Writer, closer io.Closer, format string, buffer int) *Logger {
+	buffer = max(buffer, 1)
 	l := &Logger{
 		encode: AppendALB,
-		queue:  make(chan *[]byte, max(buffer, 1)),
+		queue:  make(chan *Record, buffer),
+		free:   make(chan *Record, buffer),
+		wake:   make(chan struct{}, 1),
+		wakeAt: max(1, min(buffer/2, 128)),
 		out:    w,
 		closer: closer,
 		done:   make(chan struct{}),
@@ -76,9 +94,13 @@ func New(w io.Writer, closer io.Closer, format string, buffer int) *Logger {
 	if format == "json" {
 		l.encode = AppendJSON
 	}
-	l.bufs.New = func() any { b := make([]byte, 0, 512); return &b }
+	for range min(buffer, preallocSlots) {
+		l.free <- newRecord()
+	}
 	return l
 }
+
+func newRecord() *Record { return &Record{Attempts: make([]Attempt, 0, 4)} }
 
 // SetEvents sets the operational logger that hears of write failures and
 // recoveries; call it before Run.
@@ -91,16 +113,57 @@ func (l *Logger) event() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// Log encodes r and queues the line. It is safe for concurrent use and
-// never blocks; r may be reused when it returns.
-func (l *Logger) Log(r *Record) {
-	bp := l.bufs.Get().(*[]byte)
-	*bp = l.encode((*bp)[:0], r)
+// Take returns an empty record slot for one request, made new when every
+// slot is in use. Hand it back with Submit; when Submit refuses it, the
+// caller keeps it.
+func (l *Logger) Take() *Record {
 	select {
-	case l.queue <- bp:
+	case r := <-l.free:
+		return r
+	default:
+		return newRecord()
+	}
+}
+
+// Submit queues r for the writer, which encodes it and reuses it: the
+// caller must not touch r once Submit returns true. When the queue is
+// full, the line is dropped and counted and Submit returns false; r stays
+// the caller's. It is safe for concurrent use and never blocks.
+func (l *Logger) Submit(r *Record) bool {
+	select {
+	case l.queue <- r:
 	default:
 		l.dropped.Add(1)
-		l.bufs.Put(bp)
+		return false
+	}
+	if len(l.queue) >= l.wakeAt {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// Log queues a copy of r; r may be reused when it returns. It is Submit
+// for callers that keep their record.
+func (l *Logger) Log(r *Record) {
+	s := l.Take()
+	attempts := s.Attempts[:0]
+	*s = *r
+	s.Attempts = append(attempts, r.Attempts...)
+	if !l.Submit(s) {
+		l.recycle(s)
+	}
+}
+
+// recycle resets r and keeps it as a free slot, or lets it go when buffer
+// slots are already free.
+func (l *Logger) recycle(r *Record) {
+	r.Reset()
+	select {
+	case l.free <- r:
+	default:
 	}
 }
 
@@ -133,46 +196,51 @@ type writer struct {
 // 100 ms.
 func (l *Logger) Run(ctx context.Context) error {
 	defer close(l.done)
-	w := &writer{l: l, batch: make([]byte, 0, maxBatch)}
+	w := &writer{l: l, batch: make([]byte, 0, maxBatch+4<<10)}
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
 	lastCheck := time.Now()
-	add := func(bp *[]byte) {
-		if len(w.batch)+len(*bp) > maxBatch {
-			w.flush()
-		}
-		w.batch = append(w.batch, *bp...)
-		w.lines++
-		if cap(*bp) <= 64<<10 {
-			l.bufs.Put(bp)
-		}
-	}
 	for {
 		select {
-		case bp := <-l.queue:
-			add(bp)
+		case <-l.wake:
+			w.drain()
 		case <-l.reopen:
+			w.drain()
 			w.flush()
 			w.reopen("reopen requested")
 		case now := <-tick.C:
+			w.drain()
 			if now.Sub(lastCheck) >= checkEvery {
 				lastCheck = now
 				w.checkPath()
 			}
 			w.flush()
 		case <-ctx.Done():
-			for {
-				select {
-				case bp := <-l.queue:
-					add(bp)
-				default:
-					w.flush()
-					if w.failing {
-						return fmt.Errorf("access log: %d lines lost", w.lost)
-					}
-					return nil
-				}
+			w.drain()
+			w.flush()
+			if w.failing {
+				return fmt.Errorf("access log: %d lines lost", w.lost)
 			}
+			return nil
+		}
+	}
+}
+
+// drain encodes every queued record into the batch, writing the batch
+// whenever it fills, and gives the slots back.
+func (w *writer) drain() {
+	l := w.l
+	for {
+		select {
+		case r := <-l.queue:
+			w.batch = l.encode(w.batch, r)
+			w.lines++
+			l.recycle(r)
+			if len(w.batch) >= maxBatch {
+				w.flush()
+			}
+		default:
+			return
 		}
 	}
 }

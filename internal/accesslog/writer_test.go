@@ -3,12 +3,14 @@ package accesslog
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -112,5 +114,99 @@ func TestWriterFullDisk(t *testing.T) {
 	l.Close()
 	if n := strings.Count(events.String(), "level=ERROR"); n != 1 {
 		t.Errorf("%d error lines:\n%s", n, events.String())
+	}
+}
+
+// fill copies failedRecord into a slot, attempts included.
+func fill(s *Record) {
+	attempts := s.Attempts[:0]
+	r := failedRecord()
+	*s = *r
+	s.Attempts = append(attempts, r.Attempts...)
+}
+
+// TestWriterWakesPerBatchNotPerLine: fewer than wakeAt queued records
+// wait for the 100 ms tick; wakeAt of them wake the writer at once, which
+// encodes them and gives their slots back. The lines are written, in
+// order and complete, by the tick.
+func TestWriterWakesPerBatchNotPerLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var out syncBuffer
+		l := New(&out, nil, "alb", 1024)
+		if l.wakeAt != 128 {
+			t.Fatalf("wakeAt = %d, want 128", l.wakeAt)
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- l.Run(ctx) }()
+		free := len(l.free)
+		for range l.wakeAt - 1 {
+			s := l.Take()
+			fill(s)
+			if !l.Submit(s) {
+				t.Fatal("Submit refused with room in the queue")
+			}
+		}
+		synctest.Wait()
+		if n := len(l.queue); n != l.wakeAt-1 {
+			t.Errorf("%d records queued before the tick, want %d (the writer woke early)", n, l.wakeAt-1)
+		}
+		s := l.Take()
+		fill(s)
+		l.Submit(s)
+		synctest.Wait()
+		if n := len(l.queue); n != 0 {
+			t.Errorf("%d records still queued after wakeAt were submitted", n)
+		}
+		if n := len(l.free); n != free {
+			t.Errorf("%d free slots after the drain, want the %d there were", n, free)
+		}
+		if out.String() != "" {
+			t.Error("lines written before the tick; the batch should wait for it")
+		}
+		time.Sleep(flushEvery)
+		synctest.Wait()
+		want := string(AppendALB(nil, failedRecord()))
+		if got := out.String(); got != strings.Repeat(want, l.wakeAt) {
+			t.Errorf("wrote %d bytes, want %d lines of %q", len(got), l.wakeAt, want)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestSubmitKeepsRefusedRecord: a full queue refuses the record, counts
+// the line as dropped, and leaves the record with the caller.
+func TestSubmitKeepsRefusedRecord(t *testing.T) {
+	l := New(io.Discard, nil, "json", 1)
+	first, second := l.Take(), l.Take()
+	fill(first)
+	fill(second)
+	if !l.Submit(first) || l.Submit(second) {
+		t.Fatal("want the first accepted and the second refused")
+	}
+	if l.Dropped() != 1 || second.ELBStatus != 502 {
+		t.Errorf("Dropped = %d, refused record %+v", l.Dropped(), second)
+	}
+}
+
+// TestSlotsAllocateNothing: once slots exist, a request's Take, Submit
+// and the writer's encoding allocate nothing.
+func TestSlotsAllocateNothing(t *testing.T) {
+	l := New(io.Discard, nil, "alb", 64)
+	w := &writer{l: l, batch: make([]byte, 0, maxBatch+4<<10)}
+	allocs := testing.AllocsPerRun(1000, func() {
+		s := l.Take()
+		fill(s)
+		l.Submit(s)
+		w.drain()
+		w.flush()
+	})
+	// fill's failedRecord allocates; measure it alone and subtract.
+	base := testing.AllocsPerRun(1000, func() { _ = failedRecord() })
+	if allocs > base {
+		t.Errorf("%.0f allocations per logged request beyond the test's own %.0f", allocs-base, base)
 	}
 }

@@ -57,7 +57,13 @@ type Handler struct {
 	bufs              sync.Pool
 }
 
+// record returns an empty record for one request: a slot of the access
+// log when there is one (its writer encodes and recycles it), else one
+// from the handler's pool.
 func (h *Handler) record() *accesslog.Record {
+	if h.AccessLog != nil {
+		return h.AccessLog.Take()
+	}
 	if r, ok := h.records.Get().(*accesslog.Record); ok {
 		return r
 	}
@@ -591,14 +597,16 @@ func (h *Handler) finish(q *request) {
 	if q.target != nil {
 		q.target.Stats.ObserveBytes(rec.ReceivedBytes, rec.SentBytes)
 	}
-	if h.AccessLog != nil {
-		h.AccessLog.Log(rec)
-	}
 	h.Metrics.Request(h.Listener, rec.TargetGroup, rec.ELBStatus, rec.TargetStatus == 0)
 	h.History.Add(rec)
+	q.rec = nil
+	// The access log's writer encodes the record off the request path and
+	// recycles it; History.Add has copied what it keeps.
+	if h.AccessLog != nil && h.AccessLog.Submit(rec) {
+		return
+	}
 	rec.Reset()
 	h.records.Put(rec)
-	q.rec = nil
 }
 
 // requestURL is ALB's request field URL: scheme://host:port/uri.
