@@ -218,6 +218,15 @@ func (c *Conn) readOnce(p []byte) (int, error) {
 	}
 }
 
+// Quiet reports whether nothing (no byte, FIN or error) has arrived on c
+// since a read drained its socket, as of the loop's latest epoll_wait(2):
+// an idle connection that reports true can carry a request without a
+// MSG_PEEK to check it, which costs a syscall. It is stale by at most the
+// loop's current iteration. Called on c's loop.
+func (c *Conn) Quiet() bool {
+	return !c.rready && !c.hup && !c.closed.Load() && c.det.Load() == nil
+}
+
 // TryRead reads what is pending without parking: ErrWouldBlock when
 // nothing is, io.EOF at the peer's FIN. For Watch functions.
 func (c *Conn) TryRead(p []byte) (int, error) {

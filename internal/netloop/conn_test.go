@@ -530,3 +530,65 @@ func TestWriteDeadlineSetByTask(t *testing.T) {
 	}
 	wantTimeout(t, r.err)
 }
+
+// TestQuiet: a drained socket is quiet; bytes from the peer, once the
+// loop has polled them, make it not quiet until a read drains them; the
+// peer's FIN makes it not quiet for good.
+func TestQuiet(t *testing.T) {
+	g := startLoops(t, 1)
+	client, lc := serveOne(t, g, func(*Conn) {})
+	onLoop := func(fn func(c *Conn)) {
+		t.Helper()
+		done := make(chan struct{})
+		spawn(t, lc, func(c *Conn) { fn(c); close(done) })
+		recv(t, done, "task")
+	}
+	quiet := func() bool {
+		ch := make(chan bool, 1)
+		onLoop(func(c *Conn) { ch <- c.Quiet() })
+		return <-ch
+	}
+	// until polls quiet until it reports want; the loop sees the peer's
+	// bytes at its next epoll_wait, so this waits for an event that must
+	// come (waitFor is the failsafe).
+	until := func(want bool, what string) {
+		t.Helper()
+		for end := time.Now().Add(waitFor); quiet() != want; {
+			if time.Now().After(end) {
+				t.Fatalf("Quiet never became %v %s", want, what)
+			}
+			barrier(g)
+		}
+	}
+	drain := func(want string) {
+		t.Helper()
+		onLoop(func(c *Conn) {
+			buf := make([]byte, 64)
+			n, err := c.Read(buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Errorf("Read = %q, %v; want %q", buf[:n], err, want)
+			}
+		})
+	}
+	if _, err := client.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	drain("ping")
+	if !quiet() {
+		t.Fatal("Quiet is false right after a read drained the socket")
+	}
+	if _, err := client.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	until(false, "after the peer wrote")
+	drain("x")
+	if !quiet() {
+		t.Fatal("Quiet is false after the read that drained the peer's byte")
+	}
+	client.Close()
+	until(false, "after the peer's FIN")
+	barrier(g)
+	if quiet() {
+		t.Fatal("Quiet is true again after the FIN")
+	}
+}

@@ -53,6 +53,9 @@ func (*Conn) Read([]byte) (int, error) { return 0, ErrUnsupported }
 // Write returns ErrUnsupported.
 func (*Conn) Write([]byte) (int, error) { return 0, ErrUnsupported }
 
+// Quiet returns false.
+func (*Conn) Quiet() bool { return false }
+
 // TryRead returns ErrUnsupported.
 func (*Conn) TryRead([]byte) (int, error) { return 0, ErrUnsupported }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/http1"
+	"github.com/fulcrumlb/fulcrum/internal/netloop"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -146,6 +147,12 @@ func (p *pool) get(now time.Time, conns *target.ConnCloses, lane int, stealAfter
 			// in that time are too rare to pay a syscall per request
 			// for; an attempt that meets one is retried on a fresh
 			// connection (failure.Class.Reused).
+			return c
+		}
+		if nc, ok := c.Conn.(*netloop.Conn); ok && from == lane && lane > 0 && nc.Quiet() {
+			// The caller runs on the connection's own loop, whose
+			// epoll_wait has seen nothing arrive on it since its last
+			// read: what the peek would say, without its syscall.
 			return c
 		}
 		switch peek(c.Conn) {
