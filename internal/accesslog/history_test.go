@@ -127,6 +127,14 @@ func TestHistoryClientIDCannotReplaceStory(t *testing.T) {
 	if r, ok := h.Get("client-x"); !ok || r.ID != "own3" {
 		t.Errorf("client-x: %v %+v", ok, r)
 	}
+	h.Add(&Record{ID: "own4", TraceID: "client-x", ELBStatus: 503, Error: failure.ConnectionRefused}) // the failure ring
+	h.Add(&Record{ID: "own5", TraceID: "client-x", ELBStatus: 200})
+	if r, ok := h.Get("client-x"); !ok || r.ID != "own5" {
+		t.Errorf("client-x after two more: %v %+v, want the newest, own5", ok, r)
+	}
+	if _, ok := h.Get(""); ok {
+		t.Error(`Get("") found a record`)
+	}
 }
 
 // TestHistoryKeepsClassification: the request story carries the desync
