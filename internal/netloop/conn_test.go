@@ -592,3 +592,20 @@ func TestQuiet(t *testing.T) {
 		t.Fatal("Quiet is true again after the FIN")
 	}
 }
+
+// TestLoopNow: a task sees its loop's clock at the start of the iteration
+// that runs it: not before the task was posted, not after the task reads
+// time.Now itself.
+func TestLoopNow(t *testing.T) {
+	g := startLoops(t, 1)
+	_, lc := serveOne(t, g, func(*Conn) {})
+	barrier(g)
+	type reading struct{ loop, now time.Time }
+	ch := make(chan reading, 1)
+	before := time.Now()
+	spawn(t, lc, func(c *Conn) { ch <- reading{c.Loop().Now(), time.Now()} })
+	r := recv(t, ch, "task")
+	if r.loop.Before(before) || r.loop.After(r.now) {
+		t.Errorf("Loop.Now = %v, want within [%v, %v]", r.loop, before, r.now)
+	}
+}

@@ -193,6 +193,13 @@ func (l *Loop) poll(fd uintptr) bool {
 // ID is the loop's index in its Group, from 0.
 func (l *Loop) ID() int { return l.id }
 
+// Now is the loop's clock: the time its current iteration started, read
+// once for every task that iteration runs. It is earlier than time.Now by
+// at most the iteration's length (microseconds; milliseconds under
+// load), which suits deadlines of seconds and saves a clock read each.
+// Called on l's tasks.
+func (l *Loop) Now() time.Time { return time.Unix(0, l.now) }
+
 func (l *Loop) closeFDs() {
 	l.file.Close()
 	unix.Close(l.wakefd)

@@ -40,6 +40,9 @@ type Loop struct{}
 // ID returns 0.
 func (*Loop) ID() int { return 0 }
 
+// Now returns time.Now().
+func (*Loop) Now() time.Time { return time.Now() }
+
 // Conn is a socket on a loop; off Linux none exists, and its methods
 // fail with ErrUnsupported.
 type Conn struct{}
