@@ -152,21 +152,22 @@ func stickyCookie(st *config.Stickiness) string {
 // response, and AWSALBAPP-0 for app_cookie when the target set the
 // application's cookie (AWS, "Sticky sessions for your Application Load
 // Balancer").
-func (h *Handler) stickyCookies(q *request, resp *http.Response, hdr http.Header) {
+func (h *Handler) stickyCookies(q *request, x *exchange, hdr http.Header) {
 	if h.Sticky == nil {
 		return
 	}
-	now := time.Now()
 	if fw := q.route.fw; fw != nil && fw.sticky > 0 {
-		addCookie(hdr, stickiness.GroupCookie, h.Sticky.Seal(stickiness.GroupCookie, q.group.Name, "", now.Add(fw.sticky)), fw.sticky)
+		addCookie(hdr, stickiness.GroupCookie, h.Sticky.Seal(stickiness.GroupCookie, q.group.Name, "", time.Now().Add(fw.sticky)), fw.sticky)
 	}
 	st := q.group.cfg.Stickiness
 	if st == nil || !st.Enabled || q.target == nil {
 		return
 	}
+	now := time.Now()
 	d := st.Duration.D()
 	if st.Type == "app_cookie" {
 		found := false
+		resp := http.Response{Header: x.header()}
 		for _, c := range resp.Cookies() {
 			if c.Name == st.CookieName {
 				found = true

@@ -104,6 +104,8 @@ type connServer struct {
 	writers sync.Pool
 	// loops, when set, runs the connections on event loops (loopconn.go).
 	loops *netloop.Group
+	// date is the responses' Date value, formatted once a second.
+	date dateCache
 }
 
 func newConnServer(h *Handler, tlsCfg *tls.Config, errLog *log.Logger, idle time.Duration) *connServer {
@@ -481,7 +483,7 @@ func (cc *clientConn) readHead(e *edgeSettings, first bool) (int, error) {
 			}
 			if !started {
 				started = true
-				if err := cc.c.SetReadDeadline(time.Now().Add(e.headerTimeout)); err != nil {
+				if err := cc.c.SetReadDeadline(cc.clock().Add(e.headerTimeout)); err != nil {
 					return 0, err
 				}
 			}
@@ -489,7 +491,7 @@ func (cc *clientConn) readHead(e *edgeSettings, first bool) (int, error) {
 			waiting = true
 			dl := cc.idleUntil // set when the connection was parked idle
 			if dl.IsZero() {
-				dl = time.Now().Add(e.idle)
+				dl = cc.clock().Add(e.idle)
 			}
 			cc.c.SetReadDeadline(dl)
 		}

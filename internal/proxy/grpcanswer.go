@@ -115,9 +115,13 @@ func grpcMessage(s string) string {
 // grpcForwarded records a forwarded gRPC call: the target's
 // grpc-status in the log and metrics, and ALB's log type grpcs for gRPC
 // over TLS.
-func (h *Handler) grpcForwarded(q *request, resp *http.Response) {
+func (h *Handler) grpcForwarded(q *request, x *exchange) {
 	rec := q.rec
-	if rec.GRPCStatus = grpcStatusOf(resp.Header, resp.Trailer); rec.GRPCStatus != "" {
+	if rec.GRPCStatus = x.resp.Trailer.Get("Grpc-Status"); rec.GRPCStatus == "" {
+		// A trailers-only response carries it in the header.
+		rec.GRPCStatus = x.headerValue("Grpc-Status")
+	}
+	if rec.GRPCStatus != "" {
 		h.Metrics.GRPCRequest(h.Listener, rec.TargetGroup, rec.GRPCStatus)
 	}
 	grpcType(q)
@@ -130,15 +134,6 @@ func grpcType(q *request) {
 	if q.r.TLS != nil && grpcRequest(q.r) {
 		q.rec.Type = "grpcs"
 	}
-}
-
-// grpcStatusOf returns a target's grpc-status, from the trailers or,
-// for a trailers-only response, the header; "" when it sent none.
-func grpcStatusOf(h, trailer http.Header) string {
-	if v := trailer.Get("Grpc-Status"); v != "" {
-		return v
-	}
-	return h.Get("Grpc-Status")
 }
 
 // statusIncompatibleProtocol is ALB's 464: the request's protocol does

@@ -424,12 +424,20 @@ func (h *Handler) forward(q *request, x *exchange) {
 		}
 	}()
 	hdr := q.w.Header()
-	removeHopHeaders(resp.Header)
-	for k, v := range resp.Header {
-		hdr[k] = v
+	var headSize int64
+	if rw, ok := q.w.(*respWriter); ok && x.fields != nil {
+		// HTTP/1.1 on both sides: the target's fields pass through in
+		// order, without the map (respfields.go).
+		rw.pass, headSize = passFields(x.fields, resp.Status)
+	} else {
+		removeHopHeaders(x.header())
+		for k, v := range resp.Header {
+			hdr[k] = v
+		}
+		headSize = responseHeaderSize(resp)
 	}
 	hdr["X-Request-Id"] = []string{q.id}
-	h.stickyCookies(q, resp, hdr)
+	h.stickyCookies(q, x, hdr)
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {
 			hdr.Add("Trailer", k)
@@ -439,7 +447,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 	q.w.WriteHeader(resp.StatusCode)
 	rec.ResponseProcessing = time.Since(respStart)
 	rec.ELBStatus, rec.TargetStatus = resp.StatusCode, resp.StatusCode
-	rec.SentBytes = responseHeaderSize(resp)
+	rec.SentBytes = headSize
 
 	bp := h.buffer()
 	defer h.bufs.Put(bp)
@@ -488,7 +496,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 			hdr.Add(http.TrailerPrefix+k, v)
 		}
 	}
-	h.grpcForwarded(q, resp) // grpcanswer.go
+	h.grpcForwarded(q, x) // grpcanswer.go
 }
 
 // fail answers a request that failed before or outside any attempt with

@@ -90,13 +90,23 @@ func leaveLoopFor(ctx context.Context, g *Group) {
 	}
 }
 
+// clock is the time for the connection's deadlines: its loop's clock on
+// a loop (netloop.Loop.Now, no clock read), else time.Now. Request
+// timings use time.Now.
+func (cc *clientConn) clock() time.Time {
+	if cc.lc != nil {
+		return cc.lc.Loop().Now()
+	}
+	return time.Now()
+}
+
 // parkIdle ends the connection's task while it waits, idle, for its next
 // request: no coroutine is held, and a new task resumes serving when a
 // byte arrives, the idle timeout passes or the connection is closed
 // (netloop.Conn.ParkIdle). It reports false when bytes may be pending;
 // serveOne then reads on.
 func (cc *clientConn) parkIdle(first bool) bool {
-	now := time.Now()
+	now := cc.clock()
 	if cc.idleUntil.IsZero() {
 		cc.idleUntil = now.Add(cc.cs.h.routes.Load().edge.idle)
 	}

@@ -33,7 +33,7 @@ func FuzzTargetResponse(f *testing.F) {
 			if err != nil {
 				return
 			}
-			for k, vs := range resp.Header {
+			for k, vs := range x.header() {
 				if !httpguts.ValidHeaderFieldName(k) {
 					t.Fatalf("accepted header name %q", k)
 				}

@@ -27,7 +27,10 @@ import (
 type respWriter struct {
 	cc  *clientConn
 	hdr http.Header
-	bw  *bufio.Writer
+	// pass is the target's fields, forwarded in its order before hdr's
+	// (respfields.go: passFields); nil when the response is all in hdr.
+	pass []respField
+	bw   *bufio.Writer
 
 	status      int
 	wroteHeader bool // the final status is chosen
@@ -61,7 +64,7 @@ func (w *respWriter) extend() {
 	if w.idle <= 0 {
 		return
 	}
-	if now := time.Now(); now.Sub(w.extended) > w.idle/8 {
+	if now := w.cc.clock(); now.Sub(w.extended) > w.idle/8 {
 		w.extended = now
 		w.cc.c.SetWriteDeadline(now.Add(w.idle))
 	}
@@ -69,6 +72,7 @@ func (w *respWriter) extend() {
 
 func (w *respWriter) reset(req *httpmsg.Request, p *http1.Request, closeAfter bool) {
 	clear(w.hdr)
+	w.pass = nil
 	w.status, w.wroteHeader, w.committed, w.chunked, w.noBody = 0, false, false, false, false
 	w.head = req.Method == http.MethodHead
 	w.minor = p.Minor
@@ -183,6 +187,12 @@ func (w *respWriter) commit(done bool) {
 		} else {
 			delete(hdr, "Content-Length")
 		}
+	} else if i := fieldIndex(w.pass, "Content-Length"); i >= 0 {
+		if n, err := strconv.ParseInt(w.pass[i].value, 10, 64); err == nil && n >= 0 {
+			w.cl = n
+		} else {
+			w.dropLength()
+		}
 	}
 	for _, k := range hdr["Trailer"] {
 		for t := range strings.SplitSeq(k, ",") {
@@ -202,7 +212,7 @@ func (w *respWriter) commit(done bool) {
 	switch {
 	case w.noBody:
 		if code == http.StatusNoContent || code < 200 {
-			delete(hdr, "Content-Length")
+			w.dropLength()
 		}
 		w.cl = -1
 	case w.cl >= 0 && len(w.trailers) == 0:
@@ -211,13 +221,13 @@ func (w *respWriter) commit(done bool) {
 		hdr["Content-Length"] = []string{strconv.Itoa(len(w.held))}
 	case w.head:
 	case w.minor >= 1:
-		delete(hdr, "Content-Length")
+		w.dropLength()
 		w.cl = -1
 		w.chunked = true
 	default:
 		// An HTTP/1.0 client without a length: the body ends with the
 		// connection (RFC 9112 §6.3).
-		delete(hdr, "Content-Length")
+		w.dropLength()
 		w.cl = -1
 		w.closeAfter = true
 	}
@@ -227,16 +237,19 @@ func (w *respWriter) commit(done bool) {
 	w.extend()
 	bw := w.writer()
 	w.writeStatusLine(bw, code)
-	if _, ok := hdr["Date"]; !ok {
-		bw.WriteString("Date: ")
-		bw.Write(time.Now().UTC().AppendFormat(w.scratch[:0], http.TimeFormat))
-		bw.WriteString("\r\n")
+	if _, ok := hdr["Date"]; !ok && fieldIndex(w.pass, "Date") < 0 {
+		bw.Write(append(w.cc.cs.date.append(append(w.scratch[:0], "Date: "...), w.cc.clock()), "\r\n"...))
 	}
 	if !w.cc.body.done || w.cc.cs.isShutting() {
 		// An unread body leaves the next request's start unknown.
 		w.closeAfter = true
 	}
 	delete(hdr, "Connection")
+	for _, f := range w.pass {
+		if f.name != "" {
+			writeField(bw, f.name, f.value)
+		}
+	}
 	for k, vs := range hdr {
 		if strings.HasPrefix(k, http.TrailerPrefix) {
 			continue
@@ -259,6 +272,17 @@ func (w *respWriter) commit(done bool) {
 		held := w.held
 		w.held = w.held[:0]
 		w.writeBody(held)
+	}
+}
+
+// dropLength removes every Content-Length field, Fulcrum's and the
+// target's.
+func (w *respWriter) dropLength() {
+	delete(w.hdr, "Content-Length")
+	for i := range w.pass {
+		if w.pass[i].name == "Content-Length" {
+			w.pass[i].name = ""
+		}
 	}
 }
 
@@ -332,7 +356,7 @@ func (w *respWriter) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	if !w.committed {
-		if len(w.held)+len(p) <= holdLimit && w.hdr["Content-Length"] == nil {
+		if len(w.held)+len(p) <= holdLimit && w.hdr["Content-Length"] == nil && fieldIndex(w.pass, "Content-Length") < 0 {
 			w.held = append(w.held, p...)
 			return len(p), nil
 		}

@@ -16,9 +16,11 @@ import (
 // readResponse reads one response head from a target connection with
 // Fulcrum's own parser (http1.ParseResponse) into x.respv, and readies
 // x.body for its body. The head is copied once, into one string that every
-// header key and value of x.respv.Header is a substring of.
+// header key and value is a substring of. The fields go to x.fields in the
+// target's order (respfields.go); x.respv.Header stays nil until
+// exchange.header builds it, which a plain HTTP/1.1 forward never needs.
 //
-// The header map is what net/http's reader would give, so the handler
+// The header is what net/http's reader would give, so the handler
 // and the client side need not care which reader ran: canonical keys;
 // no Transfer-Encoding; no Content-Length on a chunked or Transfer-Encoded
 // body (RFC 9112 §6.3: Transfer-Encoding wins); the Trailer field moved to
@@ -60,10 +62,9 @@ func readResponse(c *backendConn, method string, x *exchange) (*http.Response, e
 		resp.Status = strings.TrimRight(s[9:line], "\r")
 	}
 	teBody := pr.Chunked || pr.Close && pr.ContentLength < 0 && hasField(pr.Headers, "transfer-encoding")
-	hdr := make(http.Header, len(pr.Headers))
-	vals := make([]string, len(pr.Headers))
 	var trailerKeys []string
-	for i, f := range pr.Headers {
+	x.fields = x.fieldsBuf[:0]
+	for _, f := range pr.Headers {
 		k := canonicalKey(f.Name, sub)
 		switch k {
 		case "Transfer-Encoding":
@@ -78,14 +79,8 @@ func readResponse(c *backendConn, method string, x *exchange) (*http.Response, e
 				continue
 			}
 		}
-		vals[i] = sub(f.Value)
-		if prev, ok := hdr[k]; ok {
-			hdr[k] = append(prev, vals[i])
-		} else {
-			hdr[k] = vals[i : i+1 : i+1]
-		}
+		x.fields = append(x.fields, respField{k, sub(f.Value)})
 	}
-	resp.Header = hdr
 	if len(trailerKeys) > 0 {
 		resp.Trailer = http.Header{}
 		for _, v := range trailerKeys {

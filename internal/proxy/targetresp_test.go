@@ -107,7 +107,7 @@ func TestReadResponse(t *testing.T) {
 				if resp.StatusCode != c.status || resp.ContentLength != c.cl || resp.Close != c.close {
 					t.Errorf("status %d, length %d, close %v; want %d, %d, %v", resp.StatusCode, resp.ContentLength, resp.Close, c.status, c.cl, c.close)
 				}
-				if d := cmp.Diff(c.header, resp.Header); d != "" {
+				if d := cmp.Diff(c.header, x.header()); d != "" {
 					t.Errorf("header (-want +got):\n%s", d)
 				}
 				body, err := io.ReadAll(&x.body)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
+	"github.com/fulcrumlb/fulcrum/internal/netloop"
 	"github.com/fulcrumlb/fulcrum/internal/target"
 )
 
@@ -158,6 +159,9 @@ type exchange struct {
 	reused    bool
 
 	timeout time.Duration
+	// loop is the event loop the exchange runs on (its clock times the
+	// read deadline); nil on the goroutine layer.
+	loop *netloop.Loop
 	// readSet is when the read deadline was last moved.
 	readSet time.Time
 	eof     bool
@@ -168,6 +172,10 @@ type exchange struct {
 	// reading it costs no allocation of its own.
 	respv http.Response
 	body  targetBody
+	// fields are respv's header fields in the target's order, for
+	// forwarding without the map (respfields.go); nil for HTTP/2.
+	fields    []respField
+	fieldsBuf [respFieldsInline]respField
 }
 
 // roundTrip sends req to tg and reads the response header. fresh forbids a
@@ -179,10 +187,15 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 	}
 	p := t.pool(tg)
 	x := &exchange{t: t, p: p, tg: tg, timeout: timeout}
-	now := time.Now()
 	lc, lane := loopOf(ctx), 0 // loopconn.go
+	var now time.Time
 	if lc != nil {
-		lane = lc.Loop().ID() + 1
+		// The loop's clock (no clock read): the pool's idle times and
+		// the read deadline below need no finer time.
+		x.loop = lc.Loop()
+		lane, now = x.loop.ID()+1, x.loop.Now()
+	} else {
+		now = time.Now()
 	}
 	if !fresh {
 		x.c = p.get(now, &tg.Conns, lane, t.stealAfter())
@@ -196,7 +209,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		}
 	}
 	if x.c != nil {
-		x.reused, x.idle = true, now.Sub(x.c.lastUsed)
+		x.reused, x.idle = true, max(now.Sub(x.c.lastUsed), 0)
 	} else {
 		var conn net.Conn
 		var err error
@@ -274,19 +287,20 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		// the exchange.
 		if resp.StatusCode >= 100 && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
 			if req.interim != nil && resp.StatusCode != http.StatusContinue {
-				req.interim.interim(resp.StatusCode, resp.Header)
+				req.interim.interim(resp.StatusCode, x.header())
 			}
 			c.SetReadDeadline(time.Now().Add(timeout))
 			continue
 		}
 		c.lim.n = -1
-		if ka, ok := resp.Header["Keep-Alive"]; ok {
+		resp.Body = &x.body
+		x.resp = resp
+		var kv [2]string
+		if ka := fieldValues(kv[:0], x.fields, "Keep-Alive"); len(ka) > 0 {
 			if d := keepAliveTimeout(ka); d > 0 {
 				tg.KeepAlive.ObserveHeader(time.Now(), d)
 			}
 		}
-		resp.Body = &x.body
-		x.resp = resp
 		x.keep = !resp.Close && !req.close && resp.StatusCode != http.StatusSwitchingProtocols
 		return x, nil
 	}
@@ -316,7 +330,13 @@ func (x *exchange) Read(p []byte) (int, error) {
 	if x.h2 != nil {
 		return x.h2.read(p)
 	}
-	if now := time.Now(); now.Sub(x.readSet) > x.timeout/8 {
+	var now time.Time
+	if x.loop != nil {
+		now = x.loop.Now() // the exchange stays on the loop it began on
+	} else {
+		now = time.Now()
+	}
+	if now.Sub(x.readSet) > x.timeout/8 {
 		x.readSet = now
 		x.c.SetReadDeadline(now.Add(x.timeout))
 	}

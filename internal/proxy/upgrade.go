@@ -29,7 +29,7 @@ func (h *Handler) upgrade(q *request, x *exchange) {
 	x.c.SetDeadline(time.Time{})
 	cc.SetDeadline(time.Time{})
 
-	removeHopHeaders(resp.Header)
+	removeHopHeaders(x.header())
 	resp.Header["Connection"] = []string{"Upgrade"}
 	resp.Header["Upgrade"] = []string{x.resp.Header.Get("Upgrade")}
 	if resp.Header["Upgrade"][0] == "" {
