@@ -22,6 +22,7 @@ import (
 
 // Metrics holds Fulcrum's collectors, registered on one registry.
 type Metrics struct {
+	hot              hot // hot.go
 	requests         *prometheus.CounterVec
 	connErrors       *prometheus.CounterVec
 	tlsErrors        *prometheus.CounterVec
@@ -231,7 +232,7 @@ func (m *Metrics) Request(listener, group string, code int, elb bool) {
 	if elb {
 		source = "elb"
 	}
-	m.requests.WithLabelValues(listener, group, m.code(code), source).Inc()
+	m.requestCounter(requestKey{listener, group, m.code(code), source}).Inc()
 }
 
 // AttemptFailed counts one failed attempt with its class. Failures that are
@@ -268,7 +269,7 @@ func (m *Metrics) ResponseTime(group, addr string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.responseTime.WithLabelValues(group, addr).Observe(d.Seconds())
+	m.responseTimeObserver(targetKey{group, addr}).Observe(d.Seconds())
 }
 
 // HealthCheck counts one health check; reason is its ALB reason code, ""
