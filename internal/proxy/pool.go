@@ -22,8 +22,11 @@ const peekAfter = 500 * time.Microsecond
 // backendConn is one pooled HTTP/1.1 connection to a target.
 type backendConn struct {
 	net.Conn
+	// br and bw are lent for a request (connbufs.go: reader, writer);
+	// nil while the connection idles in the pool.
 	br    *bufio.Reader
 	bw    *bufio.Writer
+	bufs  *connBufs
 	lim   limitReader
 	wrote int64 // bytes handed to the socket during the current request
 	// head is the parsed response head, reused for every response.
@@ -38,12 +41,12 @@ type backendConn struct {
 	lane int
 }
 
-func newBackendConn(c net.Conn) *backendConn {
-	bc := &backendConn{Conn: c}
+// newBackendConn wraps a new target connection whose buffers bufs lends
+// (nil: its own).
+func newBackendConn(c net.Conn, bufs *connBufs) *backendConn {
+	bc := &backendConn{Conn: c, bufs: bufs}
 	bc.lim.r = c
 	bc.lim.n = -1
-	bc.br = bufio.NewReaderSize(&bc.lim, 4096)
-	bc.bw = bufio.NewWriterSize(countingWriter{bc}, 4096)
 	return bc
 }
 
@@ -210,6 +213,8 @@ const defaultStealAfter = 100 * time.Millisecond
 // is full or closed.
 func (p *pool) put(c *backendConn, now time.Time) bool {
 	c.lastUsed = now
+	c.releaseReader()
+	c.releaseWriter()
 	p.mu.Lock()
 	for c.lane >= len(p.lanes) {
 		p.lanes = append(p.lanes, nil)

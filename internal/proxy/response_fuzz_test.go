@@ -25,7 +25,7 @@ func FuzzTargetResponse(f *testing.F) {
 		defer a.Close()
 		go func() { b.Write(data); b.Close() }()
 		a.SetDeadline(time.Now().Add(5 * time.Second))
-		c := newBackendConn(a)
+		c := newBackendConn(a, nil)
 		c.lim.n = headerLimit
 		var x exchange
 		for range 4 {

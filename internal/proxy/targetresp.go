@@ -33,7 +33,7 @@ import (
 // http_protocol_error, 502).
 func readResponse(c *backendConn, method string, x *exchange) (*http.Response, error) {
 	pr := &c.head
-	head, n, inReader, err := readHead(c.br, pr)
+	head, n, inReader, err := readHead(c.reader(), pr)
 	if err != nil {
 		if c.lim.exceeded {
 			err = fmt.Errorf("%w: %w", failure.ErrHeaderTooLarge, err)

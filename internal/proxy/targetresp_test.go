@@ -45,7 +45,7 @@ func targetBytes(t *testing.T, raw string, chunk int) *backendConn {
 	}
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	t.Cleanup(func() { c.Close() })
-	bc := newBackendConn(c)
+	bc := newBackendConn(c, nil)
 	bc.lim.n = headerLimit
 	return bc
 }

@@ -58,6 +58,8 @@ type Transport struct {
 	closed atomic.Bool
 	// steal, when not 0, replaces defaultStealAfter (nanoseconds; pool.go).
 	steal atomic.Int64
+	// bufs lends the connections their buffers (connbufs.go).
+	bufs connBufs
 }
 
 func (t *Transport) stealAfter() time.Duration {
@@ -222,7 +224,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		if err != nil {
 			return nil, err
 		}
-		x.c = newBackendConn(conn)
+		x.c = newBackendConn(conn, &t.bufs)
 		x.c.lane = lane
 	}
 	c := x.c
@@ -259,7 +261,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 	if req.body != nil {
 		progress = func() { c.SetWriteDeadline(time.Now().Add(timeout)) }
 	}
-	if err := writeRequest(c.bw, req, progress); err != nil {
+	if err := writeRequest(c.writer(), req, progress); err != nil {
 		if errors.Is(err, errClientBody) {
 			c.Close()
 			x.stop()
@@ -271,6 +273,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 	if err := c.bw.Flush(); err != nil {
 		return nil, fail(failure.PhaseWrite, err)
 	}
+	c.releaseWriter()
 	if req.body != nil {
 		// The body took its time: the wait for the response starts now.
 		c.SetReadDeadline(time.Now().Add(timeout))
