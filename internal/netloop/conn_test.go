@@ -609,3 +609,28 @@ func TestLoopNow(t *testing.T) {
 		t.Errorf("Loop.Now = %v, want within [%v, %v]", r.loop, before, r.now)
 	}
 }
+
+// TestBusyLoopYields: a loop kept busy by a stream it echoes gives its P
+// back to the Go scheduler now and then (yieldEvery), so that another
+// loop's goroutine readied onto the same P does not wait for sysmon's
+// preemption.
+func TestBusyLoopYields(t *testing.T) {
+	g := startLoops(t, 1)
+	client, _ := serveOne(t, g, echo)
+	before := g.Stats().Yields
+	msg := bytes.Repeat([]byte("y"), 1024)
+	buf := make([]byte, len(msg))
+	for end := time.Now().Add(waitFor); g.Stats().Yields == before; {
+		if time.Now().After(end) {
+			t.Fatal("a busy loop never yielded")
+		}
+		for range 200 {
+			if _, err := client.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := io.ReadFull(client, buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
