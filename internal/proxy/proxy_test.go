@@ -285,6 +285,46 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 	}
 }
 
+// TestUpgradeNamesTheTargetsProtocol: the 101 the client gets names the
+// protocol the target switched to, not the list the client offered
+// (RFC 9110 §7.8).
+func TestUpgradeNamesTheTargetsProtocol(t *testing.T) {
+	target := rawListener(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil || !strings.Contains(req.Header.Get("Upgrade"), "websocket") {
+			io.WriteString(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		line, _ := br.ReadString('\n')
+		io.WriteString(c, "echo: "+line)
+	})
+	_, addr := startServer(t, fmt.Sprintf(`
+listeners: [{name: web, address: "127.0.0.1:0", default_target_group: app}]
+target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: %q}]}]
+`, target))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(c, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: foo/2, websocket\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade response: %v %+v", err, resp)
+	}
+	if got := resp.Header.Values("Upgrade"); len(got) != 1 || got[0] != "websocket" {
+		t.Errorf("Upgrade %q, want the target's websocket", got)
+	}
+	io.WriteString(c, "hello\n")
+	if line, err := br.ReadString('\n'); err != nil || line != "echo: hello\n" {
+		t.Fatalf("after the upgrade: %q %v", line, err)
+	}
+}
+
 func TestHTTPSListenerServesHTTP2(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "%s %s", r.Header.Get("X-Forwarded-Proto"), r.Proto)

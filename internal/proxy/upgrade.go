@@ -29,12 +29,16 @@ func (h *Handler) upgrade(q *request, x *exchange) {
 	x.c.SetDeadline(time.Time{})
 	cc.SetDeadline(time.Time{})
 
+	// The protocol the target switched to (RFC 9110 §7.8), read before
+	// the hop-by-hop fields, Upgrade among them, are removed; the
+	// client's offer stands in when the target named none.
+	proto := x.headerValue("Upgrade")
+	if proto == "" {
+		proto = q.r.Header.Get("Upgrade")
+	}
 	removeHopHeaders(x.header())
 	resp.Header["Connection"] = []string{"Upgrade"}
-	resp.Header["Upgrade"] = []string{x.resp.Header.Get("Upgrade")}
-	if resp.Header["Upgrade"][0] == "" {
-		resp.Header["Upgrade"] = []string{q.r.Header.Get("Upgrade")}
-	}
+	resp.Header["Upgrade"] = []string{proto}
 	resp.Header["X-Request-Id"] = []string{q.id}
 	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
 	resp.Header.Write(brw)
