@@ -750,8 +750,10 @@ type clientWatch struct {
 	armed   bool
 	running bool
 	done    chan struct{}
-	// onLoop is set while the watch is the loop's (loopconn.go).
-	onLoop bool
+	// onLoop is set while the watch is the loop's (loopconn.go);
+	// loopReadFn is loopRead as the func the loop calls.
+	onLoop     bool
+	loopReadFn func()
 }
 
 func (w *clientWatch) arm() {

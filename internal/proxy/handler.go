@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -383,13 +384,7 @@ func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tri
 	}
 	g := q.group
 	h.Metrics.Queued(g.Name)
-	ctx := q.r.Context()
-	var err error
-	// On an event loop the wait runs off the loop (netloop.Conn.Blocking):
-	// the slot it waits for may be freed by another request of this loop.
-	loopOf(ctx).Blocking(func() {
-		t, err = g.queue.wait(ctx, func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
-	})
+	t, err := h.queued(q, slices.Clone(tried))
 	switch {
 	case err == nil:
 		return t, nil
@@ -401,6 +396,19 @@ func (h *Handler) acquire(q *request, rs *target.RouteSet, t *target.Target, tri
 		return nil, &failure.ClientError{Closed: true, Err: errors.New("client closed the connection while the request was queued")}
 	}
 	return nil, err
+}
+
+// queued waits in the group's queue for a slot on a target not in tried.
+// It is acquire's slow path, apart so that the closures it needs cost the
+// fast path nothing (tried is the caller's copy: it outlives the call).
+func (h *Handler) queued(q *request, tried []*target.Target) (t *target.Target, err error) {
+	g, ctx := q.group, q.r.Context()
+	// On an event loop the wait runs off the loop (netloop.Conn.Blocking):
+	// the slot it waits for may be freed by another request of this loop.
+	loopOf(ctx).Blocking(func() {
+		t, err = g.queue.wait(ctx, func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
+	})
+	return t, err
 }
 
 // release ends an attempt's hold on t and, when t has a connection limit,
@@ -429,14 +437,15 @@ func (h *Handler) forward(q *request, x *exchange) {
 		// HTTP/1.1 on both sides: the target's fields pass through in
 		// order, without the map (respfields.go).
 		rw.pass, headSize = passFields(x.fields, resp.Status)
+		rw.pass = append(rw.pass, respField{"X-Request-Id", q.id})
 	} else {
+		hdr["X-Request-Id"] = []string{q.id}
 		removeHopHeaders(x.header())
 		for k, v := range resp.Header {
 			hdr[k] = v
 		}
 		headSize = responseHeaderSize(resp)
 	}
-	hdr["X-Request-Id"] = []string{q.id}
 	h.stickyCookies(q, x, hdr)
 	if len(resp.Trailer) > 0 {
 		for k := range resp.Trailer {

@@ -133,7 +133,10 @@ func (cc *clientConn) parkIdle(first bool) bool {
 
 func (w *clientWatch) armLoop() {
 	w.onLoop = true
-	w.cc.lc.Watch(w.loopRead)
+	if w.loopReadFn == nil {
+		w.loopReadFn = w.loopRead // made once: a method value allocates
+	}
+	w.cc.lc.Watch(w.loopReadFn)
 }
 
 func (w *clientWatch) disarmLoop() {
