@@ -134,11 +134,11 @@ type Loop struct {
 	// yielded is when the loop last yielded its P (run: yieldEvery),
 	// yields how many times it has.
 	yielded, yields int64
-	done    bool
-	file    *os.File // the epoll descriptor, in the Go netpoller
-	rc      syscall.RawConn
-	pollFn  func(uintptr) bool
-	armed   int64 // the deadline set on file, Unix nanoseconds; 0 none
+	done            bool
+	file            *os.File // the epoll descriptor, in the Go netpoller
+	rc              syscall.RawConn
+	pollFn          func(uintptr) bool
+	armed           int64 // the deadline set on file, Unix nanoseconds; 0 none
 }
 
 func newLoop(g *Group, id int) (*Loop, error) {
