@@ -2,10 +2,7 @@ package accesslog
 
 import (
 	"slices"
-	"strings"
 	"sync"
-	"unicode/utf8"
-	"unsafe"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
@@ -18,14 +15,15 @@ const DefaultHistory = 10000
 const DefaultHistoryBytes = 64 << 20
 
 // The longest string a History keeps of each record field, in bytes;
-// longer values are cut (at a UTF-8 boundary) and copied, so a client's
-// 62 KB User-Agent pins 512 bytes, not 62 KB.
+// longer values are cut at a UTF-8 boundary, so a client's 62 KB
+// User-Agent takes 512 bytes of the history, not 62 KB.
 const (
 	// MaxHistoryURL bounds Record.URL and Record.RedirectURL.
 	MaxHistoryURL = 2048
 	// MaxHistoryUserAgent bounds Record.UserAgent.
 	MaxHistoryUserAgent = 512
-	// MaxHistoryDetail bounds Record.ErrorDetail and each Attempt.Detail.
+	// MaxHistoryDetail bounds Record.ErrorDetail and each Attempt's
+	// Detail and Evidence.
 	MaxHistoryDetail = 1024
 	// MaxHistoryField bounds every other string field.
 	MaxHistoryField = 256
@@ -41,10 +39,13 @@ const (
 // failures live in two rings of the same size, so failures, being rarer,
 // stay findable long after the successes around them are gone.
 //
-// Memory is bounded twice: by count (n per ring, preallocated) and by
-// bytes: strings are cut to the MaxHistory* limits, and once the strings
-// and attempts retained exceed maxBytes the oldest records are dropped.
-// Bytes reports the retained total.
+// Each record is kept encoded (historycodec.go): its strings cut to the
+// MaxHistory* limits and copied, its numbers as varints, in one byte
+// slice per ring slot that the slot reuses. A kept record holds no
+// pointer into the request's memory and gives the garbage collector
+// nothing to scan. Memory is bounded twice: by count (n per ring) and by
+// bytes: once the encoded records take more than maxBytes the oldest are
+// dropped. Bytes reports the total.
 //
 // A request counts as failed when Fulcrum answered it with an error, when
 // any attempt failed (even if a retry then succeeded), or when the final
@@ -52,17 +53,25 @@ const (
 type History struct {
 	mu       sync.Mutex
 	rings    [2]historyRing // 0: successes, 1: failures
+	scratch  []byte         // Add's encoding buffer, under mu
 	stored   uint64
 	bytes    int64
 	maxBytes int64
 }
 
 type historyRing struct {
-	recs  []Record
-	seq   []uint64 // seq[i] is the stored count when recs[i] was written; 0 for empty
-	size  []int64  // bytes recs[i] retains
+	slots []historySlot
 	next  int
 	count int // occupied slots, ending just before next
+}
+
+// historySlot holds one encoded record. seq is the stored count when it
+// was written, 0 for an empty slot; enc keeps its capacity across the
+// records the slot holds, and that capacity is what the slot counts
+// against maxBytes.
+type historySlot struct {
+	seq uint64
+	enc []byte
 }
 
 type slot struct {
@@ -74,8 +83,8 @@ type slot struct {
 // n failures, within DefaultHistoryBytes; n below 1 means DefaultHistory.
 func NewHistory(n int) *History { return NewHistoryBytes(n, DefaultHistoryBytes) }
 
-// NewHistoryBytes is NewHistory with a bound on retained bytes; maxBytes
-// below 1 means DefaultHistoryBytes.
+// NewHistoryBytes is NewHistory with a bound on the bytes the encoded
+// records take; maxBytes below 1 means DefaultHistoryBytes.
 func NewHistoryBytes(n int, maxBytes int64) *History {
 	if n < 1 {
 		n = DefaultHistory
@@ -85,13 +94,13 @@ func NewHistoryBytes(n int, maxBytes int64) *History {
 	}
 	h := &History{maxBytes: maxBytes}
 	for i := range h.rings {
-		h.rings[i] = historyRing{recs: make([]Record, n), seq: make([]uint64, n), size: make([]int64, n)}
+		h.rings[i] = historyRing{slots: make([]historySlot, n)}
 	}
 	return h
 }
 
-// Bytes returns the bytes the stored records' strings and attempts
-// retain, the quantity bounded by maxBytes.
+// Bytes returns the bytes the stored records take encoded (the
+// capacity of their slots' buffers), the quantity bounded by maxBytes.
 func (h *History) Bytes() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,8 +126,8 @@ func Failed(r *Record) bool {
 	return false
 }
 
-// Add stores a bounded copy of r. A record with neither ID nor TraceID
-// is not kept.
+// Add stores a bounded, encoded copy of r; r stays the caller's. A
+// record with neither ID nor TraceID is not kept.
 func (h *History) Add(r *Record) {
 	if h == nil || (r.ID == "" && r.TraceID == "") {
 		return
@@ -129,43 +138,47 @@ func (h *History) Add(r *Record) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.scratch = appendRecord(h.scratch[:0], r)
 	ring := &h.rings[ri]
 	i := ring.next
-	if ring.count == len(ring.recs) {
-		h.drop(ri, i)
+	if ring.count == len(ring.slots) {
+		h.drop(ri, i, true)
 	}
-	ring.next = (i + 1) % len(ring.recs)
+	ring.next = (i + 1) % len(ring.slots)
 	ring.count++
-	dst := &ring.recs[i]
-	storeBounded(dst, r)
+	s := &ring.slots[i]
+	n := len(h.scratch)
+	if c := cap(s.enc); c < n || c > 2*n+64 {
+		// Too small, or much larger than records now are: a slot that once
+		// held a long URL does not keep its size.
+		s.enc = make([]byte, 0, n+n/4+16)
+	}
+	s.enc = append(s.enc[:0], h.scratch...)
+	if cap(h.scratch) > 64<<10 {
+		h.scratch = nil // one huge record does not stay in the scratch
+	}
 	h.stored++
-	ring.seq[i] = h.stored
-	ring.size[i] = retained(dst)
-	h.bytes += ring.size[i]
-	s := slot{ri, i}
+	s.seq = h.stored
+	h.bytes += int64(cap(s.enc))
+	keep := slot{ri, i}
 	for h.bytes > h.maxBytes {
-		if !h.dropOldest(s) {
+		if !h.dropOldest(keep) {
 			break
 		}
 	}
 }
 
-// key is the record's own id, or its trace id when it has none.
-func key(r *Record) string {
-	if r.ID != "" {
-		return r.ID
-	}
-	return r.TraceID
-}
-
-// drop empties slot i of ring ri, which must be occupied.
-func (h *History) drop(ri, i int) {
+// drop empties slot i of ring ri, which must be occupied. reuse keeps
+// its buffer for the record about to take the slot; otherwise the buffer
+// is released.
+func (h *History) drop(ri, i int, reuse bool) {
 	ring := &h.rings[ri]
-	old := &ring.recs[i]
-	h.bytes -= ring.size[i]
-	attempts := old.Attempts[:0]
-	*old = Record{Attempts: attempts}
-	ring.seq[i], ring.size[i] = 0, 0
+	s := &ring.slots[i]
+	h.bytes -= int64(cap(s.enc))
+	s.seq = 0
+	if !reuse {
+		s.enc = nil
+	}
 	ring.count--
 }
 
@@ -178,68 +191,20 @@ func (h *History) dropOldest(keep slot) bool {
 		if ring.count == 0 {
 			continue
 		}
-		i := (ring.next - ring.count + len(ring.recs)) % len(ring.recs)
+		i := (ring.next - ring.count + len(ring.slots)) % len(ring.slots)
 		if (slot{ri, i}) == keep {
 			continue
 		}
-		if best < 0 || ring.seq[i] < bestSeq {
-			best, bestSeq = ri, ring.seq[i]
+		if best < 0 || ring.slots[i].seq < bestSeq {
+			best, bestSeq = ri, ring.slots[i].seq
 		}
 	}
 	if best < 0 {
 		return false
 	}
 	ring := &h.rings[best]
-	h.drop(best, (ring.next-ring.count+len(ring.recs))%len(ring.recs))
+	h.drop(best, (ring.next-ring.count+len(ring.slots))%len(ring.slots), false)
 	return true
-}
-
-// storeBounded copies r into dst with every string cut to its limit and
-// at most MaxHistoryAttempts attempts, reusing dst's attempt slice.
-func storeBounded(dst, r *Record) {
-	attempts := dst.Attempts[:0]
-	*dst = *r
-	dst.URL = bound(r.URL, MaxHistoryURL)
-	dst.RedirectURL = bound(r.RedirectURL, MaxHistoryURL)
-	dst.UserAgent = bound(r.UserAgent, MaxHistoryUserAgent)
-	dst.ErrorDetail = bound(r.ErrorDetail, MaxHistoryDetail)
-	for _, f := range []*string{&dst.ID, &dst.Type, &dst.Listener, &dst.Client, &dst.Target, &dst.Method, &dst.Proto,
-		&dst.SSLCipher, &dst.SSLProtocol, &dst.TargetGroup, &dst.TraceID, &dst.DomainName, &dst.ConnID,
-		&dst.Action, &dst.Sticky, &dst.AmznTraceID, &dst.Classification, &dst.ClassificationReason} {
-		*f = bound(*f, MaxHistoryField)
-	}
-	for _, a := range r.Attempts[:min(len(r.Attempts), MaxHistoryAttempts)] {
-		a.Target = bound(a.Target, MaxHistoryField)
-		a.Detail = bound(a.Detail, MaxHistoryDetail)
-		attempts = append(attempts, a)
-	}
-	dst.Attempts = attempts
-}
-
-// bound returns s cut to at most limit bytes at a UTF-8 boundary; a cut
-// string is copied so it does not pin the original's memory.
-func bound(s string, limit int) string {
-	if len(s) <= limit {
-		return s
-	}
-	cut := limit
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strings.Clone(s[:cut])
-}
-
-// retained is the bytes r's strings and attempts hold.
-func retained(r *Record) int64 {
-	n := len(r.ID) + len(r.Type) + len(r.Listener) + len(r.Client) + len(r.Target) + len(r.Method) + len(r.URL) +
-		len(r.Proto) + len(r.UserAgent) + len(r.SSLCipher) + len(r.SSLProtocol) + len(r.TargetGroup) +
-		len(r.TraceID) + len(r.DomainName) + len(r.ErrorDetail) + len(r.ConnID) + len(r.Action) + len(r.RedirectURL) +
-		len(r.Sticky) + len(r.AmznTraceID) + len(r.Classification) + len(r.ClassificationReason)
-	n += cap(r.Attempts) * int(unsafe.Sizeof(Attempt{}))
-	for _, a := range r.Attempts {
-		n += len(a.Target) + len(a.Detail)
-	}
-	return int64(n)
 }
 
 // Get returns a copy of the record whose own id is id or, failing that,
@@ -248,7 +213,8 @@ func retained(r *Record) int64 {
 // It scans the rings (about 100 µs for 20,000 records) rather than keep
 // an index: a lookup is an operator's, an index costs every request a
 // map insert and delete (about 2 % of a small request's CPU at 30,000
-// requests a second) and a megabyte of memory.
+// requests a second) and a megabyte of memory. Only the two ids of each
+// record are read; the one found is decoded.
 func (h *History) Get(id string) (Record, bool) {
 	if id == "" {
 		return Record{}, false
@@ -260,27 +226,36 @@ func (h *History) Get(id string) (Record, bool) {
 	var seq [2]uint64
 	for ri := range h.rings {
 		ring := &h.rings[ri]
-		for i := range ring.recs {
-			r := &ring.recs[i]
-			for m, hit := range [2]bool{key(r) == id, r.TraceID == id} {
-				if hit && ring.seq[i] > seq[m] {
-					best[m], seq[m] = slot{ri, i}, ring.seq[i]
+		for i := range ring.slots {
+			s := &ring.slots[i]
+			if s.seq == 0 {
+				continue
+			}
+			own, trace := recordKeys(s.enc)
+			if len(own) == 0 {
+				own = trace // no own id: the trace id is its key
+			}
+			for m, hit := range [2]bool{string(own) == id, string(trace) == id} {
+				if hit && s.seq > seq[m] {
+					best[m], seq[m] = slot{ri, i}, s.seq
 				}
 			}
 		}
 	}
 	for m := range best {
 		if seq[m] > 0 {
-			return h.copyOf(best[m]), true
+			r, err := h.decode(best[m])
+			return r, err == nil
 		}
 	}
 	return Record{}, false
 }
 
-func (h *History) copyOf(s slot) Record {
-	r := h.rings[s.ring].recs[s.idx]
-	r.Attempts = slices.Clone(r.Attempts)
-	return r
+// decode returns the record in slot s. An error means the codec has a
+// bug (historycodec_test.go round-trips every field); the caller treats
+// the record as gone.
+func (h *History) decode(s slot) (Record, error) {
+	return decodeRecord(h.rings[s.ring].slots[s.idx].enc)
 }
 
 // Recent returns up to limit records, newest first; failedOnly restricts
@@ -297,8 +272,8 @@ func (h *History) Recent(limit int, failedOnly bool) []Record {
 		if failedOnly && ri == 0 {
 			continue
 		}
-		for i, sq := range h.rings[ri].seq {
-			if sq != 0 {
+		for i := range h.rings[ri].slots {
+			if sq := h.rings[ri].slots[i].seq; sq != 0 {
 				es = append(es, entry{sq, slot{ri, i}})
 			}
 		}
@@ -311,7 +286,9 @@ func (h *History) Recent(limit int, failedOnly bool) []Record {
 	})
 	out := make([]Record, 0, min(limit, len(es)))
 	for _, e := range es[:min(limit, len(es))] {
-		out = append(out, h.copyOf(e.s))
+		if r, err := h.decode(e.s); err == nil {
+			out = append(out, r)
+		}
 	}
 	return out
 }

@@ -1,0 +1,290 @@
+package accesslog
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fulcrumlb/fulcrum/internal/failure"
+)
+
+// The request history keeps each record encoded in one byte slice rather
+// than as a Record: a Record is about 560 bytes of which 200 are string
+// headers, and its strings share the request's own memory (the request
+// head, the target's response head), so a kept Record pinned all of it
+// and gave the garbage collector 25 pointers to follow. The encoded form
+// is the bytes of the strings, cut to the MaxHistory* limits, and
+// varints: about 250 bytes for a small GET, holding no pointer.
+//
+// Layout, in order: a flag byte; ID; TraceID unless it equals ID; the
+// numbers (Time and RequestCreation in Unix nanoseconds, the three
+// processing durations, the statuses, byte counts, rule priority and
+// error type); the other strings in the order of historyStrings; the
+// attempt count and each attempt (Target, Status, Class in its binary
+// form, Detail, Duration, Evidence). A string is a uvarint length and its
+// bytes; a signed number is a zig-zag varint.
+
+// Flag bits of an encoded record's first byte.
+const (
+	encTraceIsID = 1 << iota
+	encTimeSet
+	encCreationSet
+	encForwarded
+)
+
+// errHistoryCorrupt is the decoder's error for bytes it did not encode;
+// the history only decodes what it encoded, so it means a bug.
+var errHistoryCorrupt = errors.New("accesslog: corrupt history record")
+
+// historyStrings lists the record's strings after ID and TraceID with
+// their limits, in encoding order.
+func historyStrings(r *Record) [21]struct {
+	p     *string
+	limit int
+} {
+	type f = struct {
+		p     *string
+		limit int
+	}
+	return [...]f{
+		{&r.Type, MaxHistoryField}, {&r.Listener, MaxHistoryField}, {&r.Client, MaxHistoryField},
+		{&r.Target, MaxHistoryField}, {&r.Method, MaxHistoryField}, {&r.URL, MaxHistoryURL},
+		{&r.Proto, MaxHistoryField}, {&r.UserAgent, MaxHistoryUserAgent}, {&r.SSLCipher, MaxHistoryField},
+		{&r.SSLProtocol, MaxHistoryField}, {&r.TargetGroup, MaxHistoryField}, {&r.DomainName, MaxHistoryField},
+		{&r.ErrorDetail, MaxHistoryDetail}, {&r.ConnID, MaxHistoryField}, {&r.Action, MaxHistoryField},
+		{&r.RedirectURL, MaxHistoryURL}, {&r.Sticky, MaxHistoryField}, {&r.AmznTraceID, MaxHistoryField},
+		{&r.Classification, MaxHistoryField}, {&r.ClassificationReason, MaxHistoryField},
+		{&r.GRPCStatus, MaxHistoryField},
+	}
+}
+
+// appendRecord appends r's encoded form to b, every string cut to its
+// MaxHistory* limit at a UTF-8 boundary and at most MaxHistoryAttempts
+// attempts kept.
+func appendRecord(b []byte, r *Record) []byte {
+	var flags byte
+	traceIsID := r.TraceID == r.ID
+	if traceIsID {
+		flags |= encTraceIsID
+	}
+	if !r.Time.IsZero() {
+		flags |= encTimeSet
+	}
+	if !r.RequestCreation.IsZero() {
+		flags |= encCreationSet
+	}
+	if r.Forwarded {
+		flags |= encForwarded
+	}
+	b = append(b, flags)
+	b = appendString(b, r.ID, MaxHistoryField)
+	if !traceIsID {
+		b = appendString(b, r.TraceID, MaxHistoryField)
+	}
+	if !r.Time.IsZero() {
+		b = binary.AppendVarint(b, r.Time.UnixNano())
+	}
+	if !r.RequestCreation.IsZero() {
+		b = binary.AppendVarint(b, r.RequestCreation.UnixNano())
+	}
+	b = binary.AppendVarint(b, int64(r.RequestProcessing))
+	b = binary.AppendVarint(b, int64(r.TargetProcessing))
+	b = binary.AppendVarint(b, int64(r.ResponseProcessing))
+	b = binary.AppendVarint(b, int64(r.ELBStatus))
+	b = binary.AppendVarint(b, int64(r.TargetStatus))
+	b = binary.AppendVarint(b, r.ReceivedBytes)
+	b = binary.AppendVarint(b, r.SentBytes)
+	b = binary.AppendVarint(b, int64(r.RulePriority))
+	b = binary.AppendVarint(b, int64(r.Error))
+	// The strings of historyStrings, in its order, spelled out: building
+	// its array of pointers costs more than the encoding.
+	b = appendString(b, r.Type, MaxHistoryField)
+	b = appendString(b, r.Listener, MaxHistoryField)
+	b = appendString(b, r.Client, MaxHistoryField)
+	b = appendString(b, r.Target, MaxHistoryField)
+	b = appendString(b, r.Method, MaxHistoryField)
+	b = appendString(b, r.URL, MaxHistoryURL)
+	b = appendString(b, r.Proto, MaxHistoryField)
+	b = appendString(b, r.UserAgent, MaxHistoryUserAgent)
+	b = appendString(b, r.SSLCipher, MaxHistoryField)
+	b = appendString(b, r.SSLProtocol, MaxHistoryField)
+	b = appendString(b, r.TargetGroup, MaxHistoryField)
+	b = appendString(b, r.DomainName, MaxHistoryField)
+	b = appendString(b, r.ErrorDetail, MaxHistoryDetail)
+	b = appendString(b, r.ConnID, MaxHistoryField)
+	b = appendString(b, r.Action, MaxHistoryField)
+	b = appendString(b, r.RedirectURL, MaxHistoryURL)
+	b = appendString(b, r.Sticky, MaxHistoryField)
+	b = appendString(b, r.AmznTraceID, MaxHistoryField)
+	b = appendString(b, r.Classification, MaxHistoryField)
+	b = appendString(b, r.ClassificationReason, MaxHistoryField)
+	b = appendString(b, r.GRPCStatus, MaxHistoryField)
+	attempts := r.Attempts[:min(len(r.Attempts), MaxHistoryAttempts)]
+	b = binary.AppendUvarint(b, uint64(len(attempts)))
+	for i := range attempts {
+		a := &attempts[i]
+		b = appendString(b, a.Target, MaxHistoryField)
+		b = binary.AppendVarint(b, int64(a.Status))
+		b, _ = a.Class.AppendBinary(b) // never fails
+		b = appendString(b, a.Detail, MaxHistoryDetail)
+		b = binary.AppendVarint(b, int64(a.Duration))
+		b = appendString(b, a.Evidence, MaxHistoryDetail)
+	}
+	return b
+}
+
+// appendString appends s, cut to at most limit bytes at a UTF-8
+// boundary, as a uvarint length and its bytes.
+func appendString(b []byte, s string, limit int) []byte {
+	if len(s) < 0x80 && len(s) <= limit {
+		return append(append(b, byte(len(s))), s...) // the usual case: a one-byte length
+	}
+	if len(s) > limit {
+		cut := limit
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut]
+	}
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// recordKeys returns the ID and TraceID of an encoded record without
+// decoding the rest; they alias enc.
+func recordKeys(enc []byte) (id, traceID []byte) {
+	if len(enc) == 0 {
+		return nil, nil
+	}
+	d := decoder{b: enc, pos: 1}
+	id = d.bytes()
+	traceID = id
+	if enc[0]&encTraceIsID == 0 {
+		traceID = d.bytes()
+	}
+	return id, traceID
+}
+
+// decodeRecord returns the record enc encodes. Its strings share one
+// copy of enc, so the record does not alias the history's memory.
+func decodeRecord(enc []byte) (Record, error) {
+	d := decoder{b: enc, s: string(enc)}
+	flags := d.byte()
+	var r Record
+	r.ID = d.string()
+	r.TraceID = r.ID
+	if flags&encTraceIsID == 0 {
+		r.TraceID = d.string()
+	}
+	if flags&encTimeSet != 0 {
+		r.Time = time.Unix(0, d.varint())
+	}
+	if flags&encCreationSet != 0 {
+		r.RequestCreation = time.Unix(0, d.varint())
+	}
+	r.Forwarded = flags&encForwarded != 0
+	r.RequestProcessing = time.Duration(d.varint())
+	r.TargetProcessing = time.Duration(d.varint())
+	r.ResponseProcessing = time.Duration(d.varint())
+	r.ELBStatus = int(d.varint())
+	r.TargetStatus = int(d.varint())
+	r.ReceivedBytes = d.varint()
+	r.SentBytes = d.varint()
+	r.RulePriority = int(d.varint())
+	r.Error = failure.ErrorType(d.varint())
+	for _, f := range historyStrings(&r) {
+		*f.p = d.string()
+	}
+	if n := d.uvarint(); n > 0 && n <= MaxHistoryAttempts {
+		r.Attempts = make([]Attempt, n)
+		for i := range r.Attempts {
+			a := &r.Attempts[i]
+			a.Target = d.string()
+			a.Status = int(d.varint())
+			if err := a.Class.UnmarshalBinary(d.next(failure.ClassBinaryLen)); err != nil {
+				d.err = err
+			}
+			a.Detail = d.string()
+			a.Duration = time.Duration(d.varint())
+			a.Evidence = d.string()
+		}
+	} else if n > MaxHistoryAttempts {
+		d.err = errHistoryCorrupt
+	}
+	if d.err == nil && d.pos != len(d.b) {
+		d.err = errHistoryCorrupt
+	}
+	return r, d.err
+}
+
+// decoder reads an encoded record; the first error sticks and every
+// read after it returns zero values.
+type decoder struct {
+	b   []byte
+	s   string // b as a string, for string fields; "" when only bytes are read
+	pos int
+	err error
+}
+
+func (d *decoder) next(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.b)-d.pos {
+		d.err = errHistoryCorrupt
+		return nil
+	}
+	p := d.b[d.pos : d.pos+n]
+	d.pos += n
+	return p
+}
+
+func (d *decoder) byte() byte {
+	if p := d.next(1); p != nil {
+		return p[0]
+	}
+	return 0
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b[d.pos:])
+	if n <= 0 {
+		d.err = errHistoryCorrupt
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b[d.pos:])
+	if n <= 0 {
+		d.err = errHistoryCorrupt
+		return 0
+	}
+	d.pos += n
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.err = errHistoryCorrupt
+		return nil
+	}
+	return d.next(int(n))
+}
+
+func (d *decoder) string() string {
+	start := d.pos
+	p := d.bytes()
+	if len(p) == 0 {
+		return ""
+	}
+	off := start + (d.pos - start - len(p))
+	return d.s[off : off+len(p)]
+}
