@@ -151,15 +151,14 @@ func (c *Conn) wait(slot **task, dl *atomic.Int64, bit int32) bool {
 	// Loaded after waiting is published: a deadline moved by another
 	// goroutine from now on sees waiting and kicks the task.
 	if d := dl.Load(); d != 0 {
-		if now := time.Now().UnixNano(); d <= now {
-			// Passed since the loop read its clock: move the clock, or
-			// the caller's expired check would not see it and would
-			// come straight back here.
-			l.now = max(l.now, now)
+		if d <= l.now {
 			c.waiting.And(^bit)
 			*slot = nil
-			return true
+			return true // the caller's expired check sees it
 		}
+		// A deadline that passed since the loop read its clock (l.now)
+		// fires on the loop's next turn, which reads the clock first: no
+		// clock read here, one fewer per parked read.
 		l.timers.set(&t.timer, d)
 	}
 	ok := t.park()
