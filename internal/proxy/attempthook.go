@@ -65,19 +65,22 @@ func (h *attemptHook) clear() bool {
 }
 
 // cutWatch tracks a pool's connections in use, so that one
-// context.AfterFunc on the target's CutContext ends them all. Guarded by
-// the pool's mu.
+// context.AfterFunc on the target's CutContext ends them all. active is
+// a set kept as a slice: each connection in it knows its index
+// (backendConn.cutIdx), so adding and removing are a store and a swap,
+// with no hashing per request. Guarded by the pool's mu.
 type cutWatch struct {
-	active map[*backendConn]struct{}
-	fired  bool
-	stop   func() bool
+	watching bool // watchCut registered the watcher
+	active   []*backendConn
+	fired    bool
+	stop     func() bool
 }
 
 // watchCut registers the pool's cut watcher on ctx (the target's
 // CutContext). Called once, when the pool is stored.
 func (p *pool) watchCut(ctx context.Context) {
 	p.mu.Lock()
-	p.cut.active = make(map[*backendConn]struct{})
+	p.cut.watching = true
 	p.mu.Unlock()
 	stop := context.AfterFunc(ctx, p.cutAll)
 	p.mu.Lock()
@@ -90,7 +93,7 @@ func (p *pool) watchCut(ctx context.Context) {
 func (p *pool) cutAll() {
 	p.mu.Lock()
 	p.cut.fired = true
-	for c := range p.cut.active {
+	for _, c := range p.cut.active {
 		c.cutHit = true
 		c.SetDeadline(pastDeadline)
 	}
@@ -103,7 +106,7 @@ func (p *pool) cutAll() {
 func (p *pool) track(c *backendConn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cut.active == nil {
+	if !p.cut.watching {
 		return false
 	}
 	c.cutHit = false
@@ -112,7 +115,8 @@ func (p *pool) track(c *backendConn) bool {
 		c.SetDeadline(pastDeadline)
 		return true
 	}
-	p.cut.active[c] = struct{}{}
+	p.cut.active = append(p.cut.active, c)
+	c.cutIdx = len(p.cut.active)
 	return true
 }
 
@@ -121,7 +125,14 @@ func (p *pool) track(c *backendConn) bool {
 // watcher.
 func (p *pool) untrack(c *backendConn) bool {
 	p.mu.Lock()
-	delete(p.cut.active, c)
+	if i := c.cutIdx - 1; i >= 0 {
+		a := p.cut.active
+		last := a[len(a)-1]
+		a[i], last.cutIdx = last, i+1
+		a[len(a)-1] = nil
+		p.cut.active = a[:len(a)-1]
+		c.cutIdx = 0
+	}
 	ok := !c.cutHit
 	var stop func() bool
 	if p.closed && len(p.cut.active) == 0 {

@@ -34,6 +34,9 @@ type backendConn struct {
 	// cutHit is set when the target's cut ended the attempt on it
 	// (attempthook.go). Guarded by the pool's mu.
 	cutHit bool
+	// cutIdx is 1 + the connection's index in its pool's cut.active
+	// while an attempt uses it, 0 otherwise. Guarded by the pool's mu.
+	cutIdx int
 
 	lastUsed time.Time
 	// lane is the pool lane the connection belongs to: 0 for the
