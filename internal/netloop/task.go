@@ -69,13 +69,15 @@ func (l *Loop) resume(t *task) {
 	switch {
 	case t.off:
 		delete(l.all, t)
-		go func() {
+		// The goroutine gets alive as an argument: captured, alive would
+		// move to the heap on every resume, not only on this rare one.
+		go func(alive bool) {
 			// The goroutine owns the task from here: it resumes it until
 			// its function returns (an offloaded task never parks).
 			for alive {
 				_, alive = t.next()
 			}
-		}()
+		}(alive)
 	case !alive:
 		delete(l.all, t)
 	}
