@@ -13,7 +13,8 @@ import (
 // Policy picks a target from rs for one attempt. tried holds the targets
 // already tried for this request: a policy returns an untried target when
 // one exists, and otherwise any target (so a lone target is retried). It
-// returns nil only when rs is empty.
+// returns nil only when rs is empty. Pick does not keep tried after it
+// returns: the caller reuses its memory for the next request.
 type Policy interface {
 	Pick(rs *target.RouteSet, tried []*target.Target) *target.Target
 }

@@ -25,7 +25,9 @@ type routeState struct {
 // here and it returns false.
 func (h *Handler) routeRequest(q *request, rt *routeTable) bool {
 	r, rec := q.r, q.rec
-	rec.AmznTraceID = traceHeader(&r.Header, q.start)
+	// fillRecord made the value from the header as it still is (trace.go).
+	r.Header.Set(traceHeaderName, q.strs.trace)
+	rec.AmznTraceID = q.strs.trace
 	clientCertHeaders(r, rt.mtls)
 	act, fw := rt.route(r)
 	rec.RulePriority = act.Priority

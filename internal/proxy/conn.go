@@ -358,6 +358,8 @@ type clientConn struct {
 	watch clientWatch
 	// hook ends the attempt in progress when ctx is done (attempthook.go).
 	hook attemptHook
+	// space is the attempt loop's memory for the request being served.
+	space attemptSpace
 }
 
 // errClientGone is the cause of a connection context the client closed.

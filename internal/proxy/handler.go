@@ -85,6 +85,7 @@ type request struct {
 	r     *httpmsg.Request
 	rec   *accesslog.Record
 	id    string
+	strs  requestStrings // the request's id, log URL and trace value (fillRecord)
 	start time.Time
 	group *Group
 	// target is the target of the attempt being forwarded.
@@ -112,7 +113,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 	ci := connInfoOf(r.Context())
 	rec := h.record()
 	q := &request{w: w, r: r, rec: rec, start: start}
-	h.fillRecord(q, ci)
+	h.fillRecord(q, ci, true)
 	defer h.finish(q)
 
 	rt := h.routes.Load()
@@ -136,6 +137,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 			out.interim = rw
 		}
 		out.hook = &rw.cc.hook
+		out.space = &rw.cc.space
 	}
 	if ci != nil && ci.closeTarget {
 		// desync_mitigation_mode defensive, Ambiguous request: neither
@@ -196,8 +198,14 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 	g, r := q.group, q.r
 	g.budget.begin()
 	defer g.budget.end()
-	var triedBuf [4]*target.Target
-	a := attemptState{replay: replay, upgrade: upgrade, tried: triedBuf[:0],
+	var tried []*target.Target
+	if s := out.space; s != nil {
+		tried = s.tried[:0]
+		defer clear(s.tried[:]) // hold no target past the request
+	} else {
+		tried = make([]*target.Target, 0, len(attemptSpace{}.tried))
+	}
+	a := attemptState{replay: replay, upgrade: upgrade, tried: tried,
 		idempotent: failure.Idempotent(r.Method, r.Header.Get("Idempotency-Key") != "")}
 	for a.n = 1; ; a.n++ {
 		t, rs := h.pick(q, &a)
@@ -237,6 +245,23 @@ type attemptState struct {
 	// when no attempt succeeds.
 	class  failure.Class
 	detail string
+}
+
+// attemptSpace is an HTTP/1.1 client connection's memory for the attempt
+// loop of the request it serves, so that neither the tried targets nor
+// the exchange cost an allocation per request. (A stack array for tried
+// would not do: it escapes through the balancer.Policy call.) The
+// connection serves one request at a time, and the next one's attempt
+// loop starts after the last response bytes were written
+// (respWriter.finish still reads exchange.fieldsBuf through pass). Every
+// string the exchange holds is immutable, so what a record or header
+// keeps of it outlives the reuse.
+type attemptSpace struct {
+	// tried backs attemptState.tried while it holds up to 4 targets; a
+	// Policy does not keep it past Pick.
+	tried [4]*target.Target
+	// x is the HTTP/1.1 exchange of the attempt under way (roundTrip).
+	x exchange
 }
 
 // attemptVerdict is decide's answer.
@@ -565,9 +590,13 @@ func proxyStatus(et failure.ErrorType, details string) string {
 	return string(b)
 }
 
-func (h *Handler) fillRecord(q *request, ci *connInfo) {
+// fillRecord fills q's record with what the request tells before any
+// routing, and makes q's requestStrings: the trace value too when trace is
+// set (every request Serve routes; none ownAnswer refuses).
+func (h *Handler) fillRecord(q *request, ci *connInfo, trace bool) {
 	r, rec := q.r, q.rec
-	rec.ID = newID()
+	q.strs = newRequestStrings(r, h.TLS, h.Port, trace, q.start)
+	rec.ID = q.strs.id
 	q.id = r.Header.Get("X-Request-Id")
 	if q.id == "" || len(q.id) > 200 {
 		q.id = rec.ID
@@ -585,7 +614,7 @@ func (h *Handler) fillRecord(q *request, ci *connInfo) {
 	rec.Listener, rec.Client, rec.TraceID = h.Listener, r.RemoteAddr, q.id
 	rec.RequestCreation = q.start
 	rec.Method, rec.Proto, rec.UserAgent = r.Method, r.Proto, r.Header.Get("User-Agent")
-	rec.URL = requestURL(r, h.TLS, h.Port)
+	rec.URL = q.strs.url
 	rec.RequestProcessing, rec.TargetProcessing, rec.ResponseProcessing = -1, -1, -1
 	rec.RulePriority = -1
 	if ci != nil {
@@ -624,18 +653,6 @@ func (h *Handler) finish(q *request) {
 	}
 	rec.Reset()
 	h.records.Put(rec)
-}
-
-// requestURL is ALB's request field URL: scheme://host:port/uri.
-func requestURL(r *httpmsg.Request, tls bool, port string) string {
-	scheme := "http://"
-	if tls {
-		scheme = "https://"
-	}
-	if hasPort(r.Host) {
-		return scheme + r.Host + r.URI
-	}
-	return scheme + r.Host + ":" + port + r.URI // no port in Host: the listener's
 }
 
 // hasPort reports whether a Host value has a port, as net.SplitHostPort

@@ -22,7 +22,7 @@ import (
 func (h *Handler) ownAnswer(w http.ResponseWriter, r *httpmsg.Request, ci *connInfo, start time.Time, line bool, ce *failure.ClientError, v desync.Verdict, size int64) {
 	rec := h.record()
 	q := &request{w: w, r: r, rec: rec, start: start}
-	h.fillRecord(q, ci)
+	h.fillRecord(q, ci, false)
 	defer h.finish(q)
 	if !line {
 		rec.Method, rec.URL, rec.Proto, rec.UserAgent = "", "", "", ""

@@ -6,52 +6,72 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
 // traceHeaderName is ALB's request tracing header.
 const traceHeaderName = "X-Amzn-Trace-Id"
 
-// traceHeader sets the request's X-Amzn-Trace-Id as ALB does (AWS,
-// "Request tracing for your Application Load Balancer") and returns it:
-// without a header carrying a Root field, it becomes
+// The X-Amzn-Trace-Id value sent to the target is made as ALB does (AWS,
+// "Request tracing for your Application Load Balancer"): without a header
+// carrying a Root field, it is
 // "Root=1-{8 hex digits of the epoch second}-{24 random hex digits}";
 // with one, a Self field of the same form is put first, replacing any
 // earlier Self, and the other fields are kept. A header over 1024 bytes
-// is replaced.
-func traceHeader(h *httpmsg.Header, now time.Time) string {
-	old := h.Get(traceHeaderName)
-	var v string
-	if old != "" && len(old) <= 1024 && strings.Contains(old, "Root=") {
-		var b strings.Builder
-		b.WriteString("Self=" + traceID(now))
+// is replaced. newRequestStrings makes it (traceValueLen,
+// writeTraceValue); routeRequest sets it.
+
+// traceKeeps reports whether the value made from the client's header old
+// keeps old's fields after a new Self.
+func traceKeeps(old string) bool {
+	return old != "" && len(old) <= 1024 && strings.Contains(old, "Root=")
+}
+
+// traceKept trims one ';'-separated field of the client's header and
+// reports whether the new value keeps it: not empty, not a Self.
+func traceKept(f string) (string, bool) {
+	f = strings.TrimSpace(f)
+	return f, f != "" && !strings.HasPrefix(f, "Self=")
+}
+
+// traceValueLen is the length in bytes of the value writeTraceValue
+// writes for the client's header old ("" for none).
+func traceValueLen(old string) int {
+	n := 5 + traceIDLen // "Root=" or "Self=", and the id
+	if traceKeeps(old) {
 		for f := range strings.SplitSeq(old, ";") {
-			if f = strings.TrimSpace(f); f == "" || strings.HasPrefix(f, "Self=") {
-				continue
+			if f, ok := traceKept(f); ok {
+				n += 1 + len(f)
 			}
+		}
+	}
+	return n
+}
+
+// writeTraceValue writes the X-Amzn-Trace-Id value for the client's
+// header old ("" for none) to b, with a new trace id of now's epoch
+// second.
+func writeTraceValue(b *strings.Builder, old string, now time.Time) {
+	var id [traceIDLen]byte
+	if !traceKeeps(old) {
+		b.WriteString("Root=")
+		b.Write(appendTraceID(id[:0], now))
+		return
+	}
+	b.WriteString("Self=")
+	b.Write(appendTraceID(id[:0], now))
+	for f := range strings.SplitSeq(old, ";") {
+		if f, ok := traceKept(f); ok {
 			b.WriteByte(';')
 			b.WriteString(f)
 		}
-		v = b.String()
-	} else {
-		var b [5 + traceIDLen]byte
-		v = string(appendTraceID(append(b[:0], "Root="...), now))
 	}
-	h.Set(traceHeaderName, v)
-	return v
 }
 
 // traceIDLen is the length of a trace id: "1-" 8 hex "-" 24 hex.
 const traceIDLen = 2 + 8 + 1 + 24
 
-// traceID is "1-{epoch hex}-{24 hex}", the X-Ray trace id format.
-func traceID(now time.Time) string {
-	var b [traceIDLen]byte
-	return string(appendTraceID(b[:0], now))
-}
-
-// appendTraceID appends a trace id (traceID) to dst.
+// appendTraceID appends a trace id, "1-{epoch hex}-{24 hex}" (the X-Ray
+// trace id format), to dst.
 func appendTraceID(dst []byte, now time.Time) []byte {
 	var r [12]byte
 	u, w := rand.Uint64(), rand.Uint32()

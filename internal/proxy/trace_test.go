@@ -2,30 +2,36 @@ package proxy
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
-// TestTraceHeaderFormat checks the X-Amzn-Trace-Id forms and that a new
-// Root costs one allocation (the value) in a header with room for it.
+// TestTraceHeaderFormat checks the X-Amzn-Trace-Id forms that
+// newRequestStrings makes, and that traceValueLen is what
+// writeTraceValue writes.
 func TestTraceHeaderFormat(t *testing.T) {
-	h := make(httpmsg.Header, 0, 4)
-	if v := traceHeader(&h, time.Unix(0x5f000000, 0)); !regexp.MustCompile(`^Root=1-5f000000-[0-9a-f]{24}$`).MatchString(v) {
-		t.Errorf("new: %q", v)
+	now := time.Unix(0x5f000000, 0)
+	tests := []struct{ old, want string }{
+		{"", `^Root=1-5f000000-[0-9a-f]{24}$`},
+		{"Root=1-abc-def;Self=x;Sampled=1", `^Self=1-5f000000-[0-9a-f]{24};Root=1-abc-def;Sampled=1$`},
+		{" Self=1-0-0 ; Root=1-abc-def;; Parent=7 ", `^Self=1-5f000000-[0-9a-f]{24};Root=1-abc-def;Parent=7$`},
+		{"Sampled=1", `^Root=1-5f000000-[0-9a-f]{24}$`},                           // no Root: replaced
+		{"Root=1-" + strings.Repeat("a", 1020), `^Root=1-5f000000-[0-9a-f]{24}$`}, // over 1024 bytes
 	}
-	if h.Get("x-amzn-trace-id") != h[0].Value || len(h) != 1 {
-		t.Errorf("header after: %v", h)
-	}
-	old := httpmsg.Header{{Name: "X-Amzn-Trace-Id", Value: "Root=1-abc-def;Self=x;Sampled=1"}}
-	if v := traceHeader(&old, time.Unix(0x5f000000, 0)); !regexp.MustCompile(`^Self=1-5f000000-[0-9a-f]{24};Root=1-abc-def;Sampled=1$`).MatchString(v) {
-		t.Errorf("with a Root: %q", v)
-	}
-	if len(old) != 1 {
-		t.Errorf("the old field was kept beside the new: %v", old)
-	}
-	if n := testing.AllocsPerRun(100, func() { h = h[:0]; traceHeader(&h, time.Now()) }); n > 1 {
-		t.Errorf("%v allocations, want 1", n)
+	for _, tc := range tests {
+		r := &httpmsg.Request{Host: "h", URI: "/"}
+		if tc.old != "" {
+			r.Header.Add("x-amzn-trace-id", tc.old)
+		}
+		v := newRequestStrings(r, false, "80", true, now).trace
+		if !regexp.MustCompile(tc.want).MatchString(v) {
+			t.Errorf("from %.40q: %q, want %s", tc.old, v, tc.want)
+		}
+		if n := traceValueLen(tc.old); n != len(v) {
+			t.Errorf("from %.40q: traceValueLen %d, value %d bytes", tc.old, n, len(v))
+		}
 	}
 }

@@ -135,6 +135,9 @@ type outRequest struct {
 	// hook, when set, is the client connection's link to its attempt
 	// (attempthook.go): ctx's end reaches the attempt through it.
 	hook *attemptHook
+	// space, when set, is the client connection's memory for the
+	// exchange (attemptSpace); nil allocates one per attempt.
+	space *attemptSpace
 }
 
 // interimWriter relays 1xx interim responses to the client (respWriter).
@@ -188,7 +191,15 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		return t.h2.roundTrip(ctx, t, tg, in, req, fresh, timeout)
 	}
 	p := t.pool(tg)
-	x := &exchange{t: t, p: p, tg: tg, timeout: timeout}
+	var x *exchange
+	if req.space != nil {
+		// The attempt before, if any, has ended: nothing uses its
+		// exchange any more.
+		x = &req.space.x
+		*x = exchange{t: t, p: p, tg: tg, timeout: timeout}
+	} else {
+		x = &exchange{t: t, p: p, tg: tg, timeout: timeout}
+	}
 	lc, lane := loopOf(ctx), 0 // loopconn.go
 	var now time.Time
 	if lc != nil {
