@@ -331,6 +331,9 @@ type clientConn struct {
 	// idleUntil is the idle timeout's end while the connection is
 	// parked idle on its loop (loopconn.go).
 	idleUntil time.Time
+	// headAt is when the request being served had its head read
+	// (serveOne): Handler.Serve's start.
+	headAt time.Time
 	// parked is set while serveFrom unwinds to park the connection idle.
 	parked bool
 	// resume and resumeFirst are the parked connection's continuations.
@@ -571,6 +574,7 @@ func (cc *clientConn) serveOne(first bool) bool {
 		return false
 	}
 	start := time.Now()
+	cc.headAt = start
 	if err == errH2Preface {
 		pending := append([]byte(nil), cc.buf[cc.r:cc.w]...)
 		cc.c.SetReadDeadline(time.Time{})

@@ -87,7 +87,10 @@ type request struct {
 	id    string
 	strs  requestStrings // the request's id, log URL and trace value (fillRecord)
 	start time.Time
-	group *Group
+	// headerAt is when the target's response header arrived (decide);
+	// response_processing_time counts from it.
+	headerAt time.Time
+	group    *Group
 	// target is the target of the attempt being forwarded.
 	target *target.Target
 	// idleTimeout bounds each wait for the target's bytes.
@@ -109,7 +112,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 // Serve proxies one request: route, attempts with retries, the answer
 // and its log record. r and its header may be rewritten for the target.
 func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
-	start := time.Now()
+	var start time.Time
+	if rw, ok := w.(*respWriter); ok {
+		start = rw.cc.headAt // when the connection loop had read the head
+	}
+	if start.IsZero() {
+		start = time.Now()
+	}
 	ci := connInfoOf(r.Context())
 	rec := h.record()
 	q := &request{w: w, r: r, rec: rec, start: start}
@@ -341,7 +350,8 @@ func (h *Handler) send(q *request, a *attemptState, out *outRequest, t *target.T
 func (h *Handler) decide(q *request, a *attemptState, out *outRequest, t *target.Target, x *exchange, sent time.Time, err error) attemptVerdict {
 	g, rec := q.group, q.rec
 	if err == nil {
-		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: time.Now()}
+		q.headerAt = time.Now()
+		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: q.headerAt}
 		rec.TargetProcessing = o.Duration()
 		h.observe(rec, &o)
 		q.target = t
@@ -477,9 +487,11 @@ func (h *Handler) forward(q *request, x *exchange) {
 			hdr.Add("Trailer", k)
 		}
 	}
-	respStart := time.Now()
 	q.w.WriteHeader(resp.StatusCode)
-	rec.ResponseProcessing = time.Since(respStart)
+	// ALB's response_processing_time: from the target's response header
+	// to the start of the response to the client (Elastic Load
+	// Balancing, "Access log entries").
+	rec.ResponseProcessing = time.Since(q.headerAt)
 	rec.ELBStatus, rec.TargetStatus = resp.StatusCode, resp.StatusCode
 	rec.SentBytes = headSize
 
