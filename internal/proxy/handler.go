@@ -87,6 +87,9 @@ type request struct {
 	id    string
 	strs  requestStrings // the request's id, log URL and trace value (fillRecord)
 	start time.Time
+	// ci is the client connection's info; nil when the request's context
+	// has none.
+	ci *connInfo
 	// headerAt is when the target's response header arrived (decide);
 	// response_processing_time counts from it.
 	headerAt time.Time
@@ -119,9 +122,14 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 	if start.IsZero() {
 		start = time.Now()
 	}
-	ci := connInfoOf(r.Context())
+	var ci *connInfo
+	if rw, ok := w.(*respWriter); ok {
+		ci = rw.cc.info // what r's context carries, without its lookup
+	} else {
+		ci = connInfoOf(r.Context())
+	}
 	rec := h.record()
-	q := &request{w: w, r: r, rec: rec, start: start}
+	q := &request{w: w, r: r, rec: rec, start: start, ci: ci}
 	h.fillRecord(q, ci, true)
 	defer h.finish(q)
 
@@ -139,7 +147,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 		return
 	}
 
-	out := &outRequest{method: r.Method, uri: r.URI, host: r.Host, contentLength: r.ContentLength, codings: r.Codings}
+	out := &outRequest{method: r.Method, uri: r.URI, host: r.Host, contentLength: r.ContentLength, codings: r.Codings, info: ci}
 	if rw, ok := w.(*respWriter); ok {
 		if r.ProtoMinor >= 1 {
 			// RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
@@ -203,7 +211,7 @@ func (h *Handler) attempts(q *request, out *outRequest, replay []byte, upgrade b
 	if h.refuseProtocol(q) { // grpcanswer.go
 		return
 	}
-	leaveLoopFor(q.r.Context(), q.group) // loopconn.go
+	leaveLoopFor(q.ci, q.group) // loopconn.go
 	g, r := q.group, q.r
 	g.budget.begin()
 	defer g.budget.end()
@@ -440,7 +448,7 @@ func (h *Handler) queued(q *request, tried []*target.Target) (t *target.Target, 
 	g, ctx := q.group, q.r.Context()
 	// On an event loop the wait runs off the loop (netloop.Conn.Blocking):
 	// the slot it waits for may be freed by another request of this loop.
-	loopOf(ctx).Blocking(func() {
+	loopOfInfo(q.ci).Blocking(func() {
 		t, err = g.queue.wait(ctx, func() *target.Target { return acquireFree(g.Targets.Routes(), tried) })
 	})
 	return t, err

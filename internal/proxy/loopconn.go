@@ -70,8 +70,11 @@ func (cc *clientConn) offload() {
 
 // loopOf returns the event-loop socket of the client connection behind
 // ctx, or nil when the request is not served on a loop.
-func loopOf(ctx context.Context) *netloop.Conn {
-	if ci := connInfoOf(ctx); ci != nil && ci.cc != nil {
+func loopOf(ctx context.Context) *netloop.Conn { return loopOfInfo(connInfoOf(ctx)) }
+
+// loopOfInfo is loopOf for the connection info ci (nil: none).
+func loopOfInfo(ci *connInfo) *netloop.Conn {
+	if ci != nil && ci.cc != nil {
 		return ci.cc.lc
 	}
 	return nil
@@ -80,8 +83,7 @@ func loopOf(ctx context.Context) *netloop.Conn {
 // leaveLoopFor offloads the request's connection when its target group
 // needs what a loop cannot carry: an HTTP/2 transport (its own
 // goroutines) or TLS to the targets.
-func leaveLoopFor(ctx context.Context, g *Group) {
-	ci := connInfoOf(ctx)
+func leaveLoopFor(ci *connInfo, g *Group) {
 	if ci == nil || ci.cc == nil || ci.cc.lc == nil {
 		return
 	}

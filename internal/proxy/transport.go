@@ -138,6 +138,9 @@ type outRequest struct {
 	// space, when set, is the client connection's memory for the
 	// exchange (attemptSpace); nil allocates one per attempt.
 	space *attemptSpace
+	// info, when set, is the client connection's info, the one ctx
+	// carries: read directly, not looked up in ctx.
+	info *connInfo
 }
 
 // interimWriter relays 1xx interim responses to the client (respWriter).
@@ -200,7 +203,10 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 	} else {
 		x = &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	}
-	lc, lane := loopOf(ctx), 0 // loopconn.go
+	lc, lane := loopOfInfo(req.info), 0 // loopconn.go
+	if req.info == nil {
+		lc = loopOf(ctx)
+	}
 	var now time.Time
 	if lc != nil {
 		// The loop's clock (no clock read): the pool's idle times and
