@@ -350,12 +350,7 @@ func (x *exchange) Read(p []byte) (int, error) {
 	if x.h2 != nil {
 		return x.h2.read(p)
 	}
-	var now time.Time
-	if x.loop != nil {
-		now = x.loop.Now() // the exchange stays on the loop it began on
-	} else {
-		now = time.Now()
-	}
+	now := x.clock()
 	if now.Sub(x.readSet) > x.timeout/8 {
 		x.readSet = now
 		x.c.SetReadDeadline(now.Add(x.timeout))
@@ -369,6 +364,17 @@ func (x *exchange) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// clock is the time for the exchange's deadlines and its connection's
+// idle time: its loop's clock when it runs on one (netloop.Loop.Now, no
+// clock read; the exchange stays on the loop it began on), else
+// time.Now.
+func (x *exchange) clock() time.Time {
+	if x.loop != nil {
+		return x.loop.Now()
+	}
+	return time.Now()
 }
 
 // release ends the exchange: a fully read keep-alive response returns the
@@ -389,7 +395,7 @@ func (x *exchange) release() (unsolicited int) {
 	if x.eof && x.keep && stopped {
 		if unsolicited = x.c.br.Buffered(); unsolicited == 0 {
 			x.c.SetDeadline(time.Time{})
-			x.p.put(x.c, time.Now())
+			x.p.put(x.c, x.clock())
 			return 0
 		}
 		x.tg.Conns.ObserveUnsolicited()
