@@ -64,7 +64,7 @@ func isHopField(name string) bool {
 
 func nameIn(name string, names []string) bool {
 	for _, n := range names {
-		if strings.EqualFold(name, n) {
+		if nameFold(name, n) {
 			return true
 		}
 	}
