@@ -36,7 +36,9 @@ type Attempt struct {
 type Record struct {
 	// Type is http, https, h2, ws or wss.
 	Type string
-	// Time is when the response was generated (for WebSockets, the close).
+	// Time is when the response was generated: for a target's response,
+	// when its header went to the client; for Fulcrum's own answers,
+	// when the answer was done; for WebSockets, the close.
 	Time time.Time
 	// Listener is the listener's name (ALB's elb field).
 	Listener string

@@ -93,7 +93,12 @@ type request struct {
 	// headerAt is when the target's response header arrived (decide);
 	// response_processing_time counts from it.
 	headerAt time.Time
-	group    *Group
+	// respondedAt is when forward began the response to the client: the
+	// record's Time, ALB's "time when the load balancer generated a
+	// response"; zero for Fulcrum's own answers and upgrades, whose Time
+	// is when finish runs.
+	respondedAt time.Time
+	group       *Group
 	// target is the target of the attempt being forwarded.
 	target *target.Target
 	// idleTimeout bounds each wait for the target's bytes.
@@ -499,7 +504,8 @@ func (h *Handler) forward(q *request, x *exchange) {
 	// ALB's response_processing_time: from the target's response header
 	// to the start of the response to the client (Elastic Load
 	// Balancing, "Access log entries").
-	rec.ResponseProcessing = time.Since(q.headerAt)
+	q.respondedAt = time.Now()
+	rec.ResponseProcessing = q.respondedAt.Sub(q.headerAt)
 	rec.ELBStatus, rec.TargetStatus = resp.StatusCode, resp.StatusCode
 	rec.SentBytes = headSize
 
@@ -653,7 +659,9 @@ func (h *Handler) finish(q *request) {
 	if rec == nil {
 		return
 	}
-	rec.Time = time.Now()
+	if rec.Time = q.respondedAt; rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
 	if rec.ELBStatus == 0 && rec.Error == failure.None {
 		// The handler returned without a response (a panic elsewhere).
 		rec.ELBStatus = 500
