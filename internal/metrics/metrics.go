@@ -272,6 +272,17 @@ func (m *Metrics) ResponseTime(group, addr string, d time.Duration) {
 	m.responseTimeObserver(targetKey{group, addr}).Observe(d.Seconds())
 }
 
+// ResponseTimeObserver returns the response-time histogram child of the
+// target addr in group, for a caller that keeps it with its own
+// per-target state and observes seconds on it as ResponseTime does,
+// without the label lookup; nil when m is nil.
+func (m *Metrics) ResponseTimeObserver(group, addr string) prometheus.Observer {
+	if m == nil {
+		return nil
+	}
+	return m.responseTimeObserver(targetKey{group, addr})
+}
+
 // HealthCheck counts one health check; reason is its ALB reason code, ""
 // when it passed.
 func (m *Metrics) HealthCheck(group, addr string, ok bool, reason string) {

@@ -364,7 +364,7 @@ func (h *Handler) decide(q *request, a *attemptState, out *outRequest, t *target
 	g, rec := q.group, q.rec
 	if err == nil {
 		q.headerAt = time.Now()
-		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: q.headerAt}
+		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: q.headerAt, pool: x.p}
 		rec.TargetProcessing = o.Duration()
 		h.observe(rec, &o)
 		q.target = t

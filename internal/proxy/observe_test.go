@@ -77,6 +77,12 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 		t.Errorf("live target hrsp %v 5xx %v", live.HRSP, live.Status5xx)
 	}
 
+	// Five responses, 503 included, each observed once on the live
+	// target's histogram child, which its pool keeps (pool.responseTime).
+	if n := histogramCount(t, reg, "fulcrum_target_response_time_seconds", map[string]string{"target_group": "app", "target": hostPort(backend.URL)}); n != 5 {
+		t.Errorf("response time observations = %d, want 5", n)
+	}
+
 	var retried int
 	for _, id := range ids {
 		rec, ok := hist.Get(id)
@@ -125,6 +131,33 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 		keys = append(keys, k+"="+v)
 	}
 	t.Fatalf("no %s{%s}", name, strings.Join(keys, ","))
+	return 0
+}
+
+// histogramCount returns the sample count of the histogram
+// name{labels} gathered from reg, failing the test when no such series
+// exists.
+func histogramCount(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, mt := range mf.GetMetric() {
+			for _, lp := range mt.GetLabel() {
+				if labels[lp.GetName()] != lp.GetValue() {
+					continue next
+				}
+			}
+			return mt.GetHistogram().GetSampleCount()
+		}
+	}
+	t.Fatalf("no %s%v", name, labels)
 	return 0
 }
 

@@ -70,6 +70,9 @@ func (t *Transport) stealAfter() time.Duration {
 }
 
 func (t *Transport) pool(tg *target.Target) *pool {
+	if p, ok := tg.Attached(t).(*pool); ok {
+		return p // the pool this transport stored, found without the map
+	}
 	if p, ok := t.pools.Load(tg); ok {
 		return p.(*pool)
 	}
@@ -81,6 +84,7 @@ func (t *Transport) pool(tg *target.Target) *pool {
 	p, loaded := t.pools.LoadOrStore(tg, np)
 	if !loaded {
 		np.watchCut(tg.CutContext())
+		tg.Attach(t, np)
 	}
 	return p.(*pool)
 }
@@ -97,6 +101,7 @@ func (t *Transport) closeTarget(tg *target.Target) {
 // forget drops a deregistered target's pool.
 func (t *Transport) forget(tg *target.Target) {
 	t.h2.forget(tg)
+	tg.Detach(t)
 	if p, ok := t.pools.LoadAndDelete(tg); ok {
 		p.(*pool).close()
 	}

@@ -74,6 +74,7 @@ type Target struct {
 	slowStart, decided atomic.Int64
 
 	draining  atomic.Bool
+	attached  atomic.Pointer[attachment] // attach.go
 	idleOnce  sync.Once
 	idle      chan struct{}
 	cut       context.Context
