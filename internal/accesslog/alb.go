@@ -112,20 +112,67 @@ func appendAttempts(b []byte, as []Attempt, value func([]byte, *Attempt) []byte)
 	return b
 }
 
-// appendTime writes ISO 8601 UTC with microseconds, as ALB does.
+// appendTime writes ISO 8601 UTC with microseconds, as ALB does:
+// 2006-01-02T15:04:05.000000Z, or "-" for the zero time. It writes the
+// digits itself: time.Time.AppendFormat parses its layout on every call,
+// and two timestamps a line made it a quarter of the encoder's cost.
 func appendTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
 		return append(b, '-')
 	}
-	return t.UTC().AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000000Z")
+	}
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	b = append(b, '.')
+	b = appendDigits(b, t.Nanosecond()/1000, 6)
+	return append(b, 'Z')
 }
 
-// appendSeconds writes d in seconds with millisecond precision, or -1.
+// appendDigits writes v, 0 <= v < 10^width, as exactly width decimal
+// digits, zero-padded on the left.
+func appendDigits(b []byte, v, width int) []byte {
+	n := len(b) + width
+	b = append(b, "000000"[:width]...)
+	for i := n - 1; v > 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return b
+}
+
+// appendSeconds writes d in seconds with millisecond precision, or -1:
+// what strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64) writes, computed
+// in integers. A duration that sits exactly halfway between two
+// milliseconds goes to AppendFloat, whose rounding of the binary
+// float decides those.
 func appendSeconds(b []byte, d time.Duration) []byte {
 	if d < 0 {
 		return append(b, "-1"...)
 	}
-	return strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64)
+	ms, rem := d/time.Millisecond, d%time.Millisecond
+	switch {
+	case rem == time.Millisecond/2:
+		return strconv.AppendFloat(b, d.Seconds(), 'f', 3, 64)
+	case rem > time.Millisecond/2:
+		ms++
+	}
+	b = strconv.AppendInt(b, int64(ms/1000), 10)
+	b = append(b, '.')
+	return appendDigits(b, int(ms%1000), 3)
 }
 
 func appendStatus(b []byte, code int) []byte {
@@ -136,20 +183,29 @@ func appendStatus(b []byte, code int) []byte {
 }
 
 // appendBare writes an unquoted field: "-" when empty, spaces and control
-// bytes replaced so the field count never changes.
+// bytes replaced so the field count never changes. The clean prefix, all
+// of a usual value, is copied at once.
 func appendBare(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, '-')
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for i < len(s) && !bareUnsafe(s[i]) {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c == '"' || c == 0x7f {
+		if bareUnsafe(c) {
 			c = '_'
 		}
 		b = append(b, c)
 	}
 	return b
 }
+
+// bareUnsafe reports whether c cannot stand in an unquoted field.
+func bareUnsafe(c byte) bool { return c <= ' ' || c == '"' || c == 0x7f }
 
 // appendQuoted writes a quoted field, "-" when empty.
 func appendQuoted(b []byte, s string) []byte {
@@ -163,9 +219,15 @@ func appendQuoted(b []byte, s string) []byte {
 }
 
 // appendEscaped escapes '"' and '\' and writes control bytes as \xHH.
+// The clean prefix, all of a usual value, is copied at once.
 func appendEscaped(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for i < len(s) && !quotedUnsafe(s[i]) {
+		i++
+	}
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '"' || c == '\\':
 			b = append(b, '\\', c)
@@ -177,3 +239,6 @@ func appendEscaped(b []byte, s string) []byte {
 	}
 	return b
 }
+
+// quotedUnsafe reports whether c must be escaped in a quoted field.
+func quotedUnsafe(c byte) bool { return c == '"' || c == '\\' || c < ' ' || c == 0x7f }
