@@ -118,8 +118,10 @@ func grpcMessage(s string) string {
 func (h *Handler) grpcForwarded(q *request, x *exchange) {
 	rec := q.rec
 	if rec.GRPCStatus = x.resp.Trailer.Get("Grpc-Status"); rec.GRPCStatus == "" {
-		// A trailers-only response carries it in the header.
-		rec.GRPCStatus = x.headerValue("Grpc-Status")
+		// A trailers-only response carries it in the header. The value
+		// aliases the connection's head buffer (attemptSpace), and the
+		// record and the metric label outlive the request.
+		rec.GRPCStatus = strings.Clone(x.headerValue("Grpc-Status"))
 	}
 	if rec.GRPCStatus != "" {
 		h.Metrics.GRPCRequest(h.Listener, rec.TargetGroup, rec.GRPCStatus)

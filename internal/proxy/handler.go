@@ -275,15 +275,23 @@ type attemptState struct {
 // would not do: it escapes through the balancer.Policy call.) The
 // connection serves one request at a time, and the next one's attempt
 // loop starts after the last response bytes were written
-// (respWriter.finish still reads exchange.fieldsBuf through pass). Every
-// string the exchange holds is immutable, so what a record or header
-// keeps of it outlives the reuse.
+// (respWriter.finish still reads exchange.fieldsBuf through pass).
+//
+// The response head's strings (exchange.fields, the lazily built header,
+// Response.Status) alias head, which the next attempt's readResponse
+// overwrites. They are read while the request is served; a string that
+// outlives it (a record field the log writer encodes later, a metric
+// label) must be cloned, as grpcForwarded clones grpc-status. Every
+// other string the exchange holds is immutable.
 type attemptSpace struct {
 	// tried backs attemptState.tried while it holds up to 4 targets; a
 	// Policy does not keep it past Pick.
 	tried [4]*target.Target
 	// x is the HTTP/1.1 exchange of the attempt under way (roundTrip).
 	x exchange
+	// head holds the last response head read (readResponse), its
+	// capacity that of the largest head seen on the connection.
+	head []byte
 }
 
 // attemptVerdict is decide's answer.

@@ -173,6 +173,48 @@ func TestReadResponseReuse(t *testing.T) {
 	}
 }
 
+// TestReadResponseHeadBuffer reads heads through a connection's reused
+// head buffer (attemptSpace.head): each head's fields are its own, the
+// buffer is reused rather than reallocated, and a head longer than
+// maxReusedHead gets a string of its own and leaves the buffer as it
+// was.
+func TestReadResponseHeadBuffer(t *testing.T) {
+	big := strings.Repeat("b", maxReusedHead)
+	bc := targetBytes(t, "HTTP/1.1 200 OK\r\nX-N: first\r\nContent-Length: 0\r\n\r\n"+
+		"HTTP/1.1 200 OK\r\nX-Big: "+big+"\r\nContent-Length: 0\r\n\r\n"+
+		"HTTP/1.1 201 Created\r\nX-N: 2\r\nContent-Length: 0\r\n\r\n", 7)
+	var space attemptSpace
+	var kept []byte
+	for i, want := range []struct{ name, value string }{{"X-N", "first"}, {"X-Big", big}, {"X-N", "2"}} {
+		x := &space.x
+		*x = exchange{head: &space.head}
+		if _, err := readResponse(bc, "GET", x); err != nil {
+			t.Fatal(err)
+		}
+		if got := x.headerValue(want.name); got != want.value {
+			t.Fatalf("head %d: %s = %.20q, want %.20q", i, want.name, got, want.value)
+		}
+		switch i {
+		case 0:
+			kept = space.head
+			if len(kept) == 0 {
+				t.Fatal("the first head was not copied into the connection's buffer")
+			}
+		case 1:
+			if &space.head[0] != &kept[0] || len(space.head) != len(kept) {
+				t.Error("a head over maxReusedHead went into the reused buffer")
+			}
+		case 2:
+			if &space.head[0] != &kept[0] {
+				t.Error("the buffer was reallocated for a head that fits")
+			}
+			if got := x.respv.Status; got != "201 Created" {
+				t.Errorf("Status = %q, want 201 Created", got)
+			}
+		}
+	}
+}
+
 func BenchmarkReadResponse(b *testing.B) {
 	raw := "HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Wed, 02 Dec 2026 19:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n"
 	r := strings.NewReader("")

@@ -189,6 +189,10 @@ type exchange struct {
 	// forwarding without the map (respfields.go); nil for HTTP/2.
 	fields    []respField
 	fieldsBuf [respFieldsInline]respField
+	// head, when not nil, is the client connection's buffer that
+	// readResponse copies the response head into (attemptSpace.head);
+	// nil copies each head into a string of its own.
+	head *[]byte
 }
 
 // roundTrip sends req to tg and reads the response header. fresh forbids a
@@ -204,7 +208,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		// The attempt before, if any, has ended: nothing uses its
 		// exchange any more.
 		x = &req.space.x
-		*x = exchange{t: t, p: p, tg: tg, timeout: timeout}
+		*x = exchange{t: t, p: p, tg: tg, timeout: timeout, head: &req.space.head}
 	} else {
 		x = &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	}
