@@ -31,6 +31,12 @@ const (
 	MaxHistoryAttempts = 16
 )
 
+// maxEncodedRecord bounds the bytes of one encoded record (appendRecord)
+// with every string at its MaxHistory* limit and MaxHistoryAttempts
+// attempts: about 48 KiB (TestMaxEncodedRecord). A ring's arena is never
+// smaller, so every record fits.
+const maxEncodedRecord = 64 << 10
+
 // History keeps the most recent requests' records so one can be looked up
 // by Fulcrum's own request id (Record.ID) or by the X-Request-Id the
 // client sent or got back (Record.TraceID). A client-chosen id never
@@ -40,12 +46,16 @@ const (
 // stay findable long after the successes around them are gone.
 //
 // Each record is kept encoded (historycodec.go): its strings cut to the
-// MaxHistory* limits and copied, its numbers as varints, in one byte
-// slice per ring slot that the slot reuses. A kept record holds no
-// pointer into the request's memory and gives the garbage collector
-// nothing to scan. Memory is bounded twice: by count (n per ring) and by
-// bytes: once the encoded records take more than maxBytes the oldest are
-// dropped. Bytes reports the total.
+// MaxHistory* limits and copied, its numbers as varints. A ring writes
+// its records one after another into an arena of its own, mapped outside
+// the Go heap (arena_unix.go), and starts again at the arena's start when
+// its slots do (every n records) or when the next record would pass the
+// arena's end; a record it writes over is dropped, oldest first. The
+// bytes written therefore span about n records, whatever the bound, and
+// a kept record holds no pointer and gives the garbage collector nothing
+// to scan or to count toward its heap goal. Memory is bounded twice: by
+// count (n per ring) and by bytes (half of maxBytes per ring, at least
+// maxEncodedRecord); Bytes reports the encoded records' total.
 //
 // A request counts as failed when Fulcrum answered it with an error, when
 // any attempt failed (even if a retry then succeeded), or when the final
@@ -59,19 +69,25 @@ type History struct {
 	maxBytes int64
 }
 
+// historyRing is n slots and the arena their records are written in. The
+// occupied slots are count, ending just before next; their records lie in
+// the arena in the same order, from the oldest's offset onwards, wrapping
+// once at most, and head is where the next one goes.
 type historyRing struct {
 	slots []historySlot
+	arena []byte
 	next  int
-	count int // occupied slots, ending just before next
+	count int
+	head  int
 }
 
-// historySlot holds one encoded record. seq is the stored count when it
-// was written, 0 for an empty slot; enc keeps its capacity across the
-// records the slot holds, and that capacity is what the slot counts
-// against maxBytes.
+// historySlot locates one encoded record in its ring's arena: bytes
+// off..off+n. seq is the stored count when it was written, 0 for an empty
+// slot.
 type historySlot struct {
 	seq uint64
-	enc []byte
+	off int
+	n   int
 }
 
 type slot struct {
@@ -84,7 +100,9 @@ type slot struct {
 func NewHistory(n int) *History { return NewHistoryBytes(n, DefaultHistoryBytes) }
 
 // NewHistoryBytes is NewHistory with a bound on the bytes the encoded
-// records take; maxBytes below 1 means DefaultHistoryBytes.
+// records take: maxBytes/2 per ring, at least maxEncodedRecord; maxBytes
+// below 1 means DefaultHistoryBytes. The arenas are reserved, not
+// written: memory grows only as records are kept.
 func NewHistoryBytes(n int, maxBytes int64) *History {
 	if n < 1 {
 		n = DefaultHistory
@@ -92,22 +110,23 @@ func NewHistoryBytes(n int, maxBytes int64) *History {
 	if maxBytes < 1 {
 		maxBytes = DefaultHistoryBytes
 	}
-	h := &History{maxBytes: maxBytes}
+	per := max(maxBytes/2, maxEncodedRecord)
+	h := &History{maxBytes: 2 * per}
 	for i := range h.rings {
-		h.rings[i] = historyRing{slots: make([]historySlot, n)}
+		h.rings[i] = historyRing{slots: make([]historySlot, n), arena: newArena(h, int(per))}
 	}
 	return h
 }
 
-// Bytes returns the bytes the stored records take encoded (the
-// capacity of their slots' buffers), the quantity bounded by maxBytes.
+// Bytes returns the bytes the stored records take encoded, the quantity
+// bounded by MaxBytes.
 func (h *History) Bytes() int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.bytes
 }
 
-// MaxBytes returns the bound on Bytes.
+// MaxBytes returns the bound on Bytes: the two rings' arenas together.
 func (h *History) MaxBytes() int64 { return h.maxBytes }
 
 // Failed reports whether r counts as a failed request.
@@ -126,8 +145,8 @@ func Failed(r *Record) bool {
 	return false
 }
 
-// Add stores a bounded, encoded copy of r; r stays the caller's. A
-// record with neither ID nor TraceID is not kept.
+// Add stores r, dropping the oldest record of its ring when the ring is
+// full or when r's bytes are written over it.
 func (h *History) Add(r *Record) {
 	if h == nil || (r.ID == "" && r.TraceID == "") {
 		return
@@ -139,72 +158,62 @@ func (h *History) Add(r *Record) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.scratch = appendRecord(h.scratch[:0], r)
+	enc := h.scratch
+	if cap(h.scratch) > maxEncodedRecord {
+		h.scratch = nil // cannot happen (appendRecord cuts); keeps the scratch small regardless
+	}
 	ring := &h.rings[ri]
+	n := len(enc)
+	if n > len(ring.arena) {
+		return // cannot happen: the arena holds maxEncodedRecord
+	}
 	i := ring.next
 	if ring.count == len(ring.slots) {
-		h.drop(ri, i, true)
+		h.drop(ring)
 	}
-	ring.next = (i + 1) % len(ring.slots)
-	ring.count++
-	s := &ring.slots[i]
-	n := len(h.scratch)
-	if c := cap(s.enc); c < n || c > 2*n+64 {
-		// Too small, or much larger than records now are: a slot that once
-		// held a long URL does not keep its size.
-		s.enc = make([]byte, 0, n+n/4+16)
+	off := ring.head
+	if i == 0 || off+n > len(ring.arena) {
+		// Back to the arena's start. The records from head to the end
+		// are the oldest; they go first.
+		for ring.count > 0 && ring.slots[ring.oldest()].off >= off {
+			h.drop(ring)
+		}
+		off = 0
 	}
-	s.enc = append(s.enc[:0], h.scratch...)
-	if cap(h.scratch) > 64<<10 {
-		h.scratch = nil // one huge record does not stay in the scratch
-	}
-	h.stored++
-	s.seq = h.stored
-	h.bytes += int64(cap(s.enc))
-	keep := slot{ri, i}
-	for h.bytes > h.maxBytes {
-		if !h.dropOldest(keep) {
+	for ring.count > 0 {
+		o := &ring.slots[ring.oldest()]
+		if o.off >= off+n || o.off+o.n <= off {
 			break
 		}
+		h.drop(ring)
 	}
+	copy(ring.arena[off:], enc)
+	h.stored++
+	ring.slots[i] = historySlot{seq: h.stored, off: off, n: n}
+	ring.next = (i + 1) % len(ring.slots)
+	ring.count++
+	ring.head = off + n
+	h.bytes += int64(n)
 }
 
-// drop empties slot i of ring ri, which must be occupied. reuse keeps
-// its buffer for the record about to take the slot; otherwise the buffer
-// is released.
-func (h *History) drop(ri, i int, reuse bool) {
-	ring := &h.rings[ri]
-	s := &ring.slots[i]
-	h.bytes -= int64(cap(s.enc))
-	s.seq = 0
-	if !reuse {
-		s.enc = nil
-	}
+// oldest returns the index of the ring's oldest occupied slot; the ring
+// must not be empty.
+func (r *historyRing) oldest() int {
+	return (r.next - r.count + len(r.slots)) % len(r.slots)
+}
+
+// record returns the encoded record of slot i, aliasing the arena.
+func (r *historyRing) record(i int) []byte {
+	s := &r.slots[i]
+	return r.arena[s.off : s.off+s.n : s.off+s.n]
+}
+
+// drop empties the ring's oldest slot, which must be occupied.
+func (h *History) drop(ring *historyRing) {
+	s := &ring.slots[ring.oldest()]
+	h.bytes -= int64(s.n)
+	*s = historySlot{}
 	ring.count--
-}
-
-// dropOldest drops the oldest record of either ring other than keep; it
-// reports false when there is none.
-func (h *History) dropOldest(keep slot) bool {
-	best, bestSeq := -1, uint64(0)
-	for ri := range h.rings {
-		ring := &h.rings[ri]
-		if ring.count == 0 {
-			continue
-		}
-		i := (ring.next - ring.count + len(ring.slots)) % len(ring.slots)
-		if (slot{ri, i}) == keep {
-			continue
-		}
-		if best < 0 || ring.slots[i].seq < bestSeq {
-			best, bestSeq = ri, ring.slots[i].seq
-		}
-	}
-	if best < 0 {
-		return false
-	}
-	ring := &h.rings[best]
-	h.drop(best, (ring.next-ring.count+len(ring.slots))%len(ring.slots), false)
-	return true
 }
 
 // Get returns a copy of the record whose own id is id or, failing that,
@@ -231,7 +240,7 @@ func (h *History) Get(id string) (Record, bool) {
 			if s.seq == 0 {
 				continue
 			}
-			own, trace := recordKeys(s.enc)
+			own, trace := recordKeys(ring.record(i))
 			if len(own) == 0 {
 				own = trace // no own id: the trace id is its key
 			}
@@ -255,7 +264,7 @@ func (h *History) Get(id string) (Record, bool) {
 // bug (historycodec_test.go round-trips every field); the caller treats
 // the record as gone.
 func (h *History) decode(s slot) (Record, error) {
-	return decodeRecord(h.rings[s.ring].slots[s.idx].enc)
+	return decodeRecord(h.rings[s.ring].record(s.idx))
 }
 
 // Recent returns up to limit records, newest first; failedOnly restricts

@@ -2,8 +2,10 @@ package accesslog
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
@@ -101,12 +103,96 @@ func TestHistoryBoundedInBytes(t *testing.T) {
 	if n := len(h.Recent(100000, false)); n == 0 || int64(n)*int64(MaxHistoryUserAgent+MaxHistoryURL) > limit {
 		t.Errorf("%d records kept", n)
 	}
-	// A record over the bound by itself is still kept, alone.
+	// A bound below the largest record is raised to hold one per ring.
 	h2 := NewHistoryBytes(10, 1)
 	h2.Add(&Record{ID: "a", UserAgent: ua})
 	h2.Add(&Record{ID: "b", UserAgent: ua})
-	if _, ok := h2.Get("b"); !ok || len(h2.Recent(10, false)) != 1 {
-		t.Errorf("tiny bound: %v", ids(h2.Recent(10, false)))
+	if _, ok := h2.Get("b"); !ok || h2.MaxBytes() != 2*maxEncodedRecord || h2.Bytes() > h2.MaxBytes() {
+		t.Errorf("tiny bound: %v, %d of %d bytes", ids(h2.Recent(10, false)), h2.Bytes(), h2.MaxBytes())
+	}
+}
+
+// maxedRecord returns a record with every string over its MaxHistory*
+// limit and more than MaxHistoryAttempts attempts.
+func maxedRecord(id string) *Record {
+	long := strings.Repeat("x", 4*MaxHistoryURL)
+	r := &Record{ID: id, TraceID: "t" + id, Time: time.Unix(1, 2), RequestCreation: time.Unix(3, 4),
+		RequestProcessing: -1, TargetProcessing: time.Hour, ResponseProcessing: time.Hour,
+		ELBStatus: 502, TargetStatus: 999, ReceivedBytes: 1 << 60, SentBytes: 1 << 60, RulePriority: 50000,
+		Error: failure.ConnectionTimeout}
+	for _, f := range historyStrings(r) {
+		*f.p = long
+	}
+	for range MaxHistoryAttempts + 4 {
+		r.Attempts = append(r.Attempts, Attempt{Target: long, Status: 999, Detail: long, Evidence: long, Duration: time.Hour,
+			Class: failure.Class{Type: failure.ConnectionTimeout, Idle: time.Hour, RequestStatus: 504}})
+	}
+	return r
+}
+
+// TestMaxEncodedRecord: the largest record the codec can write fits
+// maxEncodedRecord, the least a ring's arena holds.
+func TestMaxEncodedRecord(t *testing.T) {
+	n := len(appendRecord(nil, maxedRecord(strings.Repeat("i", 4*MaxHistoryField))))
+	if n > maxEncodedRecord || n < maxEncodedRecord/2 {
+		t.Errorf("a maxed record encodes to %d bytes; maxEncodedRecord is %d", n, maxEncodedRecord)
+	}
+}
+
+// TestHistoryArenaRecords: records of random sizes, in an arena a few
+// records long and in one much larger than n records, are kept whole: the
+// ring holds a run of the newest records, each decoding to what was
+// added, within the byte bound, and the bytes written never pass about
+// n records even when the bound would allow more.
+func TestHistoryArenaRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct {
+		n        int
+		maxBytes int64
+	}{{50, 1}, {200, 1}, {1000, 300 << 10}, {50, 64 << 20}, {7, 300 << 10}} {
+		h := NewHistoryBytes(tc.n, tc.maxBytes)
+		var added []*Record
+		var sizes []int
+		reach := 0
+		for i := range 3000 {
+			r := &Record{ID: fmt.Sprint("r", i), URL: strings.Repeat("u", rng.IntN(MaxHistoryURL)), ELBStatus: 200}
+			if rng.IntN(50) == 0 {
+				r = maxedRecord(r.ID)
+				r.Error, r.ELBStatus, r.Attempts = failure.None, 200, nil
+			}
+			added = append(added, r)
+			sizes = append(sizes, len(appendRecord(nil, r)))
+			h.Add(r)
+			reach = max(reach, h.rings[0].head)
+			if h.Bytes() > h.MaxBytes() {
+				t.Fatalf("n %d bound %d: %d bytes kept", tc.n, tc.maxBytes, h.Bytes())
+			}
+		}
+		got := h.Recent(tc.n, false)
+		if len(got) == 0 || got[0].ID != added[len(added)-1].ID {
+			t.Fatalf("n %d bound %d: the newest record is not kept: %v", tc.n, tc.maxBytes, ids(got))
+		}
+		for j, r := range got {
+			want := added[len(added)-1-j]
+			if r.ID != want.ID || r.URL != want.URL[:min(len(want.URL), MaxHistoryURL)] {
+				t.Fatalf("n %d bound %d: record %d from the newest is %q (%d URL bytes), want %q (%d)",
+					tc.n, tc.maxBytes, j, r.ID, len(r.URL), want.ID, len(want.URL))
+			}
+		}
+		if tc.maxBytes >= 64<<20 && len(got) < tc.n-2 {
+			t.Errorf("n %d: a large arena keeps %d of the last %d records", tc.n, len(got), tc.n)
+		}
+		window := 0 // the most bytes n consecutive records take
+		for j := range sizes {
+			sum := 0
+			for _, z := range sizes[j:min(j+tc.n, len(sizes))] {
+				sum += z
+			}
+			window = max(window, sum)
+		}
+		if limit := min(len(h.rings[0].arena), window); reach > limit {
+			t.Errorf("n %d bound %d: records written up to byte %d, over %d", tc.n, tc.maxBytes, reach, limit)
+		}
 	}
 }
 

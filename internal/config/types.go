@@ -60,8 +60,11 @@ type Admin struct {
 	// 1..1000000.
 	RequestHistory int `yaml:"request_history"`
 	// RequestHistoryBytes bounds the bytes the request history's records
-	// retain (strings and attempts); the oldest are dropped beyond it.
-	// Default 64 MiB (67108864), range 1 MiB..16 GiB.
+	// take encoded (strings and attempts), half for successes and half
+	// for failures; the oldest are dropped beyond it. It is reserved
+	// address space, not memory: a ring's records span about
+	// request_history records, whatever the bound. Default 64 MiB
+	// (67108864), range 1 MiB..16 GiB.
 	RequestHistoryBytes int64 `yaml:"request_history_bytes"`
 	// AllowedHosts are extra Host header names the admin HTTP server
 	// answers to, besides its own address, localhost and loopback IPs;
