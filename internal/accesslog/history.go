@@ -53,7 +53,9 @@ const maxEncodedRecord = 64 << 10
 // arena's end; a record it writes over is dropped, oldest first. The
 // bytes written therefore span about n records, whatever the bound, and
 // a kept record holds no pointer and gives the garbage collector nothing
-// to scan or to count toward its heap goal. Memory is bounded twice: by
+// to scan or to count toward its heap goal. A page once written stays
+// resident until the History is unreachable, so the history's memory is
+// the most bytes any n successive records took, within the bound. Memory is bounded twice: by
 // count (n per ring) and by bytes (half of maxBytes per ring, at least
 // maxEncodedRecord); Bytes reports the encoded records' total.
 //
