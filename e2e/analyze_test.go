@@ -154,8 +154,8 @@ func TestAnalyzeRealHAProxy(t *testing.T) {
 	}
 	dir := t.TempDir()
 	dead := closedAddr(t)
-	fe1, fe2, fe3 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	fe4 := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	fes := freeAddrs(t, 4)
+	fe1, fe2, fe3, fe4 := fes[0], fes[1], fes[2], fes[3]
 	const custom = `%ci:%cp [%tr] %ft %b/%s %ST %tsc %{+Q}r`
 	cfg := fmt.Sprintf(`global
   log stdout format raw local0
@@ -216,14 +216,15 @@ backend betcp
 	}
 	// A TCP connection to the tcplog frontend: HAProxy cannot reach the
 	// server and closes it.
-	tcpClient := "-"
-	if c, err := net.Dial("tcp", fe4); err == nil {
-		tcpClient = c.LocalAddr().String()
-		c.Write([]byte("hello\n"))
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		c.Read(make([]byte, 16))
-		c.Close()
+	c, err := net.Dial("tcp", fe4)
+	if err != nil {
+		t.Fatalf("tcplog frontend: %v", err)
 	}
+	tcpClient := c.LocalAddr().String()
+	c.Write([]byte("hello\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.Read(make([]byte, 16))
+	c.Close()
 	// HAProxy logs at the end of each session: wait for the lines.
 	deadline := time.Now().Add(10 * time.Second)
 	for (strings.Count(readFile(logPath), "\"GET /x") < 4 || !strings.Contains(readFile(logPath), tcpClient+" [")) && time.Now().Before(deadline) {
@@ -247,7 +248,7 @@ backend betcp
 	in := r["inputs"].([]any)[0].(map[string]any)
 	formats := in["formats"].(map[string]any)
 	if formats["haproxy"] != 4.0 || formats["haproxy-log-format"] != 1.0 || in["unparsed"] != 0.0 || in["envelopes"].(map[string]any)["docker-compose"] != 5.0 {
-		t.Errorf("input %v\n%s", in, wrapped.String())
+		t.Errorf("input %v\n%s\nhaproxy's whole log (tcp client %s):\n%s", in, wrapped.String(), tcpClient, readFile(logPath))
 	}
 	if got := causeCounts(r)["target-not-listening"]; got != 5 || r["lb_5xx"] != 4.0 {
 		t.Errorf("causes %v, lb_5xx %v\n%s", causeCounts(r), r["lb_5xx"], wrapped.String())
@@ -445,7 +446,8 @@ func TestAnalyzeRealHAProxyEvents(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pemCertAndKey(t, filepath.Join(dir, "site.pem"))
-	web, tls := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	webTLS := freeAddrs(t, 2)
+	web, tls := webTLS[0], webTLS[1]
 	cfg := fmt.Sprintf(`global
   log stdout format raw local0
 defaults

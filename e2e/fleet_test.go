@@ -37,7 +37,8 @@ func startEtcdProc(t *testing.T) *etcdProc {
 		}
 		t.Skip("etcd is not installed (apt-get install etcd-server)")
 	}
-	e := &etcdProc{t: t, dir: t.TempDir(), client: freePort(t), peer: freePort(t)}
+	ports := freePorts(t, 2)
+	e := &etcdProc{t: t, dir: t.TempDir(), client: ports[0], peer: ports[1]}
 	e.start()
 	t.Cleanup(e.kill)
 	return e

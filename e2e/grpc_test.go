@@ -161,7 +161,7 @@ target_groups:
 func TestNginxHTTP2Target(t *testing.T) {
 	// runNginx's own listener speaks HTTP/1.1; a second one speaks
 	// HTTP/2 with prior knowledge (nginx 1.22: "listen ... http2").
-	h2addr := closedAddr(t)
+	h2addr := freeAddrs(t, 1)[0]
 	runNginx(t, fmt.Sprintf(`listen %s http2; location / { return 200 "$server_protocol\n"; }`, h2addr))
 	if !waitListening(h2addr, 5*time.Second) {
 		t.Fatal("nginx's http2 listener did not start")

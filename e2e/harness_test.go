@@ -279,7 +279,53 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// closedAddr returns an address on which nothing listens.
+// freePorts returns n distinct ports on 127.0.0.1 that were free a moment
+// ago, for a process that cannot bind port 0 and report it (haproxy,
+// nginx, etcd). All n listeners are open at once, so no two are the same
+// port: two calls of freePort in a row can get the same port back, and
+// haproxy would then bind two frontends on it with SO_REUSEPORT and split
+// the test's connections between them.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
+	}
+	return ports
+}
+
+// freeAddrs is freePorts as "127.0.0.1:port" addresses.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i, p := range freePorts(t, n) {
+		addrs[i] = fmt.Sprintf("127.0.0.1:%d", p)
+	}
+	return addrs
+}
+
+// closedAddr returns an address on which nothing listens, for the rest of
+// the test: the port stays bound to a socket that never listens, so a
+// connection to it is refused (RST) and no other listener or process can
+// take the port while the test runs.
 func closedAddr(t *testing.T) string {
-	return fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
