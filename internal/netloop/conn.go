@@ -109,16 +109,21 @@ func deadline(t time.Time) int64 {
 // iteration is seen by the wait that follows (wait reads the clock).
 func (c *Conn) expired(dl int64) bool { return dl != 0 && dl <= c.l.now }
 
-// sysRead and sysWrite are read(2) and write(2) on a non-blocking
-// socket, which never block: raw system calls, without the runtime's
-// entersyscall and exitsyscall, so that the scheduler never sees the
-// loop in a system call and never hands its P to another thread.
+// sysRead and sysWrite are recvfrom(2) and sendto(2), with no address,
+// on a non-blocking socket, which never block: raw system calls, without
+// the runtime's entersyscall and exitsyscall, so that the scheduler never
+// sees the loop in a system call and never hands its P to another
+// thread. On a socket they are read(2) and write(2) without the file
+// layer's work per call (vfs_read and vfs_write: the file position lock,
+// the access checks and fsnotify), which HAProxy's recv and send skip
+// too; sendto's MSG_NOSIGNAL turns a write to a reset connection into
+// EPIPE without a SIGPIPE (send(2)).
 func sysRead(fd int, p []byte) (int, error) {
 	var ptr unsafe.Pointer
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
@@ -130,7 +135,7 @@ func sysWrite(fd int, p []byte) (int, error) {
 	if len(p) > 0 {
 		ptr = unsafe.Pointer(&p[0])
 	}
-	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(ptr), uintptr(len(p)))
+	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_NOSIGNAL, 0, 0)
 	if e != 0 {
 		return 0, e
 	}
