@@ -71,7 +71,17 @@ func (w *respWriter) extend() {
 }
 
 func (w *respWriter) reset(req *httpmsg.Request, p *http1.Request, closeAfter bool) {
-	clear(w.hdr)
+	switch {
+	case w.hdr != nil:
+		clear(w.hdr)
+	default:
+		// Given back while the connection was parked idle (lendBufs).
+		if h, ok := w.cc.cs.headers.Get().(http.Header); ok {
+			w.hdr = h
+		} else {
+			w.hdr = make(http.Header, 16)
+		}
+	}
 	w.pass = nil
 	w.status, w.wroteHeader, w.committed, w.chunked, w.noBody = 0, false, false, false, false
 	w.head = req.Method == http.MethodHead
