@@ -159,7 +159,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 			out.interim = rw
 		}
 		out.hook = &rw.cc.hook
-		out.space = &rw.cc.space
+		out.space = &rw.cc.rs.space
 	}
 	if ci != nil && ci.closeTarget {
 		// desync_mitigation_mode defensive, Ambiguous request: neither

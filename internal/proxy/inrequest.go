@@ -13,7 +13,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
-// newRequest fills the connection's reusable request (cc.msg) from a
+// newRequest fills the connection's reusable request (cc.rs.msg) from a
 // parsed head. Every string in it is a substring of one copy of the head,
 // so the request costs that one allocation. The header holds the fields
 // with canonical names, without Host (it is r.Host), without the framing
@@ -30,7 +30,7 @@ func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*httpmsg.Reques
 		off := cap(head) - cap(b)
 		return s[off : off+len(b)]
 	}
-	r := &cc.msg
+	r := &cc.rs.msg
 	hdr := r.Header[:0]
 	clear(hdr[:cap(hdr)])
 	*r = httpmsg.Request{Method: sub(p.Method), Host: sub(p.Host), ProtoMajor: 1, ProtoMinor: p.Minor, Proto: "HTTP/1.1",

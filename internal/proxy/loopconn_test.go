@@ -92,8 +92,8 @@ func rawGet(t *testing.T, c net.Conn, br *bufio.Reader) (int, string) {
 }
 
 // TestLoopIdleConnectionsHoldNoTask: keep-alive connections between
-// requests are parked on their loop with no coroutine, no read buffer and
-// no header map, and each is resumed by its next request.
+// requests are parked on their loop with no coroutine, read buffer,
+// request state or header map, and each is resumed by its next request.
 func TestLoopIdleConnectionsHoldNoTask(t *testing.T) {
 	tg := newRawTarget(t, false)
 	s, addr := startServer(t, fmt.Sprintf(`
@@ -133,22 +133,23 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 	if st.Idle != n || st.Tasks != st.Free {
 		t.Fatalf("loops hold %+v; want %d idle connections and every task free", st, n)
 	}
-	// Nor a read buffer or a response header map (lendBufs): the loops
-	// answered Stats after parking, so what they wrote is seen here.
+	// Nor a read buffer, request state or response header map
+	// (lendBufs): the loops answered Stats after parking, so what they
+	// wrote is seen here.
 	s.mu.Lock()
 	srv := s.listeners["web"].srv
 	s.mu.Unlock()
 	srv.mu.Lock()
 	held := 0
 	for cc := range srv.conns {
-		if cc.buf != nil || cc.bufp != nil || cc.rw.hdr != nil {
+		if cc.buf != nil || cc.bufp != nil || cc.rs != nil || cc.rw.hdr != nil {
 			held++
 		}
 	}
 	conns := len(srv.conns)
 	srv.mu.Unlock()
 	if conns != n || held != 0 {
-		t.Fatalf("%d of %d idle connections hold a read buffer or a header map; want none of %d", held, conns, n)
+		t.Fatalf("%d of %d idle connections hold a read buffer, request state or header map; want none of %d", held, conns, n)
 	}
 	loops.Stats() // and the loops see these reads before they serve again
 	for i, cl := range cs {
