@@ -276,11 +276,8 @@ func (cs *connServer) isShutting() bool { return cs.shutting.Load() }
 // is done. It returns ctx's error when connections were still open then
 // (the caller closes them with closeAll).
 func (cs *connServer) shutdown(ctx context.Context) error {
+	cs.stopAccepting()
 	cs.mu.Lock()
-	cs.shutting.Store(true)
-	if cs.ln != nil {
-		cs.ln.Close()
-	}
 	for cc := range cs.conns {
 		if cc.idle.Load() {
 			cc.raw.Close()
@@ -312,6 +309,20 @@ func (cs *connServer) shutdown(ctx context.Context) error {
 	cs.retiring.Wait()
 	cs.retireCancel()
 	return ctx.Err()
+}
+
+// stopAccepting marks cs as shutting down and closes its listening
+// socket: once it returns, no new connection reaches cs. A reload calls
+// it before the rest of shutdown runs in the background, so that with
+// reuse_port on the old and the new socket of one address, connections
+// made after the reload land on the new one only.
+func (cs *connServer) stopAccepting() {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.shutting.Store(true)
+	if cs.ln != nil {
+		cs.ln.Close()
+	}
 }
 
 // closeAll closes every connection still open.

@@ -185,7 +185,9 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 		var body io.Reader = r.Body
 		if _, ok := r.Body.(*bodyReader); !ok {
 			// The connection loop's body bounds its reads itself.
-			body = newIdleBody(body, w, q.idleTimeout)
+			ib := newIdleBody(body, w, q.idleTimeout)
+			defer ib.stop() // a transport may read on after the handler
+			body = ib
 		}
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
 			bp := h.buffer()

@@ -26,12 +26,36 @@ import (
 // timeout. Once the body is fully read the deadline is cleared, so
 // net/http's background read (which notices a client going away) does not
 // time out while the response streams.
+//
+// The HTTP/2 transport to a target may go on reading the body after the
+// handler returned (the target answered before the body's end); stop,
+// deferred by the handler, ends the deadline moves then, since the
+// client's ResponseWriter must not be used after its handler is done.
 type idleBody struct {
 	r    io.Reader
 	rc   *http.ResponseController
 	idle time.Duration
 	// timedOut is set when a read hit the idle bound: the client stalled.
 	timedOut bool
+
+	mu      sync.Mutex
+	stopped bool // stop ran: the ResponseWriter is not touched again
+}
+
+// stop ends the deadline moves; Reads still read the body.
+func (b *idleBody) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.mu.Unlock()
+}
+
+// setReadDeadline moves the client's read deadline unless stop ran.
+func (b *idleBody) setReadDeadline(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.stopped {
+		b.rc.SetReadDeadline(t)
+	}
 }
 
 func newIdleBody(r io.Reader, w http.ResponseWriter, idle time.Duration) *idleBody {
@@ -42,13 +66,13 @@ func newIdleBody(r io.Reader, w http.ResponseWriter, idle time.Duration) *idleBo
 // os.ErrDeadlineExceeded.
 func (b *idleBody) Read(p []byte) (int, error) {
 	if b.idle > 0 {
-		b.rc.SetReadDeadline(time.Now().Add(b.idle))
+		b.setReadDeadline(time.Now().Add(b.idle))
 	}
 	n, err := b.r.Read(p)
 	switch {
 	case err == io.EOF:
 		if b.idle > 0 {
-			b.rc.SetReadDeadline(time.Time{})
+			b.setReadDeadline(time.Time{})
 		}
 	case err != nil && errors.Is(err, os.ErrDeadlineExceeded):
 		b.timedOut = true

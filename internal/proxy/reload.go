@@ -177,16 +177,20 @@ func (s *Server) commit(p reloadPlan, cfg *config.Config, now time.Time) ([]stri
 			continue
 		case listenerRemove:
 			delete(s.listeners, st.Name)
+			l.srv.stopAccepting()
 			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
 			note("listener %s removed; its connections drain", st.Name)
 			continue
 		}
-		if l != nil {
-			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
-		}
 		nl := fresh[st.Name]
 		s.listeners[st.Name] = nl
 		s.serveListener(nl)
+		if l != nil {
+			// The successor accepts; from here it takes every new
+			// connection, and the old one's finish in the background.
+			l.srv.stopAccepting()
+			s.bgWG.Go(func() { s.shutdownListener(l, s.grace) })
+		}
 		switch st.Action {
 		case listenerAdd:
 			note("listener %s added on %s", st.Name, nl.ln.Addr())
