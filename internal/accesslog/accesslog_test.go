@@ -199,3 +199,45 @@ func BenchmarkAppendJSON(b *testing.B) {
 		buf = AppendJSON(buf[:0], r)
 	}
 }
+
+// TestRecordKeep: Keep's copies stay as they were while the record lives,
+// however many follow (a copy that does not fit goes to a new block);
+// after Reset the memory is reused, without allocating, and a block over
+// maxKeep is not kept.
+func TestRecordKeep(t *testing.T) {
+	var r Record
+	src := []byte("GET")
+	m := r.KeepBytes(src)
+	src[0] = 'P' // the copy does not follow its source
+	var kept []string
+	for i := range 300 {
+		kept = append(kept, r.Keep(strings.Repeat(string(rune('a'+i%26)), i)))
+	}
+	if m != "GET" {
+		t.Errorf("first copy %q after 300 more, want GET", m)
+	}
+	for i, s := range kept {
+		if want := strings.Repeat(string(rune('a'+i%26)), i); s != want {
+			t.Fatalf("copy %d is %q, want %q", i, s, want)
+		}
+	}
+	if cap(r.keep) <= maxKeep {
+		t.Fatalf("300 copies took %d bytes of memory; the test needs more than maxKeep (%d)", cap(r.keep), maxKeep)
+	}
+	r.Reset()
+	if r.keep != nil {
+		t.Errorf("Reset kept a block of %d bytes, over maxKeep", cap(r.keep))
+	}
+	r.Keep("warm up")
+	r.Reset()
+	if n := testing.AllocsPerRun(100, func() {
+		r.Keep("Mozilla/5.0 (X11; Linux x86_64)")
+		r.Keep("0123456789abcdef0123456789abcdef")
+		r.Reset()
+	}); n != 0 {
+		t.Errorf("Keep after Reset: %v allocations, want 0", n)
+	}
+	if s := r.Keep(""); s != "" {
+		t.Errorf("Keep(\"\") = %q", s)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
@@ -44,6 +45,9 @@ func TestHistoryCodecRoundTrip(t *testing.T) {
 	r := fullRecord()
 	for _, v := range []reflect.Value{reflect.ValueOf(r), reflect.ValueOf(r.Attempts[0])} {
 		for i := range v.NumField() {
+			if !v.Type().Field(i).IsExported() {
+				continue // Record.keep, memory for Keep
+			}
 			if v.Field(i).IsZero() {
 				t.Errorf("%s.%s is zero in fullRecord: set it, and encode it in historycodec.go", v.Type().Name(), v.Type().Field(i).Name)
 			}
@@ -54,7 +58,7 @@ func TestHistoryCodecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(r, got); diff != "" {
+	if diff := cmp.Diff(r, got, cmpopts.IgnoreUnexported(Record{})); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 	// Decoded strings are a copy: the encoding can be reused at once.

@@ -9,6 +9,7 @@ package accesslog
 import (
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
@@ -114,6 +115,37 @@ type Record struct {
 	// target or Fulcrum's own answer (proxy/grpcanswer.go); empty for
 	// other requests.
 	GRPCStatus string
+
+	// keep is the memory Keep copies strings into, reused after Reset.
+	keep []byte
+}
+
+// maxKeep is the most memory a record keeps for Keep across Reset; a
+// request with longer strings than that gets a new block the next time.
+const maxKeep = 16 << 10
+
+// Keep returns a copy of s in the record's own memory, valid until Reset:
+// a request's strings must outlive the request in its record (the writer
+// encodes the line after the request has ended, and the client
+// connection reuses the memory its head was read into), and a copy here
+// costs no allocation once the record has carried a few requests. Bytes
+// handed out are never written again before Reset: a copy that does not
+// fit goes to a new block, and the strings in the old one keep it alive.
+func (r *Record) Keep(s string) string {
+	return r.KeepBytes(unsafe.Slice(unsafe.StringData(s), len(s)))
+}
+
+// KeepBytes is Keep for the bytes b; b itself is not kept.
+func (r *Record) KeepBytes(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(r.keep)-len(r.keep) < len(b) {
+		r.keep = make([]byte, 0, max(2*cap(r.keep), len(b), 512))
+	}
+	off := len(r.keep)
+	r.keep = append(r.keep, b...)
+	return unsafe.String(&r.keep[off], len(b))
 }
 
 // Answered reports whether a rule's redirect or fixed_response produced
@@ -122,10 +154,15 @@ func (r *Record) Answered() bool {
 	return r.Action == "redirect" || r.Action == "fixed-response"
 }
 
-// Reset clears r for reuse, keeping the Attempts capacity.
+// Reset clears r for reuse, keeping the Attempts capacity and the memory
+// of Keep (up to maxKeep): the strings Keep returned are invalid from
+// here on.
 func (r *Record) Reset() {
-	at := r.Attempts[:0]
-	*r = Record{Attempts: at}
+	at, keep := r.Attempts[:0], r.keep[:0]
+	if cap(keep) > maxKeep {
+		keep = nil
+	}
+	*r = Record{Attempts: at, keep: keep}
 }
 
 // MaxLogUserAgent is the longest User-Agent an access log line carries:

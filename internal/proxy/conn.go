@@ -393,6 +393,9 @@ type reqState struct {
 	req http1.Request
 	// space is the attempt loop's memory for the request being served.
 	space attemptSpace
+	// head holds the copy of the request head that msg's strings point
+	// into (newRequest), reused by the next request.
+	head []byte
 }
 
 // errClientGone is the cause of a connection context the client closed.

@@ -631,11 +631,16 @@ func proxyStatus(et failure.ErrorType, details string) string {
 // set (every request Serve routes; none ownAnswer refuses).
 func (h *Handler) fillRecord(q *request, ci *connInfo, trace bool) {
 	r, rec := q.r, q.rec
-	q.strs = newRequestStrings(r, h.TLS, h.Port, trace, q.start)
+	q.strs = newRequestStrings(rec, r, h.TLS, h.Port, trace, q.start)
 	rec.ID = q.strs.id
+	// The record keeps its own copies of the request's strings: on an
+	// HTTP/1.1 connection they point into the connection's head buffer,
+	// which its next request reuses (inrequest.go).
 	q.id = r.Header.Get("X-Request-Id")
 	if q.id == "" || len(q.id) > 200 {
 		q.id = rec.ID
+	} else {
+		q.id = rec.Keep(q.id)
 	}
 	rec.Type = "http"
 	if r.TLS != nil {
@@ -649,7 +654,7 @@ func (h *Handler) fillRecord(q *request, ci *connInfo, trace bool) {
 	}
 	rec.Listener, rec.Client, rec.TraceID = h.Listener, r.RemoteAddr, q.id
 	rec.RequestCreation = q.start
-	rec.Method, rec.Proto, rec.UserAgent = r.Method, r.Proto, r.Header.Get("User-Agent")
+	rec.Method, rec.Proto, rec.UserAgent = rec.Keep(r.Method), r.Proto, rec.Keep(r.Header.Get("User-Agent"))
 	rec.URL = q.strs.url
 	rec.RequestProcessing, rec.TargetProcessing, rec.ResponseProcessing = -1, -1, -1
 	rec.RulePriority = -1

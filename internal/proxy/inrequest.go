@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/http1"
@@ -14,15 +15,25 @@ import (
 )
 
 // newRequest fills the connection's reusable request (cc.rs.msg) from a
-// parsed head. Every string in it is a substring of one copy of the head,
-// so the request costs that one allocation. The header holds the fields
+// parsed head. Every string in it is a substring of one copy of the head
+// in the request state's reused buffer (reqState.head), so the request
+// allocates nothing: the strings are valid until the state's next
+// request, and what outlives the request (its access log record's
+// fields) is copied (accesslog.Record.Keep, Handler.fillRecord). A head
+// over maxReusedHead gets a string of its own. The header holds the fields
 // with canonical names, without Host (it is r.Host), without the framing
 // fields and their look-alikes (desync.LooksLikeFraming; the transport
 // frames the body itself, RFC 9112 §6) and without an h2c upgrade
 // (Upgrade: h2c and HTTP2-Settings, RFC 9113 §3.1: Fulcrum never
 // upgrades an HTTP/1.1 connection to HTTP/2).
 func (cc *clientConn) newRequest(head []byte, p *http1.Request) (*httpmsg.Request, error) {
-	s := string(head)
+	var s string
+	if rs := cc.rs; len(head) <= maxReusedHead {
+		rs.head = append(rs.head[:0], head...)
+		s = unsafe.String(unsafe.SliceData(rs.head), len(head))
+	} else {
+		s = string(head)
+	}
 	sub := func(b []byte) string {
 		if len(b) == 0 {
 			return ""

@@ -382,7 +382,7 @@ func TestRequestURLAddsListenerPortOnce(t *testing.T) {
 		if err := r.SetTarget("GET", "/a?b=1"); err != nil {
 			t.Fatal(err)
 		}
-		if got := newRequestStrings(r, false, "8080", false, time.Time{}).url; got != tc.want {
+		if got := newRequestStrings(nil, r, false, "8080", false, time.Time{}).url; got != tc.want {
 			t.Errorf("requestURL(Host %q) = %q, want %q", tc.host, got, tc.want)
 		}
 	}

@@ -3,9 +3,9 @@ package proxy
 import (
 	"encoding/hex"
 	"math/rand/v2"
-	"strings"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
@@ -29,10 +29,10 @@ func appendID(dst []byte) []byte {
 }
 
 // requestStrings are the strings Fulcrum makes for each request. They are
-// substrings of one string, allocated once per request by
-// newRequestStrings and never written after: the access log record, the
-// request header and the request history may keep them after the request
-// has ended.
+// substrings of one string that newRequestStrings copies into the
+// request's access log record (accesslog.Record.Keep): valid as long as
+// the record, which the access log's writer encodes after the request
+// has ended; the request history keeps copies of its own.
 type requestStrings struct {
 	// id is the request id: 32 random hex digits (newID).
 	id string
@@ -47,9 +47,10 @@ type requestStrings struct {
 // newRequestStrings makes a request's id, its log URL from r.Host and
 // r.URI as they are now (tls picks the scheme, port is the listener's)
 // and, when trace is set, the X-Amzn-Trace-Id value from r's header as it
-// is now, with a trace id of now's epoch second (writeTraceValue), in one
-// allocation.
-func newRequestStrings(r *httpmsg.Request, tls bool, port string, trace bool, now time.Time) requestStrings {
+// is now, with a trace id of now's epoch second (appendTraceValue). They
+// go into rec's memory (no allocation once rec has carried a request or
+// two, unless they pass 512 bytes), or into a new string when rec is nil.
+func newRequestStrings(rec *accesslog.Record, r *httpmsg.Request, tls bool, port string, trace bool, now time.Time) requestStrings {
 	scheme, portSep := "http://", ":"
 	if tls {
 		scheme = "https://"
@@ -64,18 +65,25 @@ func newRequestStrings(r *httpmsg.Request, tls bool, port string, trace bool, no
 		old = r.Header.Get(traceHeaderName)
 		traceLen = traceValueLen(old)
 	}
-	var b strings.Builder
-	b.Grow(idLen + urlLen + traceLen)
-	var id [idLen]byte
-	b.Write(appendID(id[:0]))
-	b.WriteString(scheme)
-	b.WriteString(r.Host)
-	b.WriteString(portSep)
-	b.WriteString(port)
-	b.WriteString(r.URI)
-	if trace {
-		writeTraceValue(&b, old, now)
+	var buf [512]byte
+	b := buf[:0]
+	if n := idLen + urlLen + traceLen; n > len(buf) {
+		b = make([]byte, 0, n)
 	}
-	s := b.String()
+	b = appendID(b)
+	b = append(b, scheme...)
+	b = append(b, r.Host...)
+	b = append(b, portSep...)
+	b = append(b, port...)
+	b = append(b, r.URI...)
+	if trace {
+		b = appendTraceValue(b, old, now)
+	}
+	var s string
+	if rec != nil {
+		s = rec.KeepBytes(b)
+	} else {
+		s = string(b)
+	}
 	return requestStrings{id: s[:idLen], url: s[idLen : idLen+urlLen], trace: s[idLen+urlLen:]}
 }

@@ -18,7 +18,7 @@ const traceHeaderName = "X-Amzn-Trace-Id"
 // with one, a Self field of the same form is put first, replacing any
 // earlier Self, and the other fields are kept. A header over 1024 bytes
 // is replaced. newRequestStrings makes it (traceValueLen,
-// writeTraceValue); routeRequest sets it.
+// appendTraceValue); routeRequest sets it.
 
 // traceKeeps reports whether the value made from the client's header old
 // keeps old's fields after a new Self.
@@ -33,8 +33,8 @@ func traceKept(f string) (string, bool) {
 	return f, f != "" && !strings.HasPrefix(f, "Self=")
 }
 
-// traceValueLen is the length in bytes of the value writeTraceValue
-// writes for the client's header old ("" for none).
+// traceValueLen is the length in bytes of the value appendTraceValue
+// appends for the client's header old ("" for none).
 func traceValueLen(old string) int {
 	n := 5 + traceIDLen // "Root=" or "Self=", and the id
 	if traceKeeps(old) {
@@ -47,24 +47,20 @@ func traceValueLen(old string) int {
 	return n
 }
 
-// writeTraceValue writes the X-Amzn-Trace-Id value for the client's
+// appendTraceValue appends the X-Amzn-Trace-Id value for the client's
 // header old ("" for none) to b, with a new trace id of now's epoch
 // second.
-func writeTraceValue(b *strings.Builder, old string, now time.Time) {
-	var id [traceIDLen]byte
+func appendTraceValue(b []byte, old string, now time.Time) []byte {
 	if !traceKeeps(old) {
-		b.WriteString("Root=")
-		b.Write(appendTraceID(id[:0], now))
-		return
+		return appendTraceID(append(b, "Root="...), now)
 	}
-	b.WriteString("Self=")
-	b.Write(appendTraceID(id[:0], now))
+	b = appendTraceID(append(b, "Self="...), now)
 	for f := range strings.SplitSeq(old, ";") {
 		if f, ok := traceKept(f); ok {
-			b.WriteByte(';')
-			b.WriteString(f)
+			b = append(append(b, ';'), f...)
 		}
 	}
+	return b
 }
 
 // traceIDLen is the length of a trace id: "1-" 8 hex "-" 24 hex.

@@ -11,7 +11,7 @@ import (
 
 // TestTraceHeaderFormat checks the X-Amzn-Trace-Id forms that
 // newRequestStrings makes, and that traceValueLen is what
-// writeTraceValue writes.
+// appendTraceValue appends.
 func TestTraceHeaderFormat(t *testing.T) {
 	now := time.Unix(0x5f000000, 0)
 	tests := []struct{ old, want string }{
@@ -26,7 +26,7 @@ func TestTraceHeaderFormat(t *testing.T) {
 		if tc.old != "" {
 			r.Header.Add("x-amzn-trace-id", tc.old)
 		}
-		v := newRequestStrings(r, false, "80", true, now).trace
+		v := newRequestStrings(nil, r, false, "80", true, now).trace
 		if !regexp.MustCompile(tc.want).MatchString(v) {
 			t.Errorf("from %.40q: %q, want %s", tc.old, v, tc.want)
 		}
