@@ -164,7 +164,7 @@ func TestLoggerDropsWhenFullAndFlushesOnStop(t *testing.T) {
 	var out bytes.Buffer
 	l := New(&out, nil, "alb", 2)
 	for range 5 {
-		l.Log(failedRecord()) // Run is not started: two fit, three drop
+		l.Submit(failedRecord()) // Run is not started: two fit, three drop
 	}
 	if l.Dropped() != 3 {
 		t.Errorf("Dropped = %d, want 3", l.Dropped())

@@ -145,18 +145,6 @@ func (l *Logger) Submit(r *Record) bool {
 	return true
 }
 
-// Log queues a copy of r; r may be reused when it returns. It is Submit
-// for callers that keep their record.
-func (l *Logger) Log(r *Record) {
-	s := l.Take()
-	attempts := s.Attempts[:0]
-	*s = *r
-	s.Attempts = append(attempts, r.Attempts...)
-	if !l.Submit(s) {
-		l.recycle(s)
-	}
-}
-
 // recycle resets r and keeps it as a free slot, or lets it go when buffer
 // slots are already free.
 func (l *Logger) recycle(r *Record) {
