@@ -83,7 +83,8 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 // watch, when not nil, runs until serve returns and calls its reload
 // function when the configuration's source changed (cluster.config_key).
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, opts proxy.Options, watch func(context.Context, *sync.WaitGroup, func())) error {
-	logger.Debug("garbage collector target", "gogc", setServeGCPercent(os.Getenv("GOGC")))
+	gogc := setServeGCPercent(os.Getenv("GOGC"))
+	logger.Debug("garbage collector target", "gogc", gogc)
 	token := ""
 	if cfg.Admin.TokenFile != "" {
 		t, err := admin.ReadToken(cfg.Admin.TokenFile)
