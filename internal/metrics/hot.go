@@ -6,20 +6,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// hot keeps the children of the two vectors every request observes
-// (fulcrum_requests_total and the response-time histogram), keyed by
-// their label values. WithLabelValues hashes each value byte by byte,
-// checks it is UTF-8 and takes the vector's lock, about 150 ns a call;
-// a sync.Map load of a child already made costs a fraction of that. No
+// hot keeps the children of the vector every request observes
+// (fulcrum_requests_total), keyed by its label values. WithLabelValues
+// hashes each value byte by byte, checks it is UTF-8 and takes the
+// vector's lock, about 150 ns a call; a sync.Map load of a child already
+// made costs a fraction of that. No
 // child is ever deleted, so a cached one stays the vector's.
 type hot struct {
-	requests     sync.Map // requestKey → prometheus.Counter
-	responseTime sync.Map // targetKey → prometheus.Observer
+	requests sync.Map // requestKey → prometheus.Counter
 }
 
 type requestKey struct{ listener, group, code, source string }
-
-type targetKey struct{ group, addr string }
 
 func (m *Metrics) requestCounter(k requestKey) prometheus.Counter {
 	if c, ok := m.hot.requests.Load(k); ok {
@@ -28,13 +25,4 @@ func (m *Metrics) requestCounter(k requestKey) prometheus.Counter {
 	c := m.requests.WithLabelValues(k.listener, k.group, k.code, k.source)
 	m.hot.requests.Store(k, c)
 	return c
-}
-
-func (m *Metrics) responseTimeObserver(k targetKey) prometheus.Observer {
-	if o, ok := m.hot.responseTime.Load(k); ok {
-		return o.(prometheus.Observer)
-	}
-	o := m.responseTime.WithLabelValues(k.group, k.addr)
-	m.hot.responseTime.Store(k, o)
-	return o
 }

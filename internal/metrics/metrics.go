@@ -11,7 +11,6 @@ package metrics
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -28,7 +27,6 @@ type Metrics struct {
 	tlsErrors        *prometheus.CounterVec
 	retries          *prometheus.CounterVec
 	budgetExhausted  *prometheus.CounterVec
-	responseTime     *prometheus.HistogramVec
 	healthChecks     *prometheus.CounterVec
 	unhealthyRouting *prometheus.CounterVec
 	activeConns      *prometheus.GaugeVec
@@ -72,12 +70,6 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "fulcrum_retry_budget_exhausted_total",
 			Help: "Retries refused because the target group's retry budget was spent.",
 		}, []string{"target_group"}),
-		responseTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "fulcrum_target_response_time_seconds",
-			Help: "Time from sending a request to a target to its response header (ALB TargetResponseTime).",
-			// 1 ms to 60 s, in seconds.
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"target_group", "target"}),
 		healthChecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fulcrum_health_checks_total",
 			Help: "Health checks by result (pass or fail) and ALB reason code.",
@@ -125,7 +117,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.codes[i] = strconv.Itoa(i)
 	}
 	reg.MustRegister(m.requests, m.connErrors, m.tlsErrors, m.retries, m.budgetExhausted,
-		m.responseTime, m.healthChecks, m.unhealthyRouting, m.activeConns, m.connsTotal, m.rejectedConns,
+		m.healthChecks, m.unhealthyRouting, m.activeConns, m.connsTotal, m.rejectedConns,
 		m.configReloads, m.ejections, m.queued, m.queueRejected, m.desync, m.grpc,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -264,25 +256,6 @@ func (m *Metrics) RetryBudgetExhausted(group string) {
 	m.budgetExhausted.WithLabelValues(group).Inc()
 }
 
-// ResponseTime observes a target's time to response header.
-func (m *Metrics) ResponseTime(group, addr string, d time.Duration) {
-	if m == nil {
-		return
-	}
-	m.responseTimeObserver(targetKey{group, addr}).Observe(d.Seconds())
-}
-
-// ResponseTimeObserver returns the response-time histogram child of the
-// target addr in group, for a caller that keeps it with its own
-// per-target state and observes seconds on it as ResponseTime does,
-// without the label lookup; nil when m is nil.
-func (m *Metrics) ResponseTimeObserver(group, addr string) prometheus.Observer {
-	if m == nil {
-		return nil
-	}
-	return m.responseTimeObserver(targetKey{group, addr})
-}
-
 // HealthCheck counts one health check; reason is its ALB reason code, ""
 // when it passed.
 func (m *Metrics) HealthCheck(group, addr string, ok bool, reason string) {
@@ -339,14 +312,14 @@ func (m *Metrics) ConnRejected(listener string) {
 	m.rejectedConns.WithLabelValues(listener).Inc()
 }
 
-// WatchTargetGroups registers the health gauges, computed at scrape time
-// from the groups that groups returns, so they never disagree with the
-// admin API.
+// WatchTargetGroups registers the health gauges and the targets'
+// response-time histograms, computed at scrape time from the groups that
+// groups returns, so they never disagree with the admin API.
 func (m *Metrics) WatchTargetGroups(groups func() []*target.Group) {
 	if m == nil {
 		return
 	}
-	m.reg.MustRegister(newHealthCollector(groups))
+	m.reg.MustRegister(newHealthCollector(groups), newResponseTimeCollector(groups))
 }
 
 // WatchAccessLog registers fulcrum_access_log_dropped_total, read from

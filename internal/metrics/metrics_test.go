@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func newTestMetrics(t *testing.T) (*Metrics, *prometheus.Registry, *target.Group
 }
 
 func TestMetricsContract(t *testing.T) {
-	m, reg, _ := newTestMetrics(t)
+	m, reg, g := newTestMetrics(t)
 	m.Request("public", "web", 200, false)
 	m.Request("public", "web", 502, true)
 	m.Request("public", "web", 502, true)
@@ -42,7 +43,7 @@ func TestMetricsContract(t *testing.T) {
 	m.AttemptFailed("web", "10.0.0.2:80", failure.Class{Type: failure.ClientClosed})
 	m.Retry("web", failure.ConnectionRefused)
 	m.RetryBudgetExhausted("web")
-	m.ResponseTime("web", "10.0.0.1:80", 3*time.Millisecond)
+	g.Targets()[0].ResponseTimes.Observe(3 * time.Millisecond)
 	m.HealthCheck("web", "10.0.0.2:80", false, target.ReasonFailedHealthChecks)
 	m.UnhealthyRouting("web")
 	m.ConnOpened("public")
@@ -75,8 +76,8 @@ func TestMetricsContract(t *testing.T) {
 	if n := testutil.CollectAndCount(m.connErrors); n != 3 {
 		t.Errorf("%d connection error series, want 3 (460 excluded)", n)
 	}
-	if n := testutil.CollectAndCount(m.responseTime); n != 1 {
-		t.Errorf("%d response time series, want 1", n)
+	if n, err := testutil.GatherAndCount(reg, "fulcrum_target_response_time_seconds"); err != nil || n != 2 {
+		t.Errorf("%d response time series (%v), want one per target", n, err)
 	}
 
 	want := `
@@ -127,12 +128,12 @@ func TestTargetHealthGauge(t *testing.T) {
 }
 
 func TestMetricsLint(t *testing.T) {
-	m, reg, _ := newTestMetrics(t)
+	m, reg, g := newTestMetrics(t)
 	// Create one series of every vector so promlint sees them all.
 	m.Request("public", "web", 200, false)
 	m.AttemptFailed("web", "10.0.0.2:80", failure.Class{Type: failure.TLSProtocolError})
 	m.Retry("web", failure.ConnectionRefused)
-	m.ResponseTime("web", "10.0.0.1:80", time.Millisecond)
+	g.Targets()[0].ResponseTimes.Observe(time.Millisecond)
 	m.HealthCheck("web", "10.0.0.1:80", true, "")
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -159,7 +160,6 @@ func TestNilMetricsAreNoOps(t *testing.T) {
 	m.AttemptFailed("g", "t", failure.Class{Type: failure.ConnectionRefused})
 	m.Retry("g", failure.ConnectionRefused)
 	m.RetryBudgetExhausted("g")
-	m.ResponseTime("g", "t", time.Second)
 	m.HealthCheck("g", "t", true, "")
 	m.UnhealthyRouting("g")
 	m.ConnOpened("l")
@@ -167,4 +167,39 @@ func TestNilMetricsAreNoOps(t *testing.T) {
 	m.ConnRejected("l")
 	m.WatchTargetGroups(nil)
 	m.WatchAccessLog(nil)
+}
+
+// TestResponseTimeHistogram: the histogram each target keeps is exported
+// with the buckets of the contract (docs/observability.md): cumulative,
+// inclusive upper bounds, in seconds, one series per target (zero until
+// its first response); 90 s lands only in +Inf, -1 s counts as 0.
+func TestResponseTimeHistogram(t *testing.T) {
+	_, reg, g := newTestMetrics(t)
+	rt := &g.Targets()[0].ResponseTimes
+	for _, d := range []time.Duration{time.Millisecond, 2 * time.Millisecond, 40 * time.Millisecond, 90 * time.Second, -time.Second} {
+		rt.Observe(d)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got strings.Builder
+	for _, mf := range mfs {
+		if mf.GetName() != "fulcrum_target_response_time_seconds" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			h := mt.GetHistogram()
+			fmt.Fprintf(&got, "%s count=%d sum=%g", mt.GetLabel()[0].GetValue(), h.GetSampleCount(), h.GetSampleSum())
+			for _, b := range h.GetBucket() {
+				fmt.Fprintf(&got, " %g:%d", b.GetUpperBound(), b.GetCumulativeCount())
+			}
+			got.WriteString("\n")
+		}
+	}
+	wantSeries := "10.0.0.1:80 count=5 sum=90.043 0.001:2 0.0025:3 0.005:3 0.01:3 0.025:3 0.05:4 0.1:4 0.25:4 0.5:4 1:4 2.5:4 5:4 10:4 30:4 60:4\n" +
+		"10.0.0.2:80 count=0 sum=0 0.001:0 0.0025:0 0.005:0 0.01:0 0.025:0 0.05:0 0.1:0 0.25:0 0.5:0 1:0 2.5:0 5:0 10:0 30:0 60:0\n"
+	if got.String() != wantSeries {
+		t.Errorf("series:\n%s\nwant:\n%s", got.String(), wantSeries)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/http1"
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 	"github.com/fulcrumlb/fulcrum/internal/metrics"
 	"github.com/fulcrumlb/fulcrum/internal/stickiness"
@@ -294,6 +295,8 @@ type attemptSpace struct {
 	// head holds the last response head read (readResponse), its
 	// capacity that of the largest head seen on the connection.
 	head []byte
+	// parsed is the attempt's response head as parsed (readResponse).
+	parsed http1.Response
 }
 
 // attemptVerdict is decide's answer.
@@ -374,7 +377,7 @@ func (h *Handler) decide(q *request, a *attemptState, out *outRequest, t *target
 	g, rec := q.group, q.rec
 	if err == nil {
 		q.headerAt = time.Now()
-		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: q.headerAt, pool: x.p}
+		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: q.headerAt}
 		rec.TargetProcessing = o.Duration()
 		h.observe(rec, &o)
 		q.target = t

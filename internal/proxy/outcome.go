@@ -31,9 +31,6 @@ type Outcome struct {
 	// Sent is when the request was handed to the transport; Done when the
 	// header arrived or the attempt failed.
 	Sent, Done time.Time
-	// pool is the HTTP/1.1 pool the attempt's connection came from, nil
-	// otherwise: it keeps the target's metric children (pool.responseTime).
-	pool *pool
 }
 
 // Duration is the time from sending to the header or the failure.
@@ -63,11 +60,7 @@ func (h *Handler) observe(rec *accesslog.Record, o *Outcome) {
 	}
 	if !failed {
 		t.Stats.ObserveResponse(o.Done, o.Status, o.Duration())
-		if o.pool != nil && h.Metrics != nil {
-			o.pool.responseTime(h.Metrics, g.Name, t.Address).Observe(o.Duration().Seconds())
-		} else {
-			h.Metrics.ResponseTime(g.Name, t.Address, o.Duration())
-		}
+		t.ResponseTimes.Observe(o.Duration())
 		if o.Class.Reused {
 			t.KeepAlive.ObserveReused(o.Class.Idle)
 		}

@@ -42,7 +42,13 @@ const maxReusedHead = 4 << 10
 // past headerLimit, or an *http1.Error for a malformed head (classified
 // http_protocol_error, 502).
 func readResponse(c *backendConn, method string, x *exchange) (*http.Response, error) {
-	pr := &c.head
+	pr := x.parsed
+	if pr == nil {
+		if c.head == nil {
+			c.head = new(http1.Response)
+		}
+		pr = c.head
+	}
 	head, n, inReader, err := readHead(c.reader(), pr)
 	if err != nil {
 		if c.lim.exceeded {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/fulcrumlb/fulcrum/internal/failure"
+	"github.com/fulcrumlb/fulcrum/internal/http1"
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 	"github.com/fulcrumlb/fulcrum/internal/netloop"
 	"github.com/fulcrumlb/fulcrum/internal/target"
@@ -193,6 +194,9 @@ type exchange struct {
 	// readResponse copies the response head into (attemptSpace.head);
 	// nil copies each head into a string of its own.
 	head *[]byte
+	// parsed, when not nil, is where readResponse parses the head
+	// (attemptSpace.parsed); nil parses into the connection's own.
+	parsed *http1.Response
 }
 
 // roundTrip sends req to tg and reads the response header. fresh forbids a
@@ -208,7 +212,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		// The attempt before, if any, has ended: nothing uses its
 		// exchange any more.
 		x = &req.space.x
-		*x = exchange{t: t, p: p, tg: tg, timeout: timeout, head: &req.space.head}
+		*x = exchange{t: t, p: p, tg: tg, timeout: timeout, head: &req.space.head, parsed: &req.space.parsed}
 	} else {
 		x = &exchange{t: t, p: p, tg: tg, timeout: timeout}
 	}

@@ -43,12 +43,13 @@ type Window struct {
 	M1, M5, M15 int64
 }
 
-// minute is one minute's counts, keyed by Unix minute.
+// minute is one minute's counts, keyed by Unix minute: a response touches
+// its first 16 bytes. A minute's count of one kind stays far below 2^32.
 type minute struct {
 	at        int64
-	responses int64
-	status5xx int64
-	errors    [failure.NumTypes]int64
+	responses uint32
+	status5xx uint32
+	errors    [failure.NumTypes]uint32
 }
 
 // Stats are a target's traffic and health-check counters, for the admin
@@ -57,20 +58,26 @@ type minute struct {
 // chkfail, chkdown, downtime, hrsp_*); windows are 1/5/15-minute sliding
 // sums in 1-minute buckets. All methods are safe for concurrent use and
 // take the current time from the caller, so tests drive the clock.
+//
+// Layout: what every response writes (mu, the response counters, the
+// byte counts) comes first in two adjacent cache lines; a response then
+// writes one latency slot and its minute, and nothing else of the ~3.5
+// KB. With 1,000 targets each request meets a cold target, so every line
+// spared is a miss spared.
 type Stats struct {
-	mu sync.Mutex
+	mu        sync.Mutex
+	responses int64    // also the next latency slot
+	hrsp      [6]int64 // 1xx..5xx, other
 
-	transitions [MaxTransitions]Transition
-	nTrans      int
+	// bytesIn and bytesOut are atomic, outside mu: they are added once
+	// per request on the hot path.
+	bytesIn, bytesOut atomic.Int64
 
+	// latency holds the last latencySamples response times in
+	// microseconds, slot responses%latencySamples next.
+	latency [latencySamples]uint32
 	minutes [windowMinutes + 1]minute
-	lastErr LastError
 
-	latency  [latencySamples]time.Duration
-	nLatency int
-
-	responses    int64
-	hrsp         [6]int64 // 1xx..5xx, other
 	connErrors   int64
 	respErrors   int64
 	retries      int64
@@ -81,10 +88,12 @@ type Stats struct {
 	downtime     time.Duration
 	lastChange   time.Time
 	lastCheck    CheckOutcome
+	lastErr      LastError
 
-	// bytesIn and bytesOut are atomic, outside mu: they are added once
-	// per request on the hot path.
-	bytesIn, bytesOut atomic.Int64
+	// transitions grows to MaxTransitions, then nTrans%MaxTransitions is
+	// the oldest: most targets change health a few times.
+	transitions []Transition
+	nTrans      int
 }
 
 // CheckOutcome is the last health check's result, for HAProxy's
@@ -155,9 +164,8 @@ func (s *Stats) ObserveResponse(now time.Time, status int, d time.Duration) {
 	if class == 4 {
 		b.status5xx++
 	}
+	s.latency[s.responses%latencySamples] = uint32(min(max(d, 0)/time.Microsecond, math.MaxUint32))
 	s.responses++
-	s.latency[s.nLatency%latencySamples] = d
-	s.nLatency++
 	s.mu.Unlock()
 }
 
@@ -224,7 +232,12 @@ func (s *Stats) LastCheck() CheckOutcome {
 func (s *Stats) observeTransition(from, to Health) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.transitions[s.nTrans%MaxTransitions] = Transition{Time: to.Since, From: from.State, To: to.State, Reason: to.Reason, Description: to.Description}
+	tr := Transition{Time: to.Since, From: from.State, To: to.State, Reason: to.Reason, Description: to.Description}
+	if len(s.transitions) < MaxTransitions {
+		s.transitions = append(s.transitions, tr)
+	} else {
+		s.transitions[s.nTrans%MaxTransitions] = tr
+	}
 	s.nTrans++
 	s.lastChange = to.Since
 	if to.State == StateUnhealthy {
@@ -305,12 +318,12 @@ func (s *Stats) Snapshot(now time.Time) StatsSnapshot {
 			snap.Errors[failure.ErrorType(t)] = w
 		}
 	}
-	n := min(s.nLatency, latencySamples)
+	n := int(min(s.responses, latencySamples))
 	if n > 0 {
 		lat := slices.Clone(s.latency[:n])
 		slices.Sort(lat)
-		snap.P50 = lat[(n-1)*50/100]
-		snap.P99 = lat[(n-1)*99/100]
+		snap.P50 = time.Duration(lat[(n-1)*50/100]) * time.Microsecond
+		snap.P99 = time.Duration(lat[(n-1)*99/100]) * time.Microsecond
 	}
 	return snap
 }

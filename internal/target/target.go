@@ -47,38 +47,46 @@ func ParseAdminState(s string) (AdminState, bool) {
 // state, weight, in-flight count and stats are safe for concurrent use;
 // its group and address are immutable.
 type Target struct {
-	// Group is the target group's name.
-	Group string
-	// Address is host:port as configured.
-	Address string
-	// Stats are the target's traffic and health-check counters.
-	Stats Stats
-	// Outlier is the outlier-detection state fed by real traffic (health.Outlier
-	// ejects on it).
-	Outlier OutlierState
-	// KeepAlive is what Fulcrum learned about the target's keep-alive
-	// idle-close time.
-	KeepAlive KeepAlive
-	// Conns counts pooled connections closed instead of reused.
-	Conns ConnCloses
-
+	// The fields a proxied request reads or writes come first, together,
+	// and Stats (8 KiB of history) last: with 1,000 targets behind round
+	// robin each request meets a cold target, and the lines it touches
+	// are then neighbours instead of scattered over 9 KiB.
 	weight   atomic.Int32
+	admin    atomic.Uint32
 	maxConns atomic.Int64
 	inFlight atomic.Int64
 	health   atomic.Pointer[Health]
-	admin    atomic.Uint32
+	draining atomic.Bool
 	source   atomic.Uint32
+	attached atomic.Pointer[attachment] // attach.go
 	// slowStart is the Unix nanosecond time slow start began, 0 when the
 	// target is not in slow start; decided is the Since of the healthy
 	// episode slow start was last decided for.
 	slowStart, decided atomic.Int64
 
-	draining  atomic.Bool
-	attached  atomic.Pointer[attachment] // attach.go
+	// Group is the target group's name.
+	Group string
+	// Address is host:port as configured.
+	Address string
+	// ResponseTimes is the histogram of the target's response times
+	// (fulcrum_target_response_time_seconds).
+	ResponseTimes ResponseTimes
+	// KeepAlive is what Fulcrum learned about the target's keep-alive
+	// idle-close time.
+	KeepAlive KeepAlive
+	// Outlier is the outlier-detection state fed by real traffic (health.Outlier
+	// ejects on it).
+	Outlier OutlierState
+	// Conns counts pooled connections closed instead of reused.
+	Conns ConnCloses
+
 	idleOnce  sync.Once
 	idle      chan struct{}
 	cut       context.Context
 	cutCancel context.CancelCauseFunc
+
+	// Stats are the target's traffic and health-check counters.
+	Stats Stats
 }
 
 // New returns a target in the given initial health. weight is clamped to
