@@ -74,6 +74,10 @@ type cutWatch struct {
 	active   []*backendConn
 	fired    bool
 	stop     func() bool
+	// buf backs active while it holds up to two, in the pool's own
+	// memory rather than an array a request with 1,000 targets finds
+	// cold.
+	buf [2]*backendConn
 }
 
 // watchCut registers the pool's cut watcher on ctx (the target's
@@ -114,6 +118,9 @@ func (p *pool) track(c *backendConn) bool {
 		c.cutHit = true
 		c.SetDeadline(pastDeadline)
 		return true
+	}
+	if p.cut.active == nil {
+		p.cut.active = p.cut.buf[:0]
 	}
 	p.cut.active = append(p.cut.active, c)
 	c.cutIdx = len(p.cut.active)

@@ -98,6 +98,9 @@ func (l *limitReader) Read(p []byte) (int, error) {
 // those on event loop i (a loop's socket serves only that loop's tasks,
 // as HAProxy binds a connection to its thread). max bounds each lane.
 type pool struct {
+	// att attaches the pool to its target (Transport.pool), in the line
+	// its mu and lanes share.
+	att         target.Attachment
 	mu          sync.Mutex
 	lanes       [][]*backendConn
 	max         int

@@ -85,7 +85,8 @@ func (t *Transport) pool(tg *target.Target) *pool {
 	p, loaded := t.pools.LoadOrStore(tg, np)
 	if !loaded {
 		np.watchCut(tg.CutContext())
-		tg.Attach(t, np)
+		np.att = target.Attachment{Key: t, Value: np}
+		tg.Attach(&np.att)
 	}
 	return p.(*pool)
 }

@@ -13,14 +13,14 @@ func TestAttach(t *testing.T) {
 	if v := tg.Attached(a); v != nil {
 		t.Fatalf("fresh target has %v attached", v)
 	}
-	tg.Attach(a, "pool-a")
+	tg.Attach(&Attachment{a, "pool-a"})
 	if v := tg.Attached(a); v != "pool-a" {
 		t.Errorf("Attached(a) = %v", v)
 	}
 	if v := tg.Attached(b); v != nil {
 		t.Errorf("Attached(b) = %v, want nil: another key's value", v)
 	}
-	tg.Attach(b, "pool-b")
+	tg.Attach(&Attachment{b, "pool-b"})
 	if tg.Attached(a) != nil || tg.Attached(b) != "pool-b" {
 		t.Errorf("after Attach(b): a %v, b %v", tg.Attached(a), tg.Attached(b))
 	}
@@ -37,7 +37,7 @@ func TestAttach(t *testing.T) {
 	for i := range 4 {
 		wg.Go(func() {
 			for range 1000 {
-				tg.Attach(i, i)
+				tg.Attach(&Attachment{i, i})
 				_ = tg.Attached(i)
 				tg.Detach(i)
 			}

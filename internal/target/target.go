@@ -58,7 +58,7 @@ type Target struct {
 	health   atomic.Pointer[Health]
 	draining atomic.Bool
 	source   atomic.Uint32
-	attached atomic.Pointer[attachment] // attach.go
+	attached atomic.Pointer[Attachment] // attach.go
 	// slowStart is the Unix nanosecond time slow start began, 0 when the
 	// target is not in slow start; decided is the Since of the healthy
 	// episode slow start was last decided for.
