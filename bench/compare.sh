@@ -36,7 +36,9 @@ fi
 # runs its own instances on its own ports, so nothing needs stopping.
 
 mkdir -p bin
-go build -o bin/fulcrum ./cmd/fulcrum
+# Fulcrum as the Dockerfile ships it: static (CGO_ENABLED=0), with its
+# symbols kept for the profiles.
+CGO_ENABLED=0 go build -trimpath -o bin/fulcrum ./cmd/fulcrum
 go build -o bin/goproxy ./bench/goproxy
 go build -o bin/bench-compare ./bench/compare
 go build -o bin/grpcbackend ./bench/grpcbackend
@@ -48,12 +50,12 @@ base_ref="${BASELINE_REF:-6b2d1ff9ffa55495608dff7079bfb4302eb6e48d}"
 baseline=()
 if [ "$base_ref" != none ]; then
   commit="$(git rev-parse --verify "$base_ref^{commit}")"
-  if [ ! -x bin/fulcrum-base ] || [ "$(cat bin/fulcrum-base.ref 2>/dev/null)" != "$commit" ]; then
+  if [ ! -x bin/fulcrum-base ] || [ "$(cat bin/fulcrum-base.ref 2>/dev/null)" != "$commit static" ]; then
     wt="$(mktemp -d)/fulcrum-base"
     git worktree add --detach "$wt" "$commit" >/dev/null
-    (cd "$wt" && go build -o "$OLDPWD/bin/fulcrum-base" ./cmd/fulcrum)
+    (cd "$wt" && CGO_ENABLED=0 go build -trimpath -o "$OLDPWD/bin/fulcrum-base" ./cmd/fulcrum)
     git worktree remove --force "$wt"
-    echo "$commit" > bin/fulcrum-base.ref
+    echo "$commit static" > bin/fulcrum-base.ref
   fi
   baseline=(-baseline bin/fulcrum-base)
 fi
