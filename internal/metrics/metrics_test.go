@@ -203,3 +203,31 @@ func TestResponseTimeHistogram(t *testing.T) {
 		t.Errorf("series:\n%s\nwant:\n%s", got.String(), wantSeries)
 	}
 }
+
+// TestResponseTimeSeriesFollowTheGroup: a target's response-time series
+// leave the exposition with the target, and a target added later has one
+// from its registration, not only after its first response.
+func TestResponseTimeSeriesFollowTheGroup(t *testing.T) {
+	_, reg, g := newTestMetrics(t)
+	count := func() int {
+		t.Helper()
+		n, err := testutil.GatherAndCount(reg, "fulcrum_target_response_time_seconds")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	g.Targets()[1].ResponseTimes.Observe(time.Millisecond)
+	if !g.Remove(g.Targets()[1]) {
+		t.Fatal("Remove failed")
+	}
+	if n := count(); n != 1 {
+		t.Errorf("%d series after a target left, want 1", n)
+	}
+	if err := g.Add(target.New("web", "10.0.0.3:80", 1, target.Health{State: target.StateHealthy, Since: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d series after a target joined, want 2", n)
+	}
+}

@@ -90,8 +90,44 @@ func TestStatsTransitionsAndDowntime(t *testing.T) {
 		}
 		tg.SetHealth(Health{State: st, Since: t0.Add(time.Duration(100+i) * time.Second)})
 	}
-	if n := len(tg.Stats.Snapshot(t0.Add(time.Hour)).Transitions); n != MaxTransitions {
-		t.Errorf("%d transitions kept, want %d", n, MaxTransitions)
+	trs := tg.Stats.Snapshot(t0.Add(time.Hour)).Transitions
+	if n := len(trs); n != MaxTransitions {
+		t.Fatalf("%d transitions kept, want %d", n, MaxTransitions)
+	}
+	// The ring keeps the newest, newest first: i = 29 down to i = 10 (i =
+	// 0 repeated the state before it).
+	if trs[0].Time != t0.Add(129*time.Second) || trs[MaxTransitions-1].Time != t0.Add(110*time.Second) {
+		t.Errorf("kept %v .. %v, want 129 s .. 110 s after t0", trs[0].Time.Sub(t0), trs[MaxTransitions-1].Time.Sub(t0))
+	}
+}
+
+// TestStatsLatencyRing: p50 and p99 are over the last latencySamples
+// response times, kept to the microsecond; a negative time counts as 0.
+func TestStatsLatencyRing(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var s Stats
+	s.ObserveResponse(t0, 200, -time.Second)
+	if snap := s.Snapshot(t0); snap.P50 != 0 || snap.P99 != 0 {
+		t.Errorf("negative time: p50 %v p99 %v, want 0", snap.P50, snap.P99)
+	}
+	// 600 responses: the first 88 (of 1 h each, and the negative one)
+	// leave the ring; of the 512 kept, 500 took 1.5004 ms and 12 took 9 ms.
+	for range 87 {
+		s.ObserveResponse(t0, 200, time.Hour)
+	}
+	for i := range 512 {
+		d := 1500*time.Microsecond + 400*time.Nanosecond
+		if i%43 == 0 {
+			d = 9 * time.Millisecond
+		}
+		s.ObserveResponse(t0, 200, d)
+	}
+	snap := s.Snapshot(t0)
+	if snap.P50 != 1500*time.Microsecond || snap.P99 != 9*time.Millisecond {
+		t.Errorf("p50 %v p99 %v, want 1.5ms and 9ms", snap.P50, snap.P99)
+	}
+	if snap.TotalResponses != 600 {
+		t.Errorf("%d responses, want 600", snap.TotalResponses)
 	}
 }
 
