@@ -78,6 +78,7 @@ func (t *Transport) pool(tg *target.Target) *pool {
 		return p.(*pool)
 	}
 	np := &pool{max: t.MaxIdlePerTarget, idleTimeout: t.IdleTimeout, override: t.IdleOverride, ka: &tg.KeepAlive}
+	np.att = target.Attachment{Key: t, Value: np}
 	if t.closed.Load() || tg.Draining() {
 		np.closed = true
 		return np
@@ -85,7 +86,6 @@ func (t *Transport) pool(tg *target.Target) *pool {
 	p, loaded := t.pools.LoadOrStore(tg, np)
 	if !loaded {
 		np.watchCut(tg.CutContext())
-		np.att = target.Attachment{Key: t, Value: np}
 		tg.Attach(&np.att)
 	}
 	return p.(*pool)
