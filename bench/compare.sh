@@ -3,7 +3,7 @@
 # httputil.ReverseProxy and a baseline build of Fulcrum (fulcrum-base) in
 # one interleaved run (issues 7 and 14, docs/performance.md).
 #
-#   bash bench/compare.sh                        # full run: 8 scenarios, 3 reps, 10 s each
+#   bash bench/compare.sh                        # full run: 10 scenarios, 3 reps, 10 s each
 #   REPS=3 DURATION=5s SCENARIOS=get-c50,get-c200 bash bench/compare.sh
 #   REPS=1 DURATION=5s SCENARIOS=grpc-c50 bash bench/compare.sh   # unary gRPC (bench/grpcload, bench/grpcbackend)
 #   BASELINE_REF=none bash bench/compare.sh      # without fulcrum-base

@@ -156,3 +156,26 @@ func TestOneThreadFulcrum(t *testing.T) {
 		t.Error("fulcrum-1t is not set up for gRPC")
 	}
 }
+
+// TestTwoTargetsOnTheThousandBackend: 2tg-c50, the 2-target side of the
+// 1,000-target comparison, forwards to two ports of the 1,000-port nginx
+// that 1000tg-c50 uses, not to the two single-port backends of get-c50,
+// so that the comparison holds the backend process fixed.
+func TestTwoTargetsOnTheThousandBackend(t *testing.T) {
+	two, ok := scenarioByName("2tg-c50")
+	if !ok {
+		t.Fatal("no 2tg-c50 scenario")
+	}
+	thousand, _ := scenarioByName("1000tg-c50")
+	e := &env{}
+	got, all := e.targets(two), e.targets(thousand)
+	if len(got) != 2 || len(all) != thousandN {
+		t.Fatalf("targets: %d and %d, want 2 and %d", len(got), len(all), thousandN)
+	}
+	if !cmp.Equal(got, all[:2]) {
+		t.Errorf("2tg-c50 targets %v, want the 1,000-port backend's first two %v", got, all[:2])
+	}
+	if two.conns != thousand.conns || two.path != thousand.path {
+		t.Errorf("2tg-c50 (%d conns, %q) and 1000tg-c50 (%d, %q) differ in more than the targets", two.conns, two.path, thousand.conns, thousand.path)
+	}
+}

@@ -205,6 +205,8 @@ func (e *env) targets(sc scenario) []string {
 			ts[i] = addr(thousandBase + i)
 		}
 		return ts
+	case "thousand2":
+		return []string{addr(thousandBase), addr(thousandBase + 1)}
 	}
 	return []string{addr(backendA), addr(backendB)}
 }

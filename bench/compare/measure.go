@@ -56,7 +56,7 @@ func (e *env) measure(ctx context.Context, system string, sc scenario, logOn boo
 			return r, fmt.Errorf("direct has no TLS listener")
 		}
 		p = e.direct
-		if sc.targets == "thousand" {
+		if sc.targets == "thousand" || sc.targets == "thousand2" {
 			p, port = e.thousand, thousandBase
 		}
 		if sc.grpc {

@@ -15,7 +15,9 @@ type scenario struct {
 	https bool
 	// targets is "two" (the two nginx backends), "refused" (the two plus a
 	// closed port, with health checks on), "thousand" (1,000 ports of
-	// one nginx) or "grpc" (the two bench/grpcbackend greeters).
+	// one nginx), "thousand2" (two ports of that same nginx: the
+	// 2-target side of the 1,000-target comparison, on the same backend
+	// process) or "grpc" (the two bench/grpcbackend greeters).
 	targets string
 	// grpc makes the load unary gRPC calls by bench/grpcload, over h2c
 	// (HTTP/2 with TLS when https), to a GRPC target group.
@@ -32,6 +34,7 @@ func scenarios() []scenario {
 		{name: "post16k-c50", conns: 50, path: "/post", script: "wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", 16384)\nwrk.headers[\"Content-Type\"] = \"application/octet-stream\"\n", targets: "two"},
 		{name: "https-c50", conns: 50, path: "/", https: true, targets: "two"},
 		{name: "refused-c50", conns: 50, path: "/", targets: "refused"},
+		{name: "2tg-c50", conns: 50, path: "/", targets: "thousand2"},
 		{name: "1000tg-c50", conns: 50, path: "/", targets: "thousand"},
 		{name: "grpc-c50", conns: 50, targets: "grpc", grpc: true},
 	}
