@@ -15,15 +15,17 @@ import (
 // head, the target's response head), so a kept Record pinned all of it
 // and gave the garbage collector 25 pointers to follow. The encoded form
 // is the bytes of the strings, cut to the MaxHistory* limits, and
-// varints: about 250 bytes for a small GET, holding no pointer.
+// varints: about 270 bytes for a small GET, holding no pointer.
 //
 // Layout, in order: a flag byte; ID; TraceID unless it equals ID; the
-// numbers (Time and RequestCreation in Unix nanoseconds, the three
+// numbers (Time in Unix nanoseconds, RequestCreation as nanoseconds
+// before Time, or in Unix nanoseconds when Time is zero, the three
 // processing durations, the statuses, byte counts, rule priority and
 // error type); the other strings in the order of historyStrings; the
-// attempt count and each attempt (Target, Status, Class in its binary
-// form, Detail, Duration, Evidence). A string is a uvarint length and its
-// bytes; a signed number is a zig-zag varint.
+// attempt count and each attempt (a byte that is attemptSameTarget when
+// its Target is the record's, else 0 and Target; Status, Class in its
+// binary form, Detail, Duration, Evidence). A string is a uvarint length
+// and its bytes; a signed number is a zig-zag varint.
 
 // Flag bits of an encoded record's first byte.
 const (
@@ -86,7 +88,12 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = binary.AppendVarint(b, r.Time.UnixNano())
 	}
 	if !r.RequestCreation.IsZero() {
-		b = binary.AppendVarint(b, r.RequestCreation.UnixNano())
+		if !r.Time.IsZero() {
+			// Before the response by microseconds: a short varint.
+			b = binary.AppendVarint(b, r.Time.UnixNano()-r.RequestCreation.UnixNano())
+		} else {
+			b = binary.AppendVarint(b, r.RequestCreation.UnixNano())
+		}
 	}
 	b = binary.AppendVarint(b, int64(r.RequestProcessing))
 	b = binary.AppendVarint(b, int64(r.TargetProcessing))
@@ -124,7 +131,13 @@ func appendRecord(b []byte, r *Record) []byte {
 	b = binary.AppendUvarint(b, uint64(len(attempts)))
 	for i := range attempts {
 		a := &attempts[i]
-		b = appendString(b, a.Target, MaxHistoryField)
+		// Most attempts went to the record's target: one byte says so.
+		if a.Target == r.Target && a.Target != "" {
+			b = append(b, attemptSameTarget)
+		} else {
+			b = append(b, 0)
+			b = appendString(b, a.Target, MaxHistoryField)
+		}
 		b = binary.AppendVarint(b, int64(a.Status))
 		b, _ = a.Class.AppendBinary(b) // never fails
 		b = appendString(b, a.Detail, MaxHistoryDetail)
@@ -133,6 +146,9 @@ func appendRecord(b []byte, r *Record) []byte {
 	}
 	return b
 }
+
+// attemptSameTarget, before an attempt, says its target is the record's.
+const attemptSameTarget = 1
 
 // appendString appends s, cut to at most limit bytes at a UTF-8
 // boundary, as a uvarint length and its bytes.
@@ -181,7 +197,11 @@ func decodeRecord(enc []byte) (Record, error) {
 		r.Time = time.Unix(0, d.varint())
 	}
 	if flags&encCreationSet != 0 {
-		r.RequestCreation = time.Unix(0, d.varint())
+		if flags&encTimeSet != 0 {
+			r.RequestCreation = time.Unix(0, r.Time.UnixNano()-d.varint())
+		} else {
+			r.RequestCreation = time.Unix(0, d.varint())
+		}
 	}
 	r.Forwarded = flags&encForwarded != 0
 	r.RequestProcessing = time.Duration(d.varint())
@@ -200,7 +220,14 @@ func decodeRecord(enc []byte) (Record, error) {
 		r.Attempts = make([]Attempt, n)
 		for i := range r.Attempts {
 			a := &r.Attempts[i]
-			a.Target = d.string()
+			switch d.byte() {
+			case attemptSameTarget:
+				a.Target = r.Target
+			case 0:
+				a.Target = d.string()
+			default:
+				d.err = errHistoryCorrupt
+			}
 			a.Status = int(d.varint())
 			if err := a.Class.UnmarshalBinary(d.next(failure.ClassBinaryLen)); err != nil {
 				d.err = err

@@ -76,6 +76,18 @@ func TestHistoryCodecRoundTrip(t *testing.T) {
 	if got, err := decodeRecord(enc); err != nil || got.TraceID != r.ID {
 		t.Errorf("trace id = own id: %q, %v", got.TraceID, err)
 	}
+	// The request's creation is kept as its distance from Time, or as
+	// itself when Time is not set.
+	created := time.Unix(0, 1_700_000_000_123_456_789)
+	if got, err := decodeRecord(appendRecord(nil, &Record{ID: "x", RequestCreation: created})); err != nil || !got.RequestCreation.Equal(created) || !got.Time.IsZero() {
+		t.Errorf("creation without time: %v, %v, %v", got.RequestCreation, got.Time, err)
+	}
+	// An attempt to the record's own target is stored as a reference to
+	// it, and costs fewer bytes than one spelled out.
+	same, other := Record{ID: "x", Target: "10.0.0.2:8080", Attempts: []Attempt{{Target: "10.0.0.2:8080"}}}, Record{ID: "x", Target: "10.0.0.2:8080", Attempts: []Attempt{{Target: "10.0.0.3:8080"}}}
+	if a, b := len(appendRecord(nil, &same)), len(appendRecord(nil, &other)); a >= b {
+		t.Errorf("attempt to the record's target: %d bytes, to another: %d", a, b)
+	}
 	// Zero times stay zero.
 	if got, err := decodeRecord(appendRecord(nil, &Record{ID: "x"})); err != nil || !got.Time.IsZero() || !got.RequestCreation.IsZero() {
 		t.Errorf("zero record: %+v, %v", got, err)
