@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -136,7 +137,7 @@ func TestGRPCVariants(t *testing.T) {
 // own, gets the access-log variant, and is left out of gRPC scenarios.
 func TestOneThreadFulcrum(t *testing.T) {
 	seen := map[int]string{}
-	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "haproxy", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
+	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "haproxy", "haproxy-2t", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
 		p := lbPort(s)
 		if other, dup := seen[p]; dup {
 			t.Errorf("%s and %s share port %d", s, other, p)
@@ -154,6 +155,39 @@ func TestOneThreadFulcrum(t *testing.T) {
 	}
 	if ok, _ := grpcCapable("fulcrum-1t", true); ok {
 		t.Error("fulcrum-1t is not set up for gRPC")
+	}
+}
+
+// TestTwoThreadHAProxy: haproxy-2t is HAProxy's job with nbthread 2
+// (haproxy keeps nbthread 1), on a port of its own, with the access-log
+// variant and without gRPC.
+func TestTwoThreadHAProxy(t *testing.T) {
+	targets := []string{"127.0.0.1:9201", "127.0.0.1:9202"}
+	for _, c := range []struct {
+		threads int
+		want    string
+	}{{1, "nbthread 1\n"}, {2, "nbthread 2\n"}} {
+		cfg := haproxyConfig(lbPort("haproxy-2t"), targets, "", false, false, true, c.threads)
+		if !strings.Contains(cfg, c.want) || strings.Count(cfg, "nbthread") != 1 {
+			t.Errorf("threads %d: config\n%s", c.threads, cfg)
+		}
+		for _, want := range []string{"bind 127.0.0.1:8087\n", "server s0 127.0.0.1:9201\n", "server s1 127.0.0.1:9202\n", "option httplog\n"} {
+			if !strings.Contains(cfg, want) {
+				t.Errorf("threads %d: no %q in\n%s", c.threads, want, cfg)
+			}
+		}
+	}
+	sc, _ := scenarioByName("get-c50")
+	o := options{systems: []string{"haproxy", "haproxy-2t"}, logVariant: []string{"get-c50"}}
+	var got []string
+	for _, v := range variants(o, sc, false) {
+		got = append(got, v.label())
+	}
+	if want := []string{"haproxy", "haproxy-2t", "haproxy+log", "haproxy-2t+log"}; !cmp.Equal(got, want) {
+		t.Errorf("variants %v, want %v", got, want)
+	}
+	if ok, _ := grpcCapable("haproxy-2t", true); ok {
+		t.Error("haproxy-2t is not set up for gRPC")
 	}
 }
 

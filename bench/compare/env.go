@@ -43,6 +43,8 @@ func lbPort(system string) int {
 		return 8089
 	case "haproxy":
 		return 8092
+	case "haproxy-2t":
+		return 8087
 	case "nginx":
 		return 8093
 	case "caddy":

@@ -195,7 +195,7 @@ func variants(o options, sc scenario, nginxGRPC bool) []variant {
 			continue
 		}
 		for _, s := range o.systems {
-			if s == "fulcrum" || s == "fulcrum-1t" || s == "fulcrum-gr" || s == "fulcrum-base" || s == "haproxy" || s == "nginx" || s == "caddy" {
+			if s == "fulcrum" || s == "fulcrum-1t" || s == "fulcrum-gr" || s == "fulcrum-base" || s == "haproxy" || s == "haproxy-2t" || s == "nginx" || s == "caddy" {
 				vs = append(vs, variant{system: s, log: true})
 			}
 		}

@@ -41,7 +41,12 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 	case "fulcrum-base":
 		p, err = e.startFulcrum(ctx, name, abs(e.o.baseline), dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "haproxy":
-		p, err = e.startHAProxy(ctx, dir, port, targets, sc.https, checks, logOn, accessLog)
+		p, err = e.startHAProxy(ctx, dir, port, targets, sc.https, checks, logOn, 1)
+	case "haproxy-2t":
+		// HAProxy with as many threads as Fulcrum has loops on this
+		// 2-core machine: the thread-matched comparison for fulcrum's
+		// default, as fulcrum-1t is for HAProxy's nbthread 1.
+		p, err = e.startHAProxy(ctx, dir, port, targets, sc.https, checks, logOn, 2)
 	case "nginx":
 		p, err = e.startNginxLB(ctx, dir, port, targets, sc.https, logOn, accessLog)
 	case "caddy":
@@ -125,9 +130,24 @@ func (e *env) startFulcrum(ctx context.Context, name, bin, dir string, port int,
 	return startProc(ctx, name, dir, extraEnv, bin, "serve", "-c", cfg, "--log-level", "info")
 }
 
-func (e *env) startHAProxy(ctx context.Context, dir string, port int, targets []string, https, checks, logOn bool, accessLog string) (*proc, error) {
+// startHAProxy runs HAProxy with nbthread threads (haproxyConfig).
+func (e *env) startHAProxy(ctx context.Context, dir string, port int, targets []string, https, checks, logOn bool, threads int) (*proc, error) {
+	cfg := filepath.Join(dir, "haproxy.cfg")
+	if err := write(cfg, haproxyConfig(port, targets, e.pem, https, checks, logOn, threads)); err != nil {
+		return nil, err
+	}
+	// With the log on, HAProxy's stdout (its process log file) is the
+	// access log.
+	return startProc(ctx, "haproxy", dir, nil, "haproxy", "-db", "-f", cfg)
+}
+
+// haproxyConfig is HAProxy's configuration for the job every system gets:
+// nbthread threads, round robin over targets, http-reuse safe, the
+// httplog line on stdout when logOn, TLS with pem when https, checks
+// every 2 s when checks.
+func haproxyConfig(port int, targets []string, pem string, https, checks, logOn bool, threads int) string {
 	var b strings.Builder
-	b.WriteString("global\n  nbthread 1\n  maxconn 8000\n")
+	fmt.Fprintf(&b, "global\n  nbthread %d\n  maxconn 8000\n", threads)
 	b.WriteString("defaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n  timeout server 60s\n  http-reuse safe\n  option forwardfor\n  retries 3\n  option redispatch 1\n")
 	if logOn {
 		// HAProxy logs through syslog; "stdout" goes to its log file, one
@@ -136,7 +156,7 @@ func (e *env) startHAProxy(ctx context.Context, dir string, port int, targets []
 	}
 	bind := addr(port)
 	if https {
-		bind += " ssl crt " + e.pem
+		bind += " ssl crt " + pem
 	}
 	fmt.Fprintf(&b, "frontend fe\n  bind %s\n  default_backend be\nbackend be\n  balance roundrobin\n", bind)
 	check := ""
@@ -146,13 +166,7 @@ func (e *env) startHAProxy(ctx context.Context, dir string, port int, targets []
 	for i, t := range targets {
 		fmt.Fprintf(&b, "  server s%d %s%s\n", i, t, check)
 	}
-	cfg := filepath.Join(dir, "haproxy.cfg")
-	if err := write(cfg, b.String()); err != nil {
-		return nil, err
-	}
-	// With the log on, HAProxy's stdout (its process log file) is the
-	// access log.
-	return startProc(ctx, "haproxy", dir, nil, "haproxy", "-db", "-f", cfg)
+	return b.String()
 }
 
 func (e *env) startNginxLB(ctx context.Context, dir string, port int, targets []string, https, logOn bool, accessLog string) (*proc, error) {
