@@ -232,6 +232,8 @@ func (h *History) Get(id string) (Record, bool) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var rawID [16]byte
+	rawOK := packHexID(&rawID, id)
 	// best[0] is the newest record keyed id, best[1] the newest traced id.
 	var best [2]slot
 	var seq [2]uint64
@@ -243,10 +245,10 @@ func (h *History) Get(id string) (Record, bool) {
 				continue
 			}
 			own, trace := recordKeys(ring.record(i))
-			if len(own) == 0 {
+			if len(own.b) == 0 {
 				own = trace // no own id: the trace id is its key
 			}
-			for m, hit := range [2]bool{string(own) == id, string(trace) == id} {
+			for m, hit := range [2]bool{own.is(id, &rawID, rawOK), trace.is(id, &rawID, rawOK)} {
 				if hit && s.seq > seq[m] {
 					best[m], seq[m] = slot{ri, i}, s.seq
 				}

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
 
@@ -235,5 +238,63 @@ func TestHistoryKeepsClassification(t *testing.T) {
 	}
 	if len(got.AmznTraceID) != MaxHistoryField {
 		t.Errorf("trace header kept %d bytes, want %d", len(got.AmznTraceID), MaxHistoryField)
+	}
+}
+
+// BenchmarkHistoryAddSmallGET adds records shaped as the proxy fills them
+// for a small GET: Fulcrum's own hex ids, its trace header, IPv4
+// addresses. It reports the encoded bytes per record.
+func BenchmarkHistoryAddSmallGET(b *testing.B) {
+	h := NewHistory(DefaultHistory)
+	recs := make([]Record, 1<<10)
+	for i := range recs {
+		id := fmt.Sprintf("%016x%016x", uint64(i)*0x9e3779b97f4a7c15, ^uint64(i))
+		recs[i] = Record{Type: "http", Time: time.Now(), Listener: "web", Client: "127.0.0.1:34590", Target: "127.0.0.1:9201",
+			TargetProcessing: 26 * time.Microsecond, ELBStatus: 200, TargetStatus: 200, ReceivedBytes: 224, SentBytes: 129,
+			Method: "GET", URL: "http://127.0.0.1:8091/", Proto: "HTTP/1.1", TargetGroup: "app",
+			ID: id, TraceID: id, RequestCreation: time.Now().Add(-26 * time.Microsecond), Forwarded: true,
+			ConnID: "TID_" + id[16:] + id[:16], Action: "forward", AmznTraceID: "Root=1-6b16c3a2-" + id[8:],
+			Attempts: []Attempt{{Target: "127.0.0.1:9201", Status: 200, Duration: 26 * time.Microsecond}},
+			Packed: PackedIDs{ID: unhexTest(id), Conn: unhexTest(id[16:] + id[:16]), Trace: unhexTest("6b16c3a2" + id[8:]),
+				Has: PackedID | PackedConn | PackedTrace}}
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		h.Add(&recs[i%len(recs)])
+	}
+	b.ReportMetric(float64(h.Bytes())/float64(min(b.N, DefaultHistory)), "B/record")
+}
+
+// TestHistoryGetPackedIDs: records whose ids the history keeps packed
+// (Record.Packed) are found by their ids and come back with the same
+// strings; a client's X-Request-Id of the same shape finds its request,
+// and an id that differs only in case finds nothing.
+func TestHistoryGetPackedIDs(t *testing.T) {
+	h := NewHistory(100)
+	const own, client = "a858fd476c35633c7b863566598e6937", "0123456789abcdef0123456789abcdef"
+	want := Record{ID: own, TraceID: client, ConnID: "TID_fb09e73348a3a3722f1a89681b087fc0",
+		AmznTraceID: "Root=1-6b16c3a2-da925c1fa3c0fe49a9597813", ELBStatus: 200, URL: "http://x/",
+		Packed: PackedIDs{ID: unhexTest(own), Conn: unhexTest("fb09e73348a3a3722f1a89681b087fc0"),
+			Trace: unhexTest("6b16c3a2da925c1fa3c0fe49a9597813"), Has: PackedID | PackedConn | PackedTrace}}
+	h.Add(&want)
+	other := Record{ID: "5fd882516498a1f44ee069c957119024", TraceID: "5fd882516498a1f44ee069c957119024", ELBStatus: 200,
+		Packed: PackedIDs{ID: unhexTest("5fd882516498a1f44ee069c957119024"), Has: PackedID}}
+	h.Add(&other)
+	for _, id := range []string{own, client} {
+		got, ok := h.Get(id)
+		if !ok {
+			t.Fatalf("Get(%q): not found", id)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(Record{})); diff != "" {
+			t.Errorf("Get(%q) (-want +got):\n%s", id, diff)
+		}
+	}
+	if got, ok := h.Get(other.ID); !ok || got.ID != other.ID {
+		t.Errorf("Get(%q) = %q, %v", other.ID, got.ID, ok)
+	}
+	for _, id := range []string{strings.ToUpper(own), own[:31], own + "0"} {
+		if got, ok := h.Get(id); ok {
+			t.Errorf("Get(%q) found %q", id, got.ID)
+		}
 	}
 }

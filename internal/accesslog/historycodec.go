@@ -15,7 +15,14 @@ import (
 // head, the target's response head), so a kept Record pinned all of it
 // and gave the garbage collector 25 pointers to follow. The encoded form
 // is the bytes of the strings, cut to the MaxHistory* limits, and
-// varints: about 270 bytes for a small GET, holding no pointer.
+// varints: about 200 bytes for a small GET, holding no pointer.
+//
+// Fulcrum's own ids are kept as the bytes the proxy spelled them from
+// (Record.Packed; hexid.go spells them back): ID (32 hex digits) and
+// ConnID ("TID_" and 32) as 16 bytes each, and an AmznTraceID Fulcrum
+// made ("Root=1-", 8 hex digits, "-", 24) as 16; a flag bit says which.
+// That takes 63 bytes off a small GET's 259 (BenchmarkHistoryAddSmallGET),
+// at no parsing cost: the bytes are copied, not read back out of the hex.
 //
 // Layout, in order: a flag byte; ID; TraceID unless it equals ID; the
 // numbers (Time in Unix nanoseconds, RequestCreation as nanoseconds
@@ -33,6 +40,9 @@ const (
 	encTimeSet
 	encCreationSet
 	encForwarded
+	encRawID    // ID is Record.Packed.ID, 16 bytes
+	encRawConn  // ConnID is Record.Packed.Conn, 16 bytes
+	encRawTrace // AmznTraceID is Record.Packed.Trace, 16 bytes
 )
 
 // errHistoryCorrupt is the decoder's error for bytes it did not encode;
@@ -79,8 +89,24 @@ func appendRecord(b []byte, r *Record) []byte {
 	if r.Forwarded {
 		flags |= encForwarded
 	}
+	// The lengths guard against a Packed left set by mistake; the bytes
+	// themselves are the proxy's word (Record.Packed).
+	pk := &r.Packed
+	if pk.Has&PackedID != 0 && len(r.ID) == 32 {
+		flags |= encRawID
+	}
+	if pk.Has&PackedConn != 0 && len(r.ConnID) == len(connIDPrefix)+32 {
+		flags |= encRawConn
+	}
+	if pk.Has&PackedTrace != 0 && len(r.AmznTraceID) == traceRootLen {
+		flags |= encRawTrace
+	}
 	b = append(b, flags)
-	b = appendString(b, r.ID, MaxHistoryField)
+	if flags&encRawID != 0 {
+		b = append(b, pk.ID[:]...)
+	} else {
+		b = appendString(b, r.ID, MaxHistoryField)
+	}
 	if !traceIsID {
 		b = appendString(b, r.TraceID, MaxHistoryField)
 	}
@@ -119,11 +145,19 @@ func appendRecord(b []byte, r *Record) []byte {
 	b = appendString(b, r.TargetGroup, MaxHistoryField)
 	b = appendString(b, r.DomainName, MaxHistoryField)
 	b = appendString(b, r.ErrorDetail, MaxHistoryDetail)
-	b = appendString(b, r.ConnID, MaxHistoryField)
+	if flags&encRawConn != 0 {
+		b = append(b, pk.Conn[:]...)
+	} else {
+		b = appendString(b, r.ConnID, MaxHistoryField)
+	}
 	b = appendString(b, r.Action, MaxHistoryField)
 	b = appendString(b, r.RedirectURL, MaxHistoryURL)
 	b = appendString(b, r.Sticky, MaxHistoryField)
-	b = appendString(b, r.AmznTraceID, MaxHistoryField)
+	if flags&encRawTrace != 0 {
+		b = append(b, pk.Trace[:]...)
+	} else {
+		b = appendString(b, r.AmznTraceID, MaxHistoryField)
+	}
 	b = appendString(b, r.Classification, MaxHistoryField)
 	b = appendString(b, r.ClassificationReason, MaxHistoryField)
 	b = appendString(b, r.GRPCStatus, MaxHistoryField)
@@ -167,17 +201,38 @@ func appendString(b []byte, s string, limit int) []byte {
 	return append(b, s...)
 }
 
+// recordKey is one of an encoded record's ids, read without decoding
+// the rest: the id's bytes (aliasing the encoding), or, when raw, the 16
+// bytes its 32 hex digits spell (packHexID).
+type recordKey struct {
+	b   []byte
+	raw bool
+}
+
+// is reports whether k is the id whose string is id and, when id is 32
+// lower-case hex digits, whose bytes are rawID (ok).
+func (k recordKey) is(id string, rawID *[16]byte, ok bool) bool {
+	if k.raw {
+		return ok && string(k.b) == string(rawID[:])
+	}
+	return string(k.b) == id
+}
+
 // recordKeys returns the ID and TraceID of an encoded record without
-// decoding the rest; they alias enc.
-func recordKeys(enc []byte) (id, traceID []byte) {
+// decoding the rest.
+func recordKeys(enc []byte) (id, traceID recordKey) {
 	if len(enc) == 0 {
-		return nil, nil
+		return recordKey{}, recordKey{}
 	}
 	d := decoder{b: enc, pos: 1}
-	id = d.bytes()
+	if enc[0]&encRawID != 0 {
+		id = recordKey{b: d.next(16), raw: true}
+	} else {
+		id = recordKey{b: d.bytes()}
+	}
 	traceID = id
 	if enc[0]&encTraceIsID == 0 {
-		traceID = d.bytes()
+		traceID = recordKey{b: d.bytes()}
 	}
 	return id, traceID
 }
@@ -188,7 +243,12 @@ func decodeRecord(enc []byte) (Record, error) {
 	d := decoder{b: enc, s: string(enc)}
 	flags := d.byte()
 	var r Record
-	r.ID = d.string()
+	if flags&encRawID != 0 {
+		r.Packed.Has |= PackedID
+		r.ID = spellHexID(&r.Packed.ID, d.next(16))
+	} else {
+		r.ID = d.string()
+	}
 	r.TraceID = r.ID
 	if flags&encTraceIsID == 0 {
 		r.TraceID = d.string()
@@ -214,7 +274,16 @@ func decodeRecord(enc []byte) (Record, error) {
 	r.RulePriority = int(d.varint())
 	r.Error = failure.ErrorType(d.varint())
 	for _, f := range historyStrings(&r) {
-		*f.p = d.string()
+		switch {
+		case f.p == &r.ConnID && flags&encRawConn != 0:
+			r.Packed.Has |= PackedConn
+			r.ConnID = spellConnID(&r.Packed.Conn, d.next(16))
+		case f.p == &r.AmznTraceID && flags&encRawTrace != 0:
+			r.Packed.Has |= PackedTrace
+			r.AmznTraceID = spellTraceRoot(&r.Packed.Trace, d.next(16))
+		default:
+			*f.p = d.string()
+		}
 	}
 	if n := d.uvarint(); n > 0 && n <= MaxHistoryAttempts {
 		r.Attempts = make([]Attempt, n)

@@ -1,6 +1,7 @@
 package accesslog
 
 import (
+	"encoding/hex"
 	"reflect"
 	"strings"
 	"testing"
@@ -31,10 +32,20 @@ func fullRecord() Record {
 				Detail: "EOF after 0 bytes", Duration: 4 * time.Millisecond, Evidence: "idle 59s"},
 			{Target: "10.0.0.2:8080", Status: 200, Class: failure.Class{Reused: true, Idle: time.Second}, Duration: time.Millisecond},
 		},
-		ConnID: "c-42", Action: "fixed-response", RedirectURL: "https://example.com/new", Sticky: "lb_cookie",
+		ConnID: "TID_fb09e73348a3a3722f1a89681b087fc0", Action: "fixed-response", RedirectURL: "https://example.com/new", Sticky: "lb_cookie",
 		AmznTraceID: "Root=1-67890abc-0123456789abcdef01234567", Classification: "Ambiguous",
 		ClassificationReason: "NonCompliantHeader", GRPCStatus: "14",
+		Packed: PackedIDs{ID: unhexTest("0123456789abcdef0123456789abcdef"), Conn: unhexTest("fb09e73348a3a3722f1a89681b087fc0"),
+			Trace: unhexTest("67890abc0123456789abcdef01234567"), Has: PackedID | PackedConn | PackedTrace},
 	}
+}
+
+// unhexTest is the 16 bytes 32 hex digits spell (encoding/hex).
+func unhexTest(s string) (b [16]byte) {
+	if n, err := hex.Decode(b[:], []byte(s)); err != nil || n != 16 {
+		panic(s)
+	}
+	return b
 }
 
 // TestHistoryCodecRoundTrip: every field of a Record survives the
@@ -61,6 +72,23 @@ func TestHistoryCodecRoundTrip(t *testing.T) {
 	if diff := cmp.Diff(r, got, cmpopts.IgnoreUnexported(Record{})); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
+	// The packed ids take 16 bytes each; without Packed the same record
+	// keeps their characters, and decodes to the same strings.
+	plain := r
+	plain.Packed = PackedIDs{}
+	encPlain := appendRecord(nil, &plain)
+	if d := len(encPlain) - len(enc); d != 17+21+25 {
+		t.Errorf("packing saves %d bytes, want 63 (the characters past 16 and the length bytes)", d)
+	}
+	if got, err := decodeRecord(encPlain); err != nil || got.ID != r.ID || got.ConnID != r.ConnID || got.AmznTraceID != r.AmznTraceID || got.Packed.Has != 0 {
+		t.Errorf("unpacked ids: %q %q %q %v, %v", got.ID, got.ConnID, got.AmznTraceID, got.Packed.Has, err)
+	}
+	// A Packed whose string is not of its shape is not used.
+	odd := r
+	odd.ConnID, odd.AmznTraceID = "c-42", "Self=1-67890abc-0123456789abcdef01234567;Root=1-5-6"
+	if got, err := decodeRecord(appendRecord(nil, &odd)); err != nil || got.ConnID != "c-42" || got.AmznTraceID != odd.AmznTraceID || got.Packed.Has != PackedID {
+		t.Errorf("odd ids: %q %q %v, %v", got.ConnID, got.AmznTraceID, got.Packed.Has, err)
+	}
 	// Decoded strings are a copy: the encoding can be reused at once.
 	clear(enc)
 	if got.URL != r.URL || got.Attempts[0].Detail != r.Attempts[0].Detail {
@@ -70,9 +98,23 @@ func TestHistoryCodecRoundTrip(t *testing.T) {
 	// is stored once.
 	r.TraceID = r.ID
 	enc = appendRecord(nil, &r)
-	if id, trace := recordKeys(enc); string(id) != r.ID || string(trace) != r.ID {
-		t.Errorf("keys %q %q", id, trace)
+	var raw [16]byte
+	rawOK := packHexID(&raw, r.ID)
+	if id, trace := recordKeys(enc); !rawOK || !id.raw || !id.is(r.ID, &raw, rawOK) || !trace.is(r.ID, &raw, rawOK) {
+		t.Errorf("keys %q %q of a Fulcrum id", id.b, trace.b)
 	}
+	// An id of another shape is kept, and keyed, as it is.
+	r.ID, r.TraceID = "req-7", "req-7"
+	enc = appendRecord(nil, &r)
+	if id, trace := recordKeys(enc); id.raw || string(id.b) != "req-7" || string(trace.b) != "req-7" {
+		t.Errorf("keys %q %q", id.b, trace.b)
+	}
+	if got, err := decodeRecord(enc); err != nil || got.ID != "req-7" || got.TraceID != "req-7" {
+		t.Errorf("other id: %q %q, %v", got.ID, got.TraceID, err)
+	}
+	r = fullRecord()
+	r.TraceID = r.ID
+	enc = appendRecord(nil, &r)
 	if got, err := decodeRecord(enc); err != nil || got.TraceID != r.ID {
 		t.Errorf("trace id = own id: %q, %v", got.TraceID, err)
 	}

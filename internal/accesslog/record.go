@@ -105,6 +105,10 @@ type Record struct {
 	// line's trace_id field (AWS, "Request tracing for your Application
 	// Load Balancer").
 	AmznTraceID string
+	// Packed holds the bytes Fulcrum spelled ID, ConnID and AmznTraceID
+	// from, for the request history to keep instead of the characters
+	// (PackedIDs). Zero when none is set.
+	Packed PackedIDs
 	// Classification and ClassificationReason are the request's HTTP
 	// desync verdict (ALB's classification and classification_reason,
 	// fields 28 and 29): the tier ("Acceptable", "Ambiguous", "Severe")
@@ -157,6 +161,30 @@ func (r *Record) Answered() bool {
 // Reset clears r for reuse, keeping the Attempts capacity and the memory
 // of Keep (up to maxKeep): the strings Keep returned are invalid from
 // here on.
+// PackedIDs are the random bytes behind Fulcrum's own ids, set only by
+// the code that spells the ids from them (proxy/reqid.go, proxy/trace.go),
+// so that the request history keeps 16 bytes where the log writes 32 to
+// 40 characters (historycodec.go). Each field counts only when its bit is
+// in Has, and must then spell its string field exactly.
+type PackedIDs struct {
+	// ID: Record.ID is these bytes in lower-case hex.
+	ID [16]byte
+	// Conn: Record.ConnID is "TID_" and these bytes in lower-case hex.
+	Conn [16]byte
+	// Trace: Record.AmznTraceID is "Root=1-", the first 4 bytes (the
+	// epoch second, big-endian) in hex, "-" and the other 12 in hex.
+	Trace [16]byte
+	// Has is PackedID, PackedConn and PackedTrace, or'ed.
+	Has uint8
+}
+
+// The bits of PackedIDs.Has.
+const (
+	PackedID = 1 << iota
+	PackedConn
+	PackedTrace
+)
+
 func (r *Record) Reset() {
 	at, keep := r.Attempts[:0], r.keep[:0]
 	if cap(keep) > maxKeep {

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 	"github.com/fulcrumlb/fulcrum/internal/config"
 	"github.com/fulcrumlb/fulcrum/internal/rules"
 	"github.com/fulcrumlb/fulcrum/internal/stickiness"
@@ -28,6 +29,10 @@ func (h *Handler) routeRequest(q *request, rt *routeTable) bool {
 	// fillRecord made the value from the header as it still is (trace.go).
 	r.Header.Set(traceHeaderName, q.strs.trace)
 	rec.AmznTraceID = q.strs.trace
+	if q.strs.packed.Has&accesslog.PackedTrace != 0 {
+		rec.Packed.Trace = q.strs.packed.Trace
+		rec.Packed.Has |= accesslog.PackedTrace
+	}
 	clientCertHeaders(r, rt.mtls)
 	act, fw := rt.route(r)
 	rec.RulePriority = act.Priority

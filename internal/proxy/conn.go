@@ -240,7 +240,8 @@ func (cs *connServer) newClientConn(c net.Conn) *clientConn {
 	if tc, ok := c.(*trackedConn); ok {
 		cc.info = tc.info
 	} else {
-		cc.info = &connInfo{id: "TID_" + newID()}
+		id, packed := newConnID()
+		cc.info = &connInfo{id: id, packed: packed}
 	}
 	cc.info.cc = cc
 	cs.conns[cc] = struct{}{}

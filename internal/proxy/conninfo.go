@@ -15,7 +15,9 @@ import (
 // fields before the handler runs and clears them after; HTTP/2 leaves them
 // zero.
 type connInfo struct {
-	id          string
+	id string
+	// packed is the 16 bytes id's hex digits spell (newConnID).
+	packed      [16]byte
 	verdict     desync.Verdict
 	closeTarget bool
 	// cc is the HTTP/1.1 connection (nil for HTTP/2): the handler asks it
@@ -59,7 +61,8 @@ func (l *trackedListener) Accept() (net.Conn, error) {
 		}
 		l.active.Add(1)
 		l.h.Metrics.ConnOpened(l.h.Listener)
-		return &trackedConn{Conn: c, l: l, h: l.h, info: &connInfo{id: "TID_" + newID()}}, nil
+		id, packed := newConnID()
+		return &trackedConn{Conn: c, l: l, h: l.h, info: &connInfo{id: id, packed: packed}}, nil
 	}
 }
 

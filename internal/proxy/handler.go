@@ -636,6 +636,7 @@ func (h *Handler) fillRecord(q *request, ci *connInfo, trace bool) {
 	r, rec := q.r, q.rec
 	q.strs = newRequestStrings(rec, r, h.TLS, h.Port, trace, q.start)
 	rec.ID = q.strs.id
+	rec.Packed.ID, rec.Packed.Has = q.strs.packed.ID, accesslog.PackedID
 	// The record keeps its own copies of the request's strings: on an
 	// HTTP/1.1 connection they point into the connection's head buffer,
 	// which its next request reuses (inrequest.go).
@@ -663,6 +664,8 @@ func (h *Handler) fillRecord(q *request, ci *connInfo, trace bool) {
 	rec.RulePriority = -1
 	if ci != nil {
 		rec.ConnID = ci.id
+		rec.Packed.Conn = ci.packed
+		rec.Packed.Has |= accesslog.PackedConn
 		if v := ci.verdict; v.Tier != desync.Compliant {
 			rec.Classification, rec.ClassificationReason = v.Tier.String(), v.Reason.String()
 		}

@@ -12,20 +12,23 @@ import (
 // idLen is the length of an id from newID: 32 hex digits.
 const idLen = 32
 
-// newID returns 32 random hex digits, for request ids and connection ids.
-func newID() string {
-	var b [idLen]byte
-	return string(appendID(b[:0]))
+// newConnID returns a connection id, "TID_" and 32 random hex digits
+// (ALB's conn_trace_id shape), and the 16 bytes the digits spell
+// (accesslog.PackedIDs.Conn).
+func newConnID() (string, [16]byte) {
+	var raw [16]byte
+	var b [4 + idLen]byte
+	return string(appendID(append(b[:0], "TID_"...), &raw)), raw
 }
 
-// appendID appends 32 random hex digits (16 random bytes) to dst.
-func appendID(dst []byte) []byte {
-	var b [16]byte
+// appendID appends 32 random hex digits to dst: the lower-case hex of
+// the 16 random bytes it also writes to raw.
+func appendID(dst []byte, raw *[16]byte) []byte {
 	u, v := rand.Uint64(), rand.Uint64()
 	for i := range 8 {
-		b[i], b[8+i] = byte(u>>(8*i)), byte(v>>(8*i))
+		raw[i], raw[8+i] = byte(u>>(8*i)), byte(v>>(8*i))
 	}
-	return hex.AppendEncode(dst, b[:])
+	return hex.AppendEncode(dst, raw[:])
 }
 
 // requestStrings are the strings Fulcrum makes for each request. They are
@@ -42,6 +45,9 @@ type requestStrings struct {
 	// trace is the X-Amzn-Trace-Id value to send on (writeTraceValue);
 	// empty unless newRequestStrings was asked for it.
 	trace string
+	// packed holds the bytes id and, when Has says so, trace were
+	// spelled from (accesslog.PackedIDs), for the request history.
+	packed accesslog.PackedIDs
 }
 
 // newRequestStrings makes a request's id, its log URL from r.Host and
@@ -70,14 +76,16 @@ func newRequestStrings(rec *accesslog.Record, r *httpmsg.Request, tls bool, port
 	if n := idLen + urlLen + traceLen; n > len(buf) {
 		b = make([]byte, 0, n)
 	}
-	b = appendID(b)
+	var packed accesslog.PackedIDs
+	b = appendID(b, &packed.ID)
+	packed.Has = accesslog.PackedID
 	b = append(b, scheme...)
 	b = append(b, r.Host...)
 	b = append(b, portSep...)
 	b = append(b, port...)
 	b = append(b, r.URI...)
 	if trace {
-		b = appendTraceValue(b, old, now)
+		b = appendTraceValue(b, old, now, &packed)
 	}
 	var s string
 	if rec != nil {
@@ -85,5 +93,5 @@ func newRequestStrings(rec *accesslog.Record, r *httpmsg.Request, tls bool, port
 	} else {
 		s = string(b)
 	}
-	return requestStrings{id: s[:idLen], url: s[idLen : idLen+urlLen], trace: s[idLen+urlLen:]}
+	return requestStrings{id: s[:idLen], url: s[idLen : idLen+urlLen], trace: s[idLen+urlLen:], packed: packed}
 }

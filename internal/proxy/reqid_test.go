@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,12 +121,14 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 			t.Errorf("%s %s: X-Request-Id %q, want %q", r.method, r.path, got, r.id)
 		}
 	}
-	for _, r := range reqs {
+	kept := make([]accesslog.Record, len(reqs))
+	for i, r := range reqs {
 		rec, ok := hist.Get(r.id)
 		if !ok {
 			t.Errorf("history has no request %q", r.id)
 			continue
 		}
+		kept[i] = rec
 		if rec.Method != r.method || rec.URL != "http://keep.example:"+strings.Split(s.Addrs()["web"], ":")[1]+r.path || rec.UserAgent != r.ua || rec.TraceID != r.id {
 			t.Errorf("history record %q: %s %s %q %q; want %s %s %q", r.id, rec.Method, rec.URL, rec.UserAgent, rec.TraceID, r.method, r.path, r.ua)
 		}
@@ -147,5 +150,59 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 		if l := lines[i]; !strings.Contains(l, want) || !strings.Contains(l, r.path+` HTTP/1.1" "`+r.ua+`"`) || !strings.HasSuffix(l, `"`+r.id+`"`) {
 			t.Errorf("line %d: %s\nwant %s…%s HTTP/1.1, User-Agent %q and request id %q", i, l, want, r.path, r.ua, r.id)
 		}
+		// The history keeps Fulcrum's ids packed (accesslog.PackedIDs)
+		// and spells them back as the log wrote them.
+		k := kept[i]
+		if k.Packed.Has != accesslog.PackedID|accesslog.PackedConn|accesslog.PackedTrace {
+			t.Errorf("line %d: packed %b", i, k.Packed.Has)
+		}
+		for _, v := range []string{" " + k.ConnID + " ", `"` + k.AmznTraceID + `"`} {
+			if len(v) < 20 || !strings.Contains(lines[i], v) {
+				t.Errorf("line %d: %s\nhas not the history's %q", i, lines[i], v)
+			}
+		}
+		// The line carries the client's X-Request-Id; Fulcrum's own id
+		// finds the same request.
+		if own, ok := hist.Get(k.ID); !ok || own.TraceID != r.id || own.URL != k.URL || len(k.ID) != 32 {
+			t.Errorf("line %d: own id %q finds %q %q, %v", i, k.ID, own.TraceID, own.URL, ok)
+		}
+	}
+}
+
+// TestPackedIDsSpellTheStrings: the bytes newRequestStrings and
+// newConnID hand the request history (accesslog.PackedIDs) spell exactly
+// the ids they made; a trace value with the client's fields is not
+// packed.
+func TestPackedIDsSpellTheStrings(t *testing.T) {
+	r := &httpmsg.Request{Method: "GET", Host: "shop.example.com"}
+	if err := r.SetTarget("GET", "/"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(0x6b16c3a2, 0)
+	for range 20 {
+		s := newRequestStrings(nil, r, false, "80", true, now)
+		p := s.packed
+		if p.Has != accesslog.PackedID|accesslog.PackedTrace {
+			t.Fatalf("packed %b", p.Has)
+		}
+		if got := hex.EncodeToString(p.ID[:]); got != s.id {
+			t.Errorf("id %q packed as %s", s.id, got)
+		}
+		if got := "Root=1-" + hex.EncodeToString(p.Trace[:4]) + "-" + hex.EncodeToString(p.Trace[4:]); got != s.trace {
+			t.Errorf("trace %q packed as %s", s.trace, got)
+		}
+		id, raw := newConnID()
+		if got := "TID_" + hex.EncodeToString(raw[:]); got != id {
+			t.Errorf("connection id %q packed as %s", id, got)
+		}
+	}
+	r.Header.Add("X-Amzn-Trace-Id", "Root=1-abc-def")
+	if s := newRequestStrings(nil, r, false, "80", true, now); s.packed.Has != accesslog.PackedID {
+		t.Errorf("trace %q: packed %b", s.trace, s.packed.Has)
+	}
+	// After 2106 the epoch needs a ninth digit: not packed.
+	r.Header.Del("X-Amzn-Trace-Id")
+	if s := newRequestStrings(nil, r, false, "80", true, time.Unix(1<<32, 0)); s.packed.Has != accesslog.PackedID || !strings.HasPrefix(s.trace, "Root=1-100000000-") {
+		t.Errorf("trace %q: packed %b", s.trace, s.packed.Has)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fulcrumlb/fulcrum/internal/accesslog"
 )
 
 // traceHeaderName is ALB's request tracing header.
@@ -49,12 +51,20 @@ func traceValueLen(old string) int {
 
 // appendTraceValue appends the X-Amzn-Trace-Id value for the client's
 // header old ("" for none) to b, with a new trace id of now's epoch
-// second.
-func appendTraceValue(b []byte, old string, now time.Time) []byte {
+// second. A value that is the new Root alone is recorded in packed
+// (accesslog.PackedTrace) as the bytes it spells.
+func appendTraceValue(b []byte, old string, now time.Time, packed *accesslog.PackedIDs) []byte {
 	if !traceKeeps(old) {
-		return appendTraceID(append(b, "Root="...), now)
+		var raw [16]byte
+		b = appendTraceID(append(b, "Root="...), now, &raw)
+		if e := now.Unix(); e >= 0 && e < 1<<32 {
+			packed.Trace = raw
+			packed.Has |= accesslog.PackedTrace
+		}
+		return b
 	}
-	b = appendTraceID(append(b, "Self="...), now)
+	var raw [16]byte
+	b = appendTraceID(append(b, "Self="...), now, &raw)
 	for f := range strings.SplitSeq(old, ";") {
 		if f, ok := traceKept(f); ok {
 			b = append(append(b, ';'), f...)
@@ -67,9 +77,12 @@ func appendTraceValue(b []byte, old string, now time.Time) []byte {
 const traceIDLen = 2 + 8 + 1 + 24
 
 // appendTraceID appends a trace id, "1-{epoch hex}-{24 hex}" (the X-Ray
-// trace id format), to dst.
-func appendTraceID(dst []byte, now time.Time) []byte {
-	var r [12]byte
+// trace id format), to dst, and writes to raw the epoch's low 4 bytes,
+// big-endian (all of it before 2106), and the 12 random bytes.
+func appendTraceID(dst []byte, now time.Time, raw *[16]byte) []byte {
+	sec := uint32(now.Unix())
+	raw[0], raw[1], raw[2], raw[3] = byte(sec>>24), byte(sec>>16), byte(sec>>8), byte(sec)
+	r := raw[4:]
 	u, w := rand.Uint64(), rand.Uint32()
 	for i := range 8 {
 		r[i] = byte(u >> (8 * i))
@@ -85,5 +98,5 @@ func appendTraceID(dst []byte, now time.Time) []byte {
 	}
 	dst = append(dst, epoch...)
 	dst = append(dst, '-')
-	return hex.AppendEncode(dst, r[:])
+	return hex.AppendEncode(dst, r)
 }
