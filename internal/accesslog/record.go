@@ -158,9 +158,6 @@ func (r *Record) Answered() bool {
 	return r.Action == "redirect" || r.Action == "fixed-response"
 }
 
-// Reset clears r for reuse, keeping the Attempts capacity and the memory
-// of Keep (up to maxKeep): the strings Keep returned are invalid from
-// here on.
 // PackedIDs are the random bytes behind Fulcrum's own ids, set only by
 // the code that spells the ids from them (proxy/reqid.go, proxy/trace.go),
 // so that the request history keeps 16 bytes where the log writes 32 to
@@ -185,6 +182,9 @@ const (
 	PackedTrace
 )
 
+// Reset clears r for reuse, keeping the Attempts capacity and the memory
+// of Keep (up to maxKeep): the strings Keep returned are invalid from
+// here on.
 func (r *Record) Reset() {
 	at, keep := r.Attempts[:0], r.keep[:0]
 	if cap(keep) > maxKeep {

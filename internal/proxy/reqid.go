@@ -9,7 +9,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/httpmsg"
 )
 
-// idLen is the length of an id from newID: 32 hex digits.
+// idLen is the length of an id from appendID: 32 hex digits.
 const idLen = 32
 
 // newConnID returns a connection id, "TID_" and 32 random hex digits
@@ -17,8 +17,9 @@ const idLen = 32
 // (accesslog.PackedIDs.Conn).
 func newConnID() (string, [16]byte) {
 	var raw [16]byte
-	var b [4 + idLen]byte
-	return string(appendID(append(b[:0], "TID_"...), &raw)), raw
+	const prefix = "TID_"
+	var b [len(prefix) + idLen]byte
+	return string(appendID(append(b[:0], prefix...), &raw)), raw
 }
 
 // appendID appends 32 random hex digits to dst: the lower-case hex of

@@ -54,16 +54,15 @@ func traceValueLen(old string) int {
 // second. A value that is the new Root alone is recorded in packed
 // (accesslog.PackedTrace) as the bytes it spells.
 func appendTraceValue(b []byte, old string, now time.Time, packed *accesslog.PackedIDs) []byte {
+	var raw [16]byte
 	if !traceKeeps(old) {
-		var raw [16]byte
 		b = appendTraceID(append(b, "Root="...), now, &raw)
-		if e := now.Unix(); e >= 0 && e < 1<<32 {
+		if e := now.Unix(); e >= 0 && e < 1<<32 { // 8 hex digits
 			packed.Trace = raw
 			packed.Has |= accesslog.PackedTrace
 		}
 		return b
 	}
-	var raw [16]byte
 	b = appendTraceID(append(b, "Self="...), now, &raw)
 	for f := range strings.SplitSeq(old, ";") {
 		if f, ok := traceKept(f); ok {
