@@ -282,11 +282,15 @@ func (l *Loop) run() {
 	for {
 		l.runReady()
 		if l.now-l.yielded >= yieldEvery {
-			// A busy loop never parks, so another loop's goroutine that
-			// the Go netpoller readied onto this loop's P would wait
-			// behind it until sysmon's 10 ms preemption: p99 of 100 ms
-			// and more with two loops on two cores. Yielding lets the
-			// scheduler run it on an idle P.
+			// A busy loop never enters the scheduler. Without the yield
+			// another loop, parked in the Go netpoller, can be left with
+			// events on its epoll descriptor that no thread collects
+			// (or wait behind this loop on its P) until sysmon's 10 ms
+			// preemption: p99 of 100 ms and more with two loops on two
+			// cores. Gosched's wakep starts the thread that collects
+			// them; a yield skipped whenever no goroutine was runnable
+			// brought the stalls back (docs/performance.md, "Run-queue
+			// wait").
 			l.yielded = l.now
 			l.yields++
 			runtime.Gosched()
