@@ -15,6 +15,7 @@ import (
 
 	"github.com/fulcrumlb/fulcrum/internal/admin"
 	"github.com/fulcrumlb/fulcrum/internal/config"
+	"github.com/fulcrumlb/fulcrum/internal/heapprofile"
 	"github.com/fulcrumlb/fulcrum/internal/proxy"
 )
 
@@ -85,6 +86,11 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 func serve(ctx context.Context, cfg *config.Config, logger *slog.Logger, stdout io.Writer, opts proxy.Options, watch func(context.Context, *sync.WaitGroup, func())) error {
 	gogc := setServeGCPercent(os.Getenv("GOGC"))
 	logger.Debug("garbage collector target", "gogc", gogc)
+	if cfg.Admin.Pprof {
+		// /debug/pprof/heap has samples from here on; package
+		// initialisation ran without (internal/heapprofile).
+		heapprofile.Restore(os.Getenv("GODEBUG"))
+	}
 	token := ""
 	if cfg.Admin.TokenFile != "" {
 		t, err := admin.ReadToken(cfg.Admin.TokenFile)
