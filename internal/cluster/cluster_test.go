@@ -2,90 +2,17 @@ package cluster
 
 import (
 	"context"
-	"net"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/goleak"
-	"go.uber.org/zap"
+
+	"github.com/fulcrumlb/fulcrum/internal/etcdtest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// etcdServer is an embedded etcd on free 127.0.0.1 ports whose data dir
-// survives a stop, so a test can kill and restart it.
-type etcdServer struct {
-	t            *testing.T
-	dir          string
-	client, peer int
-	e            *embed.Etcd
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func startEtcd(t *testing.T) *etcdServer {
-	t.Helper()
-	s := &etcdServer{t: t, dir: t.TempDir(), client: freePort(t), peer: freePort(t)}
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *etcdServer) endpoint() string { return "127.0.0.1:" + strconv.Itoa(s.client) }
-
-func (s *etcdServer) start() {
-	s.t.Helper()
-	cfg := embed.NewConfig()
-	cfg.Name, cfg.Dir = "test", s.dir
-	cu := url.URL{Scheme: "http", Host: s.endpoint()}
-	pu := url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(s.peer)}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.LogLevel = "error"
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	select {
-	case <-e.Server.ReadyNotify():
-	case <-time.After(20 * time.Second):
-		e.Close()
-		s.t.Fatal("etcd did not start")
-	}
-	s.e = e
-}
-
-func (s *etcdServer) stop() {
-	if s.e != nil {
-		s.e.Close()
-		s.e = nil
-	}
-}
-
-func client(t *testing.T, endpoint string) *clientv3.Client {
-	t.Helper()
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // fakeView is an instance's changing view of its targets.
 type fakeView struct {
@@ -129,7 +56,7 @@ func runNode(t *testing.T, n *Node) (stop func()) {
 }
 
 func TestFleetView(t *testing.T) {
-	srv := startEtcd(t)
+	srv := etcdtest.Start(t)
 	views := map[string]*fakeView{}
 	nodes := map[string]*Node{}
 	stops := map[string]func(){}
@@ -139,7 +66,7 @@ func TestFleetView(t *testing.T) {
 			{TargetGroup: "api", Address: "10.0.0.6:80", State: "healthy"},
 		}}
 		views[name] = v
-		nodes[name] = &Node{Client: client(t, srv.endpoint()), Prefix: "/fulcrum", Instance: name, LeaseTTL: 2 * time.Second,
+		nodes[name] = &Node{Client: etcdtest.Client(t, srv.Endpoint()), Prefix: "/fulcrum", Instance: name, LeaseTTL: 2 * time.Second,
 			Interval: 20 * time.Millisecond, Timeout: 300 * time.Millisecond, Observe: v.observe}
 	}
 	views["lb-b"].targets[1].Errors5m = map[string]int64{"connection_timed_out": 2}
@@ -164,16 +91,16 @@ func TestFleetView(t *testing.T) {
 	eventually(t, "lb-c gone", func() bool { return len(a.View(time.Now()).Instances) == 2 })
 
 	// etcd away: the node says so, keeps its last view, and queues writes.
-	srv.stop()
+	srv.Stop()
 	eventually(t, "disconnected", func() bool { ok, _ := a.Connected(); return !ok })
 	f = a.View(time.Now())
 	if f.Connected || f.Error == "" || f.ErrorSince == nil || len(f.Instances) != 2 {
 		t.Errorf("view while etcd is away %+v", f)
 	}
 	a.Register("api", "10.0.0.7:80", 3)
-	srv.start()
+	srv.Start()
 	eventually(t, "reconnected", func() bool { ok, _ := a.Connected(); return ok })
-	c := client(t, srv.endpoint())
+	c := etcdtest.Client(t, srv.Endpoint())
 	eventually(t, "queued registration written", func() bool {
 		resp, err := c.Get(context.Background(), "/fulcrum/target-groups/api/registrations/10.0.0.7:80")
 		return err == nil && len(resp.Kvs) == 1 && strings.Contains(string(resp.Kvs[0].Value), `"weight":3`)
@@ -188,12 +115,12 @@ func TestFleetView(t *testing.T) {
 // TestAdminStatesFollowTheFleet: a drain set on one instance reaches the
 // others through etcd, and ready again ends it everywhere.
 func TestAdminStatesFollowTheFleet(t *testing.T) {
-	srv := startEtcd(t)
+	srv := etcdtest.Start(t)
 	type applied struct{ group, addr, state string }
 	got := make(chan applied, 100)
 	var nodes []*Node
 	for _, name := range []string{"lb-a", "lb-b"} {
-		n := &Node{Client: client(t, srv.endpoint()), Prefix: "/fulcrum", Instance: name, LeaseTTL: 2 * time.Second,
+		n := &Node{Client: etcdtest.Client(t, srv.Endpoint()), Prefix: "/fulcrum", Instance: name, LeaseTTL: 2 * time.Second,
 			Interval: 50 * time.Millisecond, Timeout: 300 * time.Millisecond, Observe: (&fakeView{}).observe}
 		if name == "lb-b" {
 			n.ApplyAdminState = func(g, a, s string) {
