@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -26,6 +27,22 @@ type configKey struct {
 	// file reads the configuration file: its parsed form and its bytes.
 	file   func() (*config.Config, []byte, error)
 	logger *slog.Logger
+	// rev is the etcd revision the running configuration is known to be
+	// current at: that of load's last read, or of the last change the
+	// watch saw, whichever is later. The watch resumes after it, so a
+	// write between a read and the watch's start (or in the second a
+	// broken watch waits) is not lost.
+	rev atomic.Int64
+}
+
+// seen records that the key is known as of etcd revision r.
+func (k *configKey) seen(r int64) {
+	for {
+		old := k.rev.Load()
+		if r <= old || k.rev.CompareAndSwap(old, r) {
+			return
+		}
+	}
 }
 
 // newConfigKey returns the key's reader for cfg, nil without
@@ -56,6 +73,7 @@ func (k *configKey) load() (*config.Config, []byte, error) {
 		k.logger.Warn("cluster.config_key unreadable; using the configuration file", "key", k.key, "error", err)
 		return fileCfg, fileSrc, nil
 	}
+	k.seen(resp.Header.Revision)
 	if len(resp.Kvs) == 0 {
 		return fileCfg, fileSrc, nil
 	}
@@ -101,15 +119,30 @@ func withCluster(keySrc, fileSrc []byte) ([]byte, error) {
 }
 
 // watch calls reload after every change of the key until ctx is done;
-// a broken watch is opened again a second later.
+// a broken watch is opened again a second later. It watches from the
+// revision after k.rev, so a change made after the last read is seen
+// even if it came before the watch was opened. When etcd has compacted
+// that revision away, the key is read again (reload) and the watch
+// resumes from there.
 func (k *configKey) watch(ctx context.Context, reload func()) {
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		for wr := range k.client.Watch(wctx, k.key) {
+		var opts []clientv3.OpOption
+		if r := k.rev.Load(); r > 0 {
+			opts = append(opts, clientv3.WithRev(r+1))
+		}
+		for wr := range k.client.Watch(wctx, k.key, opts...) {
+			if wr.CompactRevision != 0 {
+				k.logger.Info("cluster.config_key: changes since the last read were compacted: reloading", "key", k.key)
+				k.seen(wr.CompactRevision - 1)
+				reload()
+				break
+			}
 			if wr.Err() != nil {
 				break
 			}
-			if len(wr.Events) > 0 {
+			if n := len(wr.Events); n > 0 {
+				k.seen(wr.Events[n-1].Kv.ModRevision)
 				k.logger.Info("cluster.config_key changed: reloading", "key", k.key)
 				reload()
 			}
