@@ -213,3 +213,35 @@ func TestTwoTargetsOnTheThousandBackend(t *testing.T) {
 		t.Errorf("2tg-c50 (%d conns, %q) and 1000tg-c50 (%d, %q) differ in more than the targets", two.conns, two.path, thousand.conns, thousand.path)
 	}
 }
+
+// Each repetition runs every variant once, and the first place moves
+// through the list: with 3 repetitions of 6 runs, runs 0, 2 and 4 go first.
+func TestOrderRotatesTheFirstPlace(t *testing.T) {
+	var runs []variant
+	for _, s := range []string{"a", "b", "c", "d", "e", "f"} {
+		runs = append(runs, variant{system: s})
+	}
+	var firsts []string
+	for rep := 1; rep <= 3; rep++ {
+		got := order(runs, rep, 3)
+		if len(got) != len(runs) {
+			t.Fatalf("rep %d: %d runs, want %d", rep, len(got), len(runs))
+		}
+		k := int(got[0].system[0] - 'a')
+		for i, v := range got {
+			if want := runs[(k+i)%len(runs)]; v != want {
+				t.Errorf("rep %d: place %d is %v, want %v: %v is not a rotation of the list", rep, i, v, want, got)
+			}
+		}
+		firsts = append(firsts, got[0].system)
+	}
+	if diff := cmp.Diff([]string{"a", "c", "e"}, firsts); diff != "" {
+		t.Errorf("first of each repetition (-want +got):\n%s", diff)
+	}
+	if got := order(runs, 1, 1); got[0].system != "a" {
+		t.Errorf("a single repetition starts at %q, want a", got[0].system)
+	}
+	if runs[0].system != "a" {
+		t.Error("order changed its argument")
+	}
+}

@@ -8,8 +8,10 @@
 // warms it up, runs wrk, and records req/s, p50/p99 latency, the system's
 // CPU time per request (user+sys from /proc, all its processes), its peak
 // RSS (summed over its processes, sampled) and errors. Systems are
-// interleaved (A B C D A B C D ...) so machine drift hits all alike. The
-// results go to OUT/results.json, OUT/summary.md and OUT/chart.png.
+// interleaved (A B C D A B C D ...) so machine drift hits all alike, and
+// each repetition starts the scenario's list at another place (order) so
+// that no system always runs first after a scenario change. The results
+// go to OUT/results.json, OUT/summary.md and OUT/chart.png.
 package main
 
 import (
@@ -139,7 +141,7 @@ func run(ctx context.Context, o options) error {
 			if !ok {
 				return fmt.Errorf("unknown scenario %q (have %s)", name, strings.Join(scenarioNames(), ", "))
 			}
-			runs := variants(o, sc, nginxGRPC)
+			runs := order(variants(o, sc, nginxGRPC), rep, o.reps)
 			for _, v := range runs {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -170,6 +172,20 @@ func (v variant) label() string {
 		return v.system + "+log"
 	}
 	return v.system
+}
+
+// order rotates a scenario's runs for repetition rep (1-based) of reps:
+// repetition r starts (r-1)/reps of the way down the list, so over the
+// repetitions the first place, which follows the previous scenario's
+// teardown (its TIME_WAIT sockets and cold caches), falls to systems
+// spread over the list instead of always to the first one. A system and
+// its neighbours keep their relative order.
+func order(runs []variant, rep, reps int) []variant {
+	if len(runs) == 0 || reps <= 0 {
+		return runs
+	}
+	k := (rep - 1) * len(runs) / reps % len(runs)
+	return append(append([]variant(nil), runs[k:]...), runs[:k]...)
 }
 
 // variants lists what runs in one scenario: every system, then the
