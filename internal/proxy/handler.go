@@ -69,7 +69,7 @@ func (h *Handler) record() *accesslog.Record {
 	if r, ok := h.records.Get().(*accesslog.Record); ok {
 		return r
 	}
-	return &accesslog.Record{Attempts: make([]accesslog.Attempt, 0, 4)}
+	return accesslog.NewRecord()
 }
 
 func (h *Handler) buffer() *[]byte {
