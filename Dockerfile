@@ -1,5 +1,6 @@
 # Fulcrum in a distroless image: the static binary only, as a non-root user.
 #   docker build -t fulcrum .
+#   docker build --build-arg TAGS=nokubernetes -t fulcrum:edge .   # without the Kubernetes provider (make build-edge)
 #   docker run --rm -p 8080:8080 -p 9901:9901 -v $PWD/fulcrum.yaml:/etc/fulcrum/fulcrum.yaml:ro fulcrum
 # The configuration's admin.address must listen on 0.0.0.0 (with a
 # token_file) to be reachable from outside the container. See docs/deploy.md.
@@ -9,7 +10,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=""
-RUN CGO_ENABLED=0 go build -trimpath \
+ARG TAGS=""
+RUN CGO_ENABLED=0 go build -trimpath -tags "${TAGS}" \
       -ldflags "-s -w ${VERSION:+-X github.com/fulcrumlb/fulcrum/internal/cli.Version=$VERSION}" \
       -o /out/fulcrum ./cmd/fulcrum
 

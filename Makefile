@@ -7,12 +7,20 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X github.com/fulcrumlb/fulcrum/internal/cli.Version=$(VERSION))
 
-.PHONY: build demo test bench compare clean
+.PHONY: build build-edge demo test bench compare clean
 
 # A static binary, as the Dockerfile ships it (no libc mapped: 1.6 MB less
 # resident).
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o bin/fulcrum ./cmd/fulcrum
+
+# The edge build: the same fulcrum without the Kubernetes discovery
+# provider (-tags nokubernetes), so without client-go and apimachinery:
+# 7 MB smaller, and about 4.5 MB less resident at 200 connections
+# (docs/performance.md). A kubernetes provider in its configuration is a
+# configuration error; `fulcrum version` lists the providers a binary has.
+build-edge:
+	CGO_ENABLED=0 $(GO) build -tags nokubernetes -ldflags "$(LDFLAGS)" -o bin/fulcrum-edge ./cmd/fulcrum
 
 demo:
 	bash scripts/demo.sh
@@ -20,6 +28,10 @@ demo:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+	# The edge build (make build-edge) compiles, vets, and refuses a
+	# kubernetes provider.
+	$(GO) vet -tags nokubernetes ./...
+	$(GO) test -count=1 -tags nokubernetes -run Edge ./internal/config/ ./internal/cli/
 	# The end-to-end suite again with every listener on the goroutine
 	# layer: both I/O layers pass it while both exist (issue 15).
 	FULCRUM_IO=goroutine $(GO) test -count=1 -timeout 12m ./e2e/

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks Fulcrum against HAProxy, nginx, Caddy, a plain
 # httputil.ReverseProxy and a baseline build of Fulcrum (fulcrum-base) in
-# one interleaved run (issues 7 and 14, docs/performance.md).
+# one interleaved run (issues 7 and 14, docs/performance.md), and the edge
+# build (fulcrum-edge: make build-edge, without the Kubernetes provider).
 #
 #   bash bench/compare.sh                        # full run: 10 scenarios, 3 reps, 10 s each
 #   REPS=3 DURATION=5s SCENARIOS=get-c50,get-c200 bash bench/compare.sh
@@ -14,7 +15,7 @@
 # CPU per request of the two builds is compared in the same run.
 #
 # Installs haproxy, nginx, caddy, wrk and gnuplot from Debian when missing
-# (needs root), builds bin/fulcrum and bin/goproxy, then runs
+# (needs root), builds bin/fulcrum, bin/fulcrum-edge and bin/goproxy, then runs
 # bench/compare (Go) which writes bench/results/<date>/{summary.md,
 # results.json,chart.png}. Extra arguments go to bench/compare.
 set -euo pipefail
@@ -39,6 +40,8 @@ mkdir -p bin
 # Fulcrum as the Dockerfile ships it: static (CGO_ENABLED=0), with its
 # symbols kept for the profiles.
 CGO_ENABLED=0 go build -trimpath -o bin/fulcrum ./cmd/fulcrum
+# The edge build (make build-edge), system fulcrum-edge.
+CGO_ENABLED=0 go build -trimpath -tags nokubernetes -o bin/fulcrum-edge ./cmd/fulcrum
 go build -o bin/goproxy ./bench/goproxy
 go build -o bin/bench-compare ./bench/compare
 go build -o bin/grpcbackend ./bench/grpcbackend

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,7 +140,7 @@ func TestGRPCVariants(t *testing.T) {
 // own, gets the access-log variant, and is left out of gRPC scenarios.
 func TestOneThreadFulcrum(t *testing.T) {
 	seen := map[int]string{}
-	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "haproxy", "haproxy-2t", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
+	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "fulcrum-edge", "fulcrum-gr", "haproxy", "haproxy-2t", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
 		p := lbPort(s)
 		if other, dup := seen[p]; dup {
 			t.Errorf("%s and %s share port %d", s, other, p)
@@ -243,5 +246,29 @@ func TestOrderRotatesTheFirstPlace(t *testing.T) {
 	}
 	if runs[0].system != "a" {
 		t.Error("order changed its argument")
+	}
+}
+
+// TestEdgeSystem: fulcrum-edge runs when its binary exists, is dropped
+// (and only it) when it does not, and gets the access-log variant.
+func TestEdgeSystem(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "fulcrum-edge")
+	all := []string{"fulcrum", "fulcrum-edge", "haproxy"}
+	if got := withEdge(slices.Clone(all), bin); !cmp.Equal(got, []string{"fulcrum", "haproxy"}) {
+		t.Errorf("missing binary: %v", got)
+	}
+	if err := os.WriteFile(bin, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := withEdge(slices.Clone(all), bin); !cmp.Equal(got, all) {
+		t.Errorf("binary present: %v", got)
+	}
+	sc, _ := scenarioByName("get-c200")
+	var got []string
+	for _, v := range variants(options{systems: all, logVariant: []string{"get-c200"}}, sc, false) {
+		got = append(got, v.label())
+	}
+	if want := []string{"fulcrum", "fulcrum-edge", "haproxy", "fulcrum+log", "fulcrum-edge+log", "haproxy+log"}; !cmp.Equal(got, want) {
+		t.Errorf("variants %v, want %v", got, want)
 	}
 }

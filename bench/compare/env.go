@@ -37,6 +37,8 @@ func lbPort(system string) int {
 		return 8091
 	case "fulcrum-base":
 		return 8096
+	case "fulcrum-edge":
+		return 8088
 	case "fulcrum-1t":
 		return 8090
 	case "fulcrum-gr":

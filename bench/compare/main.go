@@ -32,7 +32,10 @@ type options struct {
 	out      string
 	fulcrum  string
 	baseline string
-	goproxy  string
+	// edge is the edge build (make build-edge: -tags nokubernetes), run
+	// as system fulcrum-edge with fulcrum's config.
+	edge    string
+	goproxy string
 	// evproto is bench/evproto, the event-loop prototypes (systems
 	// evproto-epoll, evproto-gnet, their -log variants and the one-loop
 	// evproto-epoll1 and evproto-gnet1).
@@ -57,6 +60,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench/results/latest", "directory for results")
 	flag.StringVar(&o.fulcrum, "fulcrum", "bin/fulcrum", "fulcrum binary")
 	flag.StringVar(&o.baseline, "baseline", os.Getenv("BASELINE"), "a baseline fulcrum binary (an older build); when set, system fulcrum-base runs it with fulcrum's config, interleaved with the others (env BASELINE)")
+	flag.StringVar(&o.edge, "edge", "bin/fulcrum-edge", "the edge build of fulcrum (make build-edge); system fulcrum-edge runs it with fulcrum's config, and is left out when the file is missing")
 	flag.StringVar(&o.goproxy, "goproxy", "bin/goproxy", "plain httputil proxy binary")
 	flag.StringVar(&o.evproto, "evproto", "bin/evproto", "event-loop prototype binary (systems evproto-epoll, evproto-gnet, their -log variants, and evproto-epoll1, evproto-gnet1 with one loop)")
 	flag.StringVar(&o.grpcBackend, "grpcbackend", "bin/grpcbackend", "gRPC greeter backend binary (gRPC scenarios)")
@@ -64,13 +68,13 @@ func main() {
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of every measurement")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "wrk duration per measurement")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each measurement")
-	flag.StringVar(&systems, "systems", "direct,fulcrum,haproxy,nginx,caddy,goproxy", "systems to measure")
+	flag.StringVar(&systems, "systems", "direct,fulcrum,fulcrum-edge,haproxy,nginx,caddy,goproxy", "systems to measure")
 	flag.StringVar(&scenarios, "scenarios", strings.Join(scenarioNames(), ","), "scenarios to run")
 	flag.StringVar(&logVariant, "log-scenarios", "get-c50,get-c200", "scenarios also run with the access log on (fulcrum, haproxy, nginx, caddy)")
 	flag.BoolVar(&o.profile, "profile", false, "take a 5 s CPU profile of fulcrum during its first get-c50 run")
 	flag.StringVar(&o.from, "from", "", "re-render the report of an earlier results.json into -out instead of measuring")
 	flag.Parse()
-	o.systems = withBaseline(split(systems), o.baseline)
+	o.systems = withEdge(withBaseline(split(systems), o.baseline), o.edge)
 	o.scenarios = split(scenarios)
 	o.logVariant = split(logVariant)
 
@@ -96,6 +100,20 @@ func withBaseline(systems []string, baseline string) []string {
 		return slices.Insert(systems, i+1, "fulcrum-base")
 	}
 	return append(systems, "fulcrum-base")
+}
+
+// withEdge drops fulcrum-edge from systems when its binary is missing,
+// saying so on stderr, so that a run without `make build-edge` still runs
+// the rest.
+func withEdge(systems []string, edge string) []string {
+	if !slices.Contains(systems, "fulcrum-edge") {
+		return systems
+	}
+	if _, err := os.Stat(edge); err == nil {
+		return systems
+	}
+	fmt.Fprintf(os.Stderr, "compare: no edge build at %q (make build-edge); fulcrum-edge left out\n", edge)
+	return slices.DeleteFunc(systems, func(s string) bool { return s == "fulcrum-edge" })
 }
 
 func split(s string) []string {
@@ -211,7 +229,7 @@ func variants(o options, sc scenario, nginxGRPC bool) []variant {
 			continue
 		}
 		for _, s := range o.systems {
-			if s == "fulcrum" || s == "fulcrum-1t" || s == "fulcrum-gr" || s == "fulcrum-base" || s == "haproxy" || s == "haproxy-2t" || s == "nginx" || s == "caddy" {
+			if s == "fulcrum" || s == "fulcrum-edge" || s == "fulcrum-1t" || s == "fulcrum-gr" || s == "fulcrum-base" || s == "haproxy" || s == "haproxy-2t" || s == "nginx" || s == "caddy" {
 				vs = append(vs, variant{system: s, log: true})
 			}
 		}

@@ -48,6 +48,11 @@ func machineInfo(o options) info {
 		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 		in.Versions = append(in.Versions, "fulcrum-base: "+first)
 	}
+	if slices.Contains(o.systems, "fulcrum-edge") {
+		out, _ := exec.Command(abs(o.edge), "version").CombinedOutput()
+		_, providers, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		in.Versions = append(in.Versions, "fulcrum-edge: "+providers)
+	}
 	in.Versions = append(in.Versions, runtime.Version())
 	return in
 }

@@ -29,6 +29,10 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 		p, err = e.startGRPCSystem(ctx, strings.TrimPrefix(name, "grpc:"), sc, dir, port)
 	case "fulcrum":
 		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog)
+	case "fulcrum-edge":
+		// The edge build: the same code without the Kubernetes provider
+		// (make build-edge), for the peak-RSS goal's row.
+		p, err = e.startFulcrum(ctx, name, abs(e.o.edge), dir, port, targets, sc.https, checks, logOn, accessLog)
 	case "fulcrum-1t":
 		// One thread running Go code, as HAProxy's nbthread 1: the
 		// core-matched comparison on a machine shared with the client

@@ -5,17 +5,23 @@ import (
 	"io"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fulcrumlb/fulcrum/internal/config"
 )
 
 func newVersion(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version, VCS revision and Go version",
+		Short: "Print the version, VCS revision, Go version and discovery providers",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			fmt.Fprintf(stdout, "fulcrum %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			// Like haproxy -vv's feature list: which providers this
+			// binary carries (make build-edge leaves kubernetes out).
+			fmt.Fprintf(stdout, "discovery providers: %s\n", strings.Join(config.DiscoveryTypes(), ", "))
 			return nil
 		},
 	}

@@ -218,6 +218,10 @@ func (s *schema) discovery(p string, d Discovery, cluster bool) {
 		}
 		s.etcdEndpoints(p+".endpoints", d.Endpoints, false)
 	case "kubernetes":
+		if !kubernetesBuilt {
+			s.add(p+".type", "kubernetes is not in this build of fulcrum: it was built with -tags nokubernetes (make build-edge), which leaves client-go out; run a build without that tag (make build)")
+			return
+		}
 		if d.Service == "" {
 			s.add(p+".service", "is required for kubernetes")
 		}
@@ -229,6 +233,16 @@ func (s *schema) discovery(p string, d Discovery, cluster bool) {
 	default:
 		s.add(p+".type", "%q is not dns, etcd or kubernetes", d.Type)
 	}
+}
+
+// DiscoveryTypes lists the discovery provider types this binary carries,
+// in the order the documentation gives them: dns, etcd and, unless built
+// with -tags nokubernetes, kubernetes.
+func DiscoveryTypes() []string {
+	if kubernetesBuilt {
+		return []string{"dns", "etcd", "kubernetes"}
+	}
+	return []string{"dns", "etcd"}
 }
 
 // etcdEndpoints checks host:port or http(s)://host:port endpoints.
