@@ -198,6 +198,25 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 }
 
+// AwaitReadable parks the calling task until c's socket may be readable,
+// its read deadline passes or c is closed, without reading: the caller's
+// next Read says which. A Conn counts as maybe readable until a read
+// drains its socket (bytes that came before it was adopted raise no
+// edge), so on a fresh Conn it returns at once. It lets a caller take a read buffer only once
+// bytes are there, so that a connection waiting on its peer holds none
+// (the proxy's target connections, while the target thinks). It returns
+// at once on a detached c. Called by c's task.
+func (c *Conn) AwaitReadable() {
+	if c.det.Load() != nil {
+		return
+	}
+	for !c.rready && !c.closed.Load() && !c.expired(c.rdl.Load()) {
+		if !c.wait(&c.rwait, &c.rdl, waitRead) {
+			return
+		}
+	}
+}
+
 // readOnce is one read(2); ErrWouldBlock at EAGAIN.
 func (c *Conn) readOnce(p []byte) (int, error) {
 	for {

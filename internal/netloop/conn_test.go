@@ -634,3 +634,63 @@ func TestBusyLoopYields(t *testing.T) {
 		}
 	}
 }
+
+// TestAwaitReadable: the task parks without reading until bytes arrive,
+// and its Read then gets them; a passed deadline and the peer's FIN end
+// the wait too, and the Read after it reports them.
+func TestAwaitReadable(t *testing.T) {
+	g := startLoops(t, 1)
+	woke := make(chan struct{}, 1)
+	drained := make(chan struct{}, 1)
+	out := make(chan readResult, 1)
+	client, _ := serveOne(t, g, func(c *Conn) {
+		defer c.Close()
+		// A Conn counts as maybe readable until a read drains its
+		// socket (what arrived before it was adopted raises no edge).
+		c.AwaitReadable()
+		if _, err := c.Read(make([]byte, 16)); err != nil {
+			t.Errorf("first read: %v", err)
+		}
+		drained <- struct{}{}
+		c.AwaitReadable()
+		woke <- struct{}{}
+		buf := make([]byte, 16)
+		n, err := c.Read(buf)
+		out <- readResult{n, buf[:n], err}
+	})
+	io.WriteString(client, "a")
+	recv(t, drained, "first read")
+	barrier(g) // the task has gone on to park in AwaitReadable
+	select {
+	case <-woke:
+		t.Fatal("AwaitReadable returned before any byte arrived")
+	default:
+	}
+	io.WriteString(client, "hi")
+	recv(t, woke, "wake on data")
+	if r := recv(t, out, "read"); r.err != nil || string(r.b) != "hi" {
+		t.Fatalf("read after the wait = %q, %v; want \"hi\", nil", r.b, r.err)
+	}
+
+	errs := make(chan error, 1)
+	serveOne(t, g, func(c *Conn) {
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		c.AwaitReadable()
+		_, err := c.Read(make([]byte, 16))
+		errs <- err
+	})
+	wantTimeout(t, recv(t, errs, "wait with a deadline"))
+
+	client, _ = serveOne(t, g, func(c *Conn) {
+		defer c.Close()
+		c.AwaitReadable()
+		_, err := c.Read(make([]byte, 16))
+		errs <- err
+	})
+	barrier(g)
+	client.(*net.TCPConn).CloseWrite()
+	if err := recv(t, errs, "wait ended by FIN"); err != io.EOF {
+		t.Fatalf("read after FIN = %v, want io.EOF", err)
+	}
+}

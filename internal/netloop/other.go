@@ -95,6 +95,9 @@ func (*Conn) Offload() {}
 // Blocking calls fn.
 func (*Conn) Blocking(fn func()) { fn() }
 
+// AwaitReadable does nothing.
+func (*Conn) AwaitReadable() {}
+
 // Dial dials with net.Dialer.
 func (*Conn) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var d net.Dialer

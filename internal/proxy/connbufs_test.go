@@ -3,9 +3,12 @@ package proxy
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"testing"
+
+	"github.com/fulcrumlb/fulcrum/internal/netloop"
 )
 
 // TestIdleTargetConnectionsHoldNoBuffers: once its response is read, a
@@ -54,5 +57,76 @@ target_groups: [{name: app, health_check: {enabled: false}, targets: [{address: 
 				t.Errorf("%d idle target connections, want 1", idle)
 			}
 		})
+	}
+}
+
+// TestTargetConnectionTakesItsReaderWithTheResponse: on an event loop, a
+// target connection waiting for its response holds no read buffer; it
+// takes one when the response's first bytes are there (readResponse,
+// netloop.Conn.AwaitReadable), so busy connections whose targets think
+// share a few buffers instead of holding one each.
+func TestTargetConnectionTakesItsReaderWithTheResponse(t *testing.T) {
+	g, err := netloop.Start(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	target, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := g.Adopt(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	bc := newBackendConn(lc, &connBufs{})
+	type result struct {
+		status int
+		err    error
+	}
+	first := make(chan result, 1)
+	second := make(chan result, 1)
+	read := func(out chan<- result) {
+		x := &exchange{}
+		resp, err := readResponse(bc, "GET", x)
+		if err != nil {
+			out <- result{err: err}
+			return
+		}
+		bc.releaseReader() // as the pool does when the connection comes back
+		out <- result{status: resp.StatusCode}
+	}
+	if !lc.Spawn(func() {
+		read(first)
+		read(second)
+	}) {
+		t.Fatal("Spawn reported false")
+	}
+	io.WriteString(target, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	if r := <-first; r.err != nil || r.status != 200 {
+		t.Fatalf("first response: %d %v", r.status, r.err)
+	}
+	// A task of the same loop looks, once the first has gone on to wait
+	// for the second response (tasks of a loop run one at a time).
+	g.Stats()
+	held := make(chan bool, 1)
+	lc.Spawn(func() { held <- bc.br != nil })
+	if <-held {
+		t.Error("the connection took a read buffer before its response came")
+	}
+	io.WriteString(target, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+	if r := <-second; r.err != nil || r.status != 201 {
+		t.Fatalf("second response: %d %v", r.status, r.err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/desync"
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 	"github.com/fulcrumlb/fulcrum/internal/http1"
+	"github.com/fulcrumlb/fulcrum/internal/netloop"
 )
 
 // maxReusedHead is the longest response head, in bytes, readResponse
@@ -48,6 +49,13 @@ func readResponse(c *backendConn, method string, x *exchange) (*http.Response, e
 			c.head = new(http1.Response)
 		}
 		pr = c.head
+	}
+	if lc, ok := c.Conn.(*netloop.Conn); ok && c.br == nil {
+		// Take the lent read buffer once the response's first bytes are
+		// there, not while the target thinks: at 200 busy connections
+		// the buffers in use fall from one per connection to the few
+		// being read (connbufs.go).
+		lc.AwaitReadable()
 	}
 	head, n, inReader, err := readHead(c.reader(), pr)
 	if err != nil {
