@@ -16,7 +16,7 @@ build:
 
 # The edge build: the same fulcrum without the Kubernetes discovery
 # provider (-tags nokubernetes), so without client-go and apimachinery:
-# 7 MB smaller, and about 4.5 MB less resident at 200 connections
+# 7 MB smaller, and about 4 MB less resident at 200 connections
 # (docs/performance.md). A kubernetes provider in its configuration is a
 # configuration error; `fulcrum version` lists the providers a binary has.
 build-edge:
