@@ -273,7 +273,9 @@ func (c *Conn) Watch(f func()) {
 }
 
 // Write writes all of p as net.Conn's Write, parking the task while the
-// socket's send buffer is full.
+// socket's send buffer is full. When other tasks are still to run in the
+// loop's pass, the write first waits for them (the pass's write turn,
+// turn.go), so that the writes of one pass go out back to back.
 func (c *Conn) Write(p []byte) (int, error) {
 	if d := c.det.Load(); d != nil {
 		return d.Write(p)
@@ -287,6 +289,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, c.opErr("write", os.ErrDeadlineExceeded)
 		}
 		if c.wready {
+			if n == 0 && c.l.turnDue() {
+				// The pass's other tasks run first (turn.go); the
+				// socket's state is checked again after the turn.
+				if !c.l.cur.park() {
+					return 0, c.opErr("write", net.ErrClosed)
+				}
+				continue
+			}
 			k, err := sysWrite(c.fd, p[n:])
 			if k > 0 {
 				n += k

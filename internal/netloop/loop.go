@@ -119,18 +119,26 @@ type Loop struct {
 	mail    []func() // posted by other goroutines; guarded by mu
 	closing bool     // guarded by mu
 
-	spare  []func()
-	conns  []*Conn // by file descriptor
-	gen    uint32  // registration generation, in the epoll event's data
-	runq   []*task
-	runq2  []*task
-	free   []*task
-	all    map[*task]struct{}
-	cur    *task
-	timers timerHeap
-	events [128]unix.EpollEvent
-	nev    int
-	now    int64 // the clock at the iteration's start, Unix nanoseconds
+	spare []func()
+	conns []*Conn // by file descriptor
+	gen   uint32  // registration generation, in the epoll event's data
+	runq  []*task
+	runq2 []*task
+	// behind is how many tasks of the run queue's current batch are still
+	// to run (runReady); pass counts the loop's iterations; turns are the
+	// tasks waiting for the pass's write turn (turn.go), turned how many
+	// writes have waited for one.
+	behind        int
+	pass          uint64
+	turns, turns2 []*task
+	turned        int64
+	free          []*task
+	all           map[*task]struct{}
+	cur           *task
+	timers        timerHeap
+	events        [128]unix.EpollEvent
+	nev           int
+	now           int64 // the clock at the iteration's start, Unix nanoseconds
 	// yielded is when the loop last yielded its P (run: yieldEvery),
 	// yields how many times it has.
 	yielded, yields int64
@@ -280,7 +288,10 @@ func (l *Loop) run() {
 	defer l.g.wg.Done()
 	defer l.closeFDs()
 	for {
-		l.runReady()
+		l.pass++
+		for l.runReady(); len(l.turns) > 0; l.runReady() {
+			l.runTurns()
+		}
 		if l.now-l.yielded >= yieldEvery {
 			// A busy loop never enters the scheduler. Without the yield
 			// another loop, parked in the Go netpoller, can be left with
@@ -364,8 +375,13 @@ func (l *Loop) runReady() {
 		for i, t := range q {
 			q[i] = nil
 			t.queued = false
+			l.behind = len(q) - i - 1
 			l.resume(t)
+			if len(l.turns) >= maxTurns {
+				l.runTurns()
+			}
 		}
+		l.behind = 0
 		l.runq2 = q[:0]
 	}
 }
@@ -390,6 +406,9 @@ type Stats struct {
 	// Yields counts the times the loops gave their P back to the Go
 	// scheduler while busy (yieldEvery), since they started.
 	Yields int64
+	// Turns counts the writes that waited for their pass's write turn
+	// (turn.go), since the loops started.
+	Turns int64
 }
 
 // Stats asks every loop for its counts and waits for the answers; a
@@ -410,12 +429,13 @@ func (g *Group) Stats() Stats {
 		s.Free += ls.Free
 		s.Idle += ls.Idle
 		s.Yields += ls.Yields
+		s.Turns += ls.Turns
 	}
 	return s
 }
 
 func (l *Loop) stats() Stats {
-	s := Stats{Tasks: len(l.all), Free: len(l.free), Yields: l.yields}
+	s := Stats{Tasks: len(l.all), Free: len(l.free), Yields: l.yields, Turns: l.turned}
 	for _, c := range l.conns {
 		if c != nil {
 			s.Conns++

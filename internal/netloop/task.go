@@ -21,6 +21,7 @@ type task struct {
 	dead   bool // the loop shut down: park returns false at once
 	off    bool // offloaded: it runs on a goroutine of its own now
 	timer  timer
+	turn   uint64 // the loop pass in which it last had its write turn
 }
 
 func (l *Loop) newTask() *task {
