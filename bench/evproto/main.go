@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command evproto runs one of the event-loop proxy prototypes of issue 15
 // (package internal/evloop) for bench/compare: a plain-TCP HTTP/1.1
 // reverse proxy over the -targets, round robin, keep-alive to them, with

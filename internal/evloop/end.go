@@ -1,3 +1,5 @@
+//go:build linux
+
 package evloop
 
 // End is one socket as the core sees it: its read buffer and what is

@@ -1,3 +1,5 @@
+//go:build linux
+
 package evloop
 
 import "go.uber.org/goleak"

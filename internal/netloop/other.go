@@ -103,3 +103,9 @@ func (*Conn) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	var d net.Dialer
 	return d.DialContext(ctx, network, addr)
 }
+
+// ParkIdle reports false: the caller reads on.
+func (*Conn) ParkIdle(func()) bool { return false }
+
+// Claim returns o.
+func (*Conn) Claim(o net.Conn) (net.Conn, error) { return o, nil }
