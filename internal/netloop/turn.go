@@ -11,11 +11,11 @@ package netloop
 // sendto(2). So a task's write waits for the pass's write turn: when
 // other tasks are still to run in the pass, the writing task parks until
 // they have run up to their own writes or parks, and then the writes go
-// out back to back, as HAProxy runs its I/O tasklets of a batch before
-// the streams that send (doc/internals/api/scheduler.txt in HAProxy's
-// source). A task alone in its pass writes at once, so a lightly loaded
-// loop pays nothing and adds no latency. docs/performance.md, "Write
-// turns", has the measurements.
+// out back to back. A task alone in its pass writes at once, so a
+// lightly loaded loop pays nothing and adds no latency.
+// docs/performance.md, "Write turns", has the measurements: behind one
+// loop wrk slept 0.25 times a request before, 0.06 after, and 0.05
+// behind HAProxy.
 
 // turnDue reports whether the running task must wait for the pass's
 // write turn before its write, and queues it for the turn if so: the
