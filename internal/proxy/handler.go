@@ -357,7 +357,7 @@ func (h *Handler) send(q *request, a *attemptState, out *outRequest, t *target.T
 		out.body = bytes.NewReader(a.replay)
 	}
 	rec.Target = t.Address
-	sent := time.Now()
+	sent := nowAfter(q.start)
 	if rec.RequestProcessing < 0 {
 		rec.RequestProcessing = sent.Sub(q.start)
 	}
@@ -376,7 +376,7 @@ func (h *Handler) send(q *request, a *attemptState, out *outRequest, t *target.T
 func (h *Handler) decide(q *request, a *attemptState, out *outRequest, t *target.Target, x *exchange, sent time.Time, err error) attemptVerdict {
 	g, rec := q.group, q.rec
 	if err == nil {
-		q.headerAt = time.Now()
+		q.headerAt = nowAfter(sent)
 		o := Outcome{Group: g, Target: t, Class: failure.Response(x.reused, x.idle), Status: x.resp.StatusCode, Sent: sent, Done: q.headerAt}
 		rec.TargetProcessing = o.Duration()
 		h.observe(rec, &o)
@@ -517,7 +517,7 @@ func (h *Handler) forward(q *request, x *exchange) {
 	// ALB's response_processing_time: from the target's response header
 	// to the start of the response to the client (Elastic Load
 	// Balancing, "Access log entries").
-	q.respondedAt = time.Now()
+	q.respondedAt = nowAfter(q.headerAt)
 	rec.ResponseProcessing = q.respondedAt.Sub(q.headerAt)
 	rec.ELBStatus, rec.TargetStatus = resp.StatusCode, resp.StatusCode
 	rec.SentBytes = headSize
