@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -229,5 +230,44 @@ func TestResponseTimeSeriesFollowTheGroup(t *testing.T) {
 	}
 	if n := count(); n != 2 {
 		t.Errorf("%d series after a target joined, want 2", n)
+	}
+}
+
+// TestRequestCountsFollowTheirLabels: the last-child cache (hot.go) never
+// counts a request under its predecessor's labels, whether requests
+// repeat their predecessor's labels, alternate, or come from several
+// goroutines at once.
+func TestRequestCountsFollowTheirLabels(t *testing.T) {
+	m, _, _ := newTestMetrics(t)
+	type call struct {
+		group string
+		code  int
+		elb   bool
+	}
+	seq := []call{{"web", 200, false}, {"web", 200, false}, {"api", 200, false}, {"web", 503, true}, {"web", 200, false}, {"api", 200, false}, {"api", 200, false}}
+	const workers, rounds = 4, 250
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range rounds {
+				for _, c := range seq {
+					m.Request("public", c.group, c.code, c.elb)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, c := range []struct {
+		group, code, source string
+		want                float64
+	}{
+		{"web", "200", "target", 3 * workers * rounds},
+		{"api", "200", "target", 3 * workers * rounds},
+		{"web", "503", "elb", workers * rounds},
+		{"web", "503", "target", 0},
+	} {
+		if got := testutil.ToFloat64(m.requests.WithLabelValues("public", c.group, c.code, c.source)); got != c.want {
+			t.Errorf("%s %s %s: %v requests, want %v", c.group, c.code, c.source, got, c.want)
+		}
 	}
 }
