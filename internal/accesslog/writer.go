@@ -26,20 +26,30 @@ const (
 // one, the writer encodes it and gives the slot back, so in steady state a
 // logged request allocates no record and no line buffer.
 //
-// Submit never blocks: when the queue is full the line is dropped and
-// counted (Dropped). A line the writer cannot write (full disk, removed
-// directory) is dropped and counted too; the first failure of an episode
-// is logged once, and the writer recovers by itself: it reopens the file
-// after a failure, when the path no longer names the open file (removed or
-// rotated), and on Reopen (SIGUSR1, like nginx -s reopen).
+// Submit never waits for the writer's work: when the queue is full the
+// line is dropped and counted (Dropped). A line the writer cannot write
+// (full disk, removed directory) is dropped and counted too; the first
+// failure of an episode is logged once, and the writer recovers by
+// itself: it reopens the file after a failure, when the path no longer
+// names the open file (removed or rotated), and on Reopen (SIGUSR1, like
+// nginx -s reopen).
 //
 // The writer does not wake for each line: it drains the queue when
 // wakeAt lines wait, and at least every 100 ms, so a busy proxy pays one
 // cross-thread wake-up per wakeAt requests rather than one per request.
+// The queue and the free slots are slices under one mutex, held only to
+// push or pop one slot (Take, Submit) or to swap or refill a whole batch
+// (the writer): two uncontended lock pairs a request, where the two
+// channels they replace cost a channel operation each on the request
+// path and two more per line on the writer's (docs/performance.md,
+// "The log's queue").
 type Logger struct {
 	encode func([]byte, *Record) []byte
-	queue  chan *Record
-	free   chan *Record // slots the writer has encoded and reset
+	qmu    sync.Mutex
+	queue  []*Record // submitted, in order
+	taken  int       // records the writer took from the queue and has not given back
+	free   []*Record // slots the writer has encoded and reset; at most buffer
+	buffer int       // the most records queued and taken together
 	wake   chan struct{}
 	wakeAt int
 	path   string // "" when not a file
@@ -82,8 +92,9 @@ func New(w io.Writer, closer io.Closer, format string, buffer int) *Logger {
 	buffer = max(buffer, 1)
 	l := &Logger{
 		encode: AppendALB,
-		queue:  make(chan *Record, buffer),
-		free:   make(chan *Record, buffer),
+		queue:  make([]*Record, 0, min(buffer, preallocSlots)),
+		free:   make([]*Record, 0, min(buffer, preallocSlots)),
+		buffer: buffer,
 		wake:   make(chan struct{}, 1),
 		wakeAt: max(1, min(buffer/2, 128)),
 		out:    w,
@@ -95,7 +106,7 @@ func New(w io.Writer, closer io.Closer, format string, buffer int) *Logger {
 		l.encode = AppendJSON
 	}
 	for range min(buffer, preallocSlots) {
-		l.free <- NewRecord()
+		l.free = append(l.free, NewRecord())
 	}
 	return l
 }
@@ -123,26 +134,34 @@ func (l *Logger) event() *slog.Logger {
 // slot is in use. Hand it back with Submit; when Submit refuses it, the
 // caller keeps it.
 func (l *Logger) Take() *Record {
-	select {
-	case r := <-l.free:
+	l.qmu.Lock()
+	if n := len(l.free); n > 0 {
+		r := l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
+		l.qmu.Unlock()
 		return r
-	default:
-		return NewRecord()
 	}
+	l.qmu.Unlock()
+	return NewRecord()
 }
 
 // Submit queues r for the writer, which encodes it and reuses it: the
 // caller must not touch r once Submit returns true. When the queue is
 // full, the line is dropped and counted and Submit returns false; r stays
-// the caller's. It is safe for concurrent use and never blocks.
+// the caller's. It is safe for concurrent use and never waits for the
+// writer's encoding or writing.
 func (l *Logger) Submit(r *Record) bool {
-	select {
-	case l.queue <- r:
-	default:
+	l.qmu.Lock()
+	if len(l.queue)+l.taken >= l.buffer {
+		l.qmu.Unlock()
 		l.dropped.Add(1)
 		return false
 	}
-	if len(l.queue) >= l.wakeAt {
+	l.queue = append(l.queue, r)
+	n := len(l.queue)
+	l.qmu.Unlock()
+	if n >= l.wakeAt {
 		select {
 		case l.wake <- struct{}{}:
 		default:
@@ -155,10 +174,25 @@ func (l *Logger) Submit(r *Record) bool {
 // slots are already free.
 func (l *Logger) recycle(r *Record) {
 	r.Reset()
-	select {
-	case l.free <- r:
-	default:
+	l.qmu.Lock()
+	if len(l.free) < l.buffer {
+		l.free = append(l.free, r)
 	}
+	l.qmu.Unlock()
+}
+
+// queued returns how many records wait for the writer.
+func (l *Logger) queued() int {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return len(l.queue)
+}
+
+// spare returns how many free slots the Logger keeps.
+func (l *Logger) spare() int {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	return len(l.free)
 }
 
 // Dropped returns how many lines were lost: dropped because the queue was
@@ -175,9 +209,12 @@ func (l *Logger) Reopen() {
 	}
 }
 
-// writer is Run's state: the batch being built and the failure episode.
+// writer is Run's state: the batch being built, the records taken from
+// the queue (recs, swapped with the queue's slice) and the failure
+// episode.
 type writer struct {
 	l       *Logger
+	recs    []*Record
 	batch   []byte
 	lines   int
 	failing bool
@@ -221,21 +258,36 @@ func (l *Logger) Run(ctx context.Context) error {
 }
 
 // drain encodes every queued record into the batch, writing the batch
-// whenever it fills, and gives the slots back.
+// whenever it fills, and gives the slots back. It takes the whole queue
+// at once, by swapping slices, and returns the slots at once, so the
+// request path waits on the mutex for no encoding.
 func (w *writer) drain() {
 	l := w.l
 	for {
-		select {
-		case r := <-l.queue:
+		l.qmu.Lock()
+		recs := l.queue
+		l.queue = w.recs[:0]
+		l.taken = len(recs)
+		l.qmu.Unlock()
+		if len(recs) == 0 {
+			w.recs = recs
+			return
+		}
+		for _, r := range recs {
 			w.batch = l.encode(w.batch, r)
 			w.lines++
-			l.recycle(r)
+			r.Reset()
 			if len(w.batch) >= maxBatch {
 				w.flush()
 			}
-		default:
-			return
 		}
+		l.qmu.Lock()
+		room := max(l.buffer-len(l.free), 0)
+		l.free = append(l.free, recs[:min(room, len(recs))]...)
+		l.taken = 0
+		l.qmu.Unlock()
+		clear(recs)
+		w.recs = recs[:0]
 	}
 }
 

@@ -139,7 +139,7 @@ func TestWriterWakesPerBatchNotPerLine(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error, 1)
 		go func() { done <- l.Run(ctx) }()
-		free := len(l.free)
+		free := l.spare()
 		for range l.wakeAt - 1 {
 			s := l.Take()
 			fill(s)
@@ -148,17 +148,17 @@ func TestWriterWakesPerBatchNotPerLine(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if n := len(l.queue); n != l.wakeAt-1 {
+		if n := l.queued(); n != l.wakeAt-1 {
 			t.Errorf("%d records queued before the tick, want %d (the writer woke early)", n, l.wakeAt-1)
 		}
 		s := l.Take()
 		fill(s)
 		l.Submit(s)
 		synctest.Wait()
-		if n := len(l.queue); n != 0 {
+		if n := l.queued(); n != 0 {
 			t.Errorf("%d records still queued after wakeAt were submitted", n)
 		}
-		if n := len(l.free); n != free {
+		if n := l.spare(); n != free {
 			t.Errorf("%d free slots after the drain, want the %d there were", n, free)
 		}
 		if out.String() != "" {
@@ -220,5 +220,45 @@ func logRecord(l *Logger, r *Record) {
 	s.Attempts = append(attempts, r.Attempts...)
 	if !l.Submit(s) {
 		l.recycle(s)
+	}
+}
+
+// TestQueueBoundCountsTakenRecords: the records the writer has taken from
+// the queue and is still encoding count toward buffer, so at most buffer
+// records are ever queued or being encoded, as with the bounded channel
+// the queue was before.
+func TestQueueBoundCountsTakenRecords(t *testing.T) {
+	l := New(io.Discard, nil, "alb", 2)
+	for range 2 {
+		s := l.Take()
+		fill(s)
+		if !l.Submit(s) {
+			t.Fatal("Submit refused with room in the queue")
+		}
+	}
+	refused, accepted := 0, 0
+	l.encode = func(b []byte, r *Record) []byte {
+		s := l.Take()
+		fill(s)
+		if l.Submit(s) {
+			accepted++
+		} else {
+			refused++
+		}
+		return AppendALB(b, r)
+	}
+	w := &writer{l: l}
+	w.drain()
+	if refused != 2 || accepted != 0 {
+		t.Errorf("while encoding 2 taken records of 2: %d submits accepted, %d refused; want 0 and 2", accepted, refused)
+	}
+	if got := l.Dropped(); got != 2 {
+		t.Errorf("Dropped = %d, want 2", got)
+	}
+	if n := l.queued(); n != 0 {
+		t.Errorf("%d records queued after the drain, want 0", n)
+	}
+	if n := l.spare(); n != 2 {
+		t.Errorf("%d free slots after the drain, want the 2 encoded (at most buffer)", n)
 	}
 }
