@@ -147,6 +147,7 @@ type Loop struct {
 	rc              syscall.RawConn
 	pollFn          func(uintptr) bool
 	armed           int64 // the deadline set on file, Unix nanoseconds; 0 none
+	local           any   // Local's value
 }
 
 func newLoop(g *Group, id int) (*Loop, error) {
@@ -203,6 +204,19 @@ func (l *Loop) poll(fd uintptr) bool {
 
 // ID is the loop's index in its Group, from 0.
 func (l *Loop) ID() int { return l.id }
+
+// Local returns the loop's own value for the code its tasks run, made by
+// mk on the first call: state that only this loop's tasks touch, one at
+// a time, so it needs no lock (package proxy keeps its free lists of
+// request buffers there, looplocal.go). There is one value per loop;
+// every call must pass the same mk. Called on l's tasks only: not from a
+// Blocking function, an offloaded task or another goroutine.
+func (l *Loop) Local(mk func() any) any {
+	if l.local == nil {
+		l.local = mk()
+	}
+	return l.local
+}
 
 // Now is the loop's clock: the time its current iteration started, read
 // once for every task that iteration runs. It is earlier than time.Now by

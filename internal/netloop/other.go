@@ -43,6 +43,9 @@ func (*Loop) ID() int { return 0 }
 // Now returns time.Now().
 func (*Loop) Now() time.Time { return time.Now() }
 
+// Local returns mk(): off Linux no loop exists to keep it.
+func (*Loop) Local(mk func() any) any { return mk() }
+
 // Conn is a socket on a loop; off Linux none exists, and its methods
 // fail with ErrUnsupported.
 type Conn struct{}

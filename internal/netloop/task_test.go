@@ -308,3 +308,46 @@ func TestCloseWithTaskInBlocking(t *testing.T) {
 	close(ch)
 	recv(t, fnDone, "Blocking's function end")
 }
+
+// TestLocal: each loop makes its Local value once, on the first call, and
+// returns that same value to every later task of the loop; another loop
+// has its own.
+func TestLocal(t *testing.T) {
+	g := startLoops(t, 2)
+	made := 0
+	mk := func() any { made++; return new(int) }
+	type got struct {
+		loop int
+		v    *int
+	}
+	ch := make(chan got, 1)
+	byLoop := map[int]*int{}
+	tasks := map[int]int{}
+	for range 6 {
+		// One task at a time (each waits for the last to report), so made
+		// is never written by two loops at once.
+		serveOne(t, g, func(c *Conn) {
+			defer c.Close()
+			v, _ := c.Loop().Local(mk).(*int)
+			*v++
+			ch <- got{c.Loop().ID(), v}
+		})
+		r := recv(t, ch, "the task's Local")
+		tasks[r.loop]++
+		if p, ok := byLoop[r.loop]; ok && p != r.v {
+			t.Errorf("loop %d gave a second task another value", r.loop)
+		}
+		byLoop[r.loop] = r.v
+	}
+	if len(byLoop) != 2 || byLoop[0] == byLoop[1] {
+		t.Fatalf("values by loop %v, want one for each of the 2 loops, distinct", byLoop)
+	}
+	if made != 2 {
+		t.Errorf("mk ran %d times, want once per loop (2)", made)
+	}
+	for id, v := range byLoop {
+		if *v != tasks[id] {
+			t.Errorf("loop %d's value counted %d tasks, want its %d", id, *v, tasks[id])
+		}
+	}
+}

@@ -553,11 +553,15 @@ func (cc *clientConn) readHead(e *edgeSettings, first bool) (int, error) {
 }
 
 // takeBufs gives the connection its request state and its read buffer
-// when it has none: from the listener's spare ones, else new ones (a
-// 4 KiB buffer); a buffer it was lent before is kept.
+// when it has none: from its loop's free lists (looplocal.go) or the
+// listener's spare ones, else new ones (a 4 KiB buffer); a buffer it was
+// lent before is kept.
 func (cc *clientConn) takeBufs() {
+	f := cc.free()
 	if cc.rs == nil {
-		if rs, ok := cc.cs.reqStates.Get().(*reqState); ok {
+		if rs, ok := take(f, reqStatesOf); ok {
+			cc.rs = rs
+		} else if rs, ok := cc.cs.reqStates.Get().(*reqState); ok {
 			cc.rs = rs
 		} else {
 			cc.rs = new(reqState)
@@ -567,7 +571,9 @@ func (cc *clientConn) takeBufs() {
 		return
 	}
 	if cc.bufp == nil {
-		if p, ok := cc.cs.readBufs.Get().(*[]byte); ok {
+		if p, ok := take(f, readBufsOf); ok {
+			cc.bufp = p
+		} else if p, ok := cc.cs.readBufs.Get().(*[]byte); ok {
 			cc.bufp = p
 		} else {
 			b := make([]byte, 4096)
@@ -578,23 +584,30 @@ func (cc *clientConn) takeBufs() {
 }
 
 // lendBufs gives the read buffer, the request state and the response
-// header map back to the listener while the connection is parked idle
-// with nothing buffered (serveOne): about 8.5 KB less for each idle
-// keep-alive connection. The next request takes them again (takeBufs,
-// respWriter.reset).
+// header map back while the connection is parked idle with nothing
+// buffered (serveOne): to its loop's free lists, else the listener's
+// pools. About 8.5 KB less for each idle keep-alive connection. The next
+// request takes them again (takeBufs, respWriter.reset).
 func (cc *clientConn) lendBufs() {
+	f := cc.free()
 	if cc.rs != nil {
-		cc.cs.reqStates.Put(cc.rs)
+		if !keep(f, reqStatesOf, cc.rs, loopFreeSmall) {
+			cc.cs.reqStates.Put(cc.rs)
+		}
 		cc.rs = nil
 	}
 	cc.buf = nil
 	if cc.bufp != nil {
-		cc.cs.readBufs.Put(cc.bufp)
+		if !keep(f, readBufsOf, cc.bufp, loopFreeSmall) {
+			cc.cs.readBufs.Put(cc.bufp)
+		}
 		cc.bufp = nil
 	}
 	if h := cc.rw.hdr; h != nil {
 		clear(h)
-		cc.cs.headers.Put(h)
+		if !keep(f, headersOf, h, loopFreeSmall) {
+			cc.cs.headers.Put(h)
+		}
 		cc.rw.hdr = nil
 	}
 }

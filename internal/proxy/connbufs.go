@@ -16,10 +16,14 @@ type connBufs struct {
 	readers, writers sync.Pool
 }
 
-// reader returns c's read buffer, lent when c has none.
+// reader returns c's read buffer, lent when c has none: from the free
+// list of the loop c's socket is on (looplocal.go), else the pool.
 func (c *backendConn) reader() *bufio.Reader {
 	if c.br == nil {
-		if b, ok := c.bufs.get(false).(*bufio.Reader); ok {
+		if b, ok := take(c.free(), targetReadersOf); ok {
+			b.Reset(&c.lim)
+			c.br = b
+		} else if b, ok := c.bufs.get(false).(*bufio.Reader); ok {
 			b.Reset(&c.lim)
 			c.br = b
 		} else {
@@ -32,7 +36,10 @@ func (c *backendConn) reader() *bufio.Reader {
 // writer returns c's write buffer, lent when c has none.
 func (c *backendConn) writer() *bufio.Writer {
 	if c.bw == nil {
-		if b, ok := c.bufs.get(true).(*bufio.Writer); ok {
+		if b, ok := take(c.free(), targetWritersOf); ok {
+			b.Reset(countingWriter{c})
+			c.bw = b
+		} else if b, ok := c.bufs.get(true).(*bufio.Writer); ok {
 			b.Reset(countingWriter{c})
 			c.bw = b
 		} else {
@@ -47,7 +54,9 @@ func (c *backendConn) writer() *bufio.Writer {
 func (c *backendConn) releaseWriter() {
 	if c.bw != nil && c.bw.Buffered() == 0 && c.bufs != nil {
 		c.bw.Reset(nil)
-		c.bufs.writers.Put(c.bw)
+		if !keep(c.free(), targetWritersOf, c.bw, loopFreeSmall) {
+			c.bufs.writers.Put(c.bw)
+		}
 		c.bw = nil
 	}
 }
@@ -57,9 +66,23 @@ func (c *backendConn) releaseWriter() {
 func (c *backendConn) releaseReader() {
 	if c.br != nil && c.br.Buffered() == 0 && c.bufs != nil {
 		c.br.Reset(nil)
-		c.bufs.readers.Put(c.br)
+		if !keep(c.free(), targetReadersOf, c.br, loopFreeSmall) {
+			c.bufs.readers.Put(c.br)
+		}
 		c.br = nil
 	}
+}
+
+// free returns the free lists of the loop c's socket is on, nil when it
+// is on the Go netpoller or c lends nothing (nil bufs, as in tests). A
+// target connection on a loop is used only by that loop's tasks (a
+// request's exchange stays on the loop it began on; another loop takes
+// an idle one over with netloop.Conn.Claim, which moves its socket).
+func (c *backendConn) free() *loopFree {
+	if c.bufs == nil {
+		return nil
+	}
+	return freeOf(loopOfConn(c.Conn))
 }
 
 // get returns a lent writer (write) or reader, or nil when there is none

@@ -72,12 +72,37 @@ func (h *Handler) record() *accesslog.Record {
 	return accesslog.NewRecord()
 }
 
-func (h *Handler) buffer() *[]byte {
+// buffer returns a 32 KiB buffer for q's body (the replay copy, the
+// response copy): from its loop's free list (looplocal.go) or the
+// handler's pool. Give it back with putBuffer.
+func (h *Handler) buffer(q *request) *[]byte {
+	if b, ok := take(q.free(), bodyBufsOf); ok {
+		return b
+	}
 	if b, ok := h.bufs.Get().(*[]byte); ok {
 		return b
 	}
 	b := make([]byte, 32<<10)
 	return &b
+}
+
+// putBuffer gives back a buffer from buffer. The loop is looked up now,
+// not when the buffer was taken: a connection that left its loop in
+// between (a WebSocket upgrade) runs on a goroutine, and its buffers go
+// to the pool.
+func (h *Handler) putBuffer(q *request, bp *[]byte) {
+	if !keep(q.free(), bodyBufsOf, bp, loopFreeBig) {
+		h.bufs.Put(bp)
+	}
+}
+
+// free returns the free lists of the loop q's connection is on, nil when
+// it is on none.
+func (q *request) free() *loopFree {
+	if lc := loopOfInfo(q.ci); lc != nil {
+		return freeOf(lc.Loop())
+	}
+	return nil
 }
 
 // request is the per-request state of ServeHTTP.
@@ -191,8 +216,8 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 			body = ib
 		}
 		if r.ContentLength > 0 && r.ContentLength <= maxReplayBody {
-			bp := h.buffer()
-			defer h.bufs.Put(bp)
+			bp := h.buffer(q)
+			defer h.putBuffer(q, bp)
 			n, err := io.ReadFull(body, (*bp)[:r.ContentLength])
 			if err != nil {
 				h.clientBodyFailed(q, fmt.Errorf("client sent %d of %d body bytes: %w", n, r.ContentLength, err))
@@ -522,8 +547,8 @@ func (h *Handler) forward(q *request, x *exchange) {
 	rec.ELBStatus, rec.TargetStatus = resp.StatusCode, resp.StatusCode
 	rec.SentBytes = headSize
 
-	bp := h.buffer()
-	defer h.bufs.Put(bp)
+	bp := h.buffer(q)
+	defer h.putBuffer(q, bp)
 	flusher, _ := q.w.(http.Flusher)
 	stream := resp.ContentLength < 0
 	buf := *bp

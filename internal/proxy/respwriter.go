@@ -76,7 +76,9 @@ func (w *respWriter) reset(req *httpmsg.Request, p *http1.Request, closeAfter bo
 		clear(w.hdr)
 	default:
 		// Given back while the connection was parked idle (lendBufs).
-		if h, ok := w.cc.cs.headers.Get().(http.Header); ok {
+		if h, ok := take(w.cc.free(), headersOf); ok {
+			w.hdr = h
+		} else if h, ok := w.cc.cs.headers.Get().(http.Header); ok {
 			w.hdr = h
 		} else {
 			w.hdr = make(http.Header, 16)
@@ -94,10 +96,14 @@ func (w *respWriter) reset(req *httpmsg.Request, p *http1.Request, closeAfter bo
 // Header returns the response header map.
 func (w *respWriter) Header() http.Header { return w.hdr }
 
-// writer returns the pooled buffered writer, taking one when needed.
+// writer returns the buffered writer, taking one when needed: from the
+// loop's free list (looplocal.go) or the listener's pool.
 func (w *respWriter) writer() *bufio.Writer {
 	if w.bw == nil {
-		if bw, ok := w.cc.cs.writers.Get().(*bufio.Writer); ok {
+		if bw, ok := take(w.cc.free(), writersOf); ok {
+			w.bw = bw
+			bw.Reset(w.cc.c)
+		} else if bw, ok := w.cc.cs.writers.Get().(*bufio.Writer); ok {
 			w.bw = bw
 			bw.Reset(w.cc.c)
 		} else {
@@ -107,14 +113,16 @@ func (w *respWriter) writer() *bufio.Writer {
 	return w.bw
 }
 
-// flush sends the buffered bytes and gives the buffer back to the pool.
+// flush sends the buffered bytes and gives the buffer back.
 func (w *respWriter) flush() error {
 	if w.bw == nil {
 		return w.err
 	}
 	err := w.bw.Flush()
 	w.bw.Reset(nil)
-	w.cc.cs.writers.Put(w.bw)
+	if !keep(w.cc.free(), writersOf, w.bw, loopFreeSmall) {
+		w.cc.cs.writers.Put(w.bw)
+	}
 	w.bw = nil
 	if err != nil && w.err == nil {
 		w.err = err
