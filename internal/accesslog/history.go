@@ -7,8 +7,19 @@ import (
 	"github.com/fulcrumlb/fulcrum/internal/failure"
 )
 
-// DefaultHistory is how many recent requests a History keeps by default.
-const DefaultHistory = 10000
+// DefaultHistory is how many recent successful requests a History keeps
+// by default (admin.request_history), DefaultHistoryFailures how many
+// failed ones (admin.request_history_failures). Successes keep fewer: a
+// failure is what an operator looks up by its id, a success's line is in
+// the access log, and each success written cycles the ring's arena
+// through the CPU's cache. At 10,000 successes (2 MB of arena for small
+// GETs, 196 bytes each: a core's whole 2 MiB L2 on the machine measured)
+// one event loop spent 4-7 % more user time a request than at 1,000
+// (docs/performance.md, "The history's successes").
+const (
+	DefaultHistory         = 1000
+	DefaultHistoryFailures = 10000
+)
 
 // DefaultHistoryBytes is the default bound on the bytes a History's
 // stored strings and attempts may retain (admin.request_history_bytes).
@@ -43,7 +54,8 @@ const maxEncodedRecord = 64 << 10
 // replaces another request's story: the own id is looked up first, and a
 // trace id finds the newest request that carried it. Successes and
 // failures live in two rings of the same size, so failures, being rarer,
-// stay findable long after the successes around them are gone.
+// stay findable long after the successes around them are gone; the
+// failures' ring may also be the larger (NewHistoryRings).
 //
 // Each record is kept encoded (historycodec.go): its strings cut to the
 // MaxHistory* limits and copied, its numbers as varints. A ring writes
@@ -56,7 +68,7 @@ const maxEncodedRecord = 64 << 10
 // to scan or to count toward its heap goal. A page once written stays
 // resident until the History is unreachable, so the history's memory is
 // the most bytes any n successive records took, within the bound. Memory is bounded twice: by
-// count (n per ring) and by bytes (half of maxBytes per ring, at least
+// count (each ring's n) and by bytes (half of maxBytes per ring, at least
 // maxEncodedRecord); Bytes reports the encoded records' total.
 //
 // A request counts as failed when Fulcrum answered it with an error, when
@@ -109,12 +121,26 @@ func NewHistoryBytes(n int, maxBytes int64) *History {
 	if n < 1 {
 		n = DefaultHistory
 	}
+	return NewHistoryRings(n, n, maxBytes)
+}
+
+// NewHistoryRings is NewHistoryBytes with the two rings' sizes apart: the
+// last successes successful requests and the last failures failed ones
+// (admin.request_history and admin.request_history_failures); below 1
+// means DefaultHistory and DefaultHistoryFailures.
+func NewHistoryRings(successes, failures int, maxBytes int64) *History {
+	if successes < 1 {
+		successes = DefaultHistory
+	}
+	if failures < 1 {
+		failures = DefaultHistoryFailures
+	}
 	if maxBytes < 1 {
 		maxBytes = DefaultHistoryBytes
 	}
 	per := max(maxBytes/2, maxEncodedRecord)
 	h := &History{maxBytes: 2 * per}
-	for i := range h.rings {
+	for i, n := range [2]int{successes, failures} {
 		h.rings[i] = historyRing{slots: make([]historySlot, n), arena: newArena(h, int(per))}
 	}
 	return h

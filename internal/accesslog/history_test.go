@@ -55,6 +55,24 @@ func TestHistoryKeepsFailuresLonger(t *testing.T) {
 	}
 }
 
+// TestHistoryRingSizes: NewHistoryRings keeps its own count of each:
+// the last 2 successes and the last 5 failures here, and the defaults
+// (below 1) are 1,000 and 10,000.
+func TestHistoryRingSizes(t *testing.T) {
+	h := NewHistoryRings(2, 5, 0)
+	for i := range 8 {
+		h.Add(&Record{TraceID: fmt.Sprint("ok", i), ELBStatus: 200})
+		h.Add(&Record{TraceID: fmt.Sprint("bad", i), ELBStatus: 502})
+	}
+	if got, want := ids(h.Recent(100, false)), []string{"bad7", "ok7", "bad6", "ok6", "bad5", "bad4", "bad3"}; !cmp.Equal(got, want) {
+		t.Errorf("recent: %v, want %v", got, want)
+	}
+	d := NewHistoryRings(0, 0, 0)
+	if n, f := len(d.rings[0].slots), len(d.rings[1].slots); n != 1000 || f != 10000 {
+		t.Errorf("default rings: %d successes, %d failures; want 1000 and 10000", n, f)
+	}
+}
+
 func ids(rs []Record) []string {
 	var s []string
 	for _, r := range rs {

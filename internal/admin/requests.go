@@ -124,7 +124,7 @@ func (s *Server) getRequest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeError(w, http.StatusNotFound, "request not found", "no recent request has id or X-Request-Id "+strconv.Quote(id)+"; the history keeps admin.request_history successes and as many failures, within admin.request_history_bytes")
+	writeError(w, http.StatusNotFound, "request not found", "no recent request has id or X-Request-Id "+strconv.Quote(id)+"; the history keeps the last admin.request_history successes and admin.request_history_failures failures, within admin.request_history_bytes")
 }
 
 // listRequests answers GET /api/v1/requests?failed=true&limit=N with

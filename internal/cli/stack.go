@@ -31,7 +31,7 @@ type stack struct {
 // stays bound.
 func newStack(cfg *config.Config, token string, opts proxy.Options) (*stack, error) {
 	reg := prometheus.NewRegistry()
-	history := accesslog.NewHistoryBytes(cfg.Admin.RequestHistory, cfg.Admin.RequestHistoryBytes)
+	history := accesslog.NewHistoryRings(cfg.Admin.RequestHistory, cfg.Admin.RequestHistoryFailures, cfg.Admin.RequestHistoryBytes)
 	opts.Metrics, opts.History = metrics.New(reg), history
 	opts.EventLoops = eventLoops(os.Getenv("FULCRUM_IO"))
 	if opts.Logger == nil {

@@ -104,10 +104,11 @@ func TestLoadStructuralProblems(t *testing.T) {
 		},
 		{
 			name: "non-loopback admin without a token",
-			yaml: "admin: {address: '0.0.0.0:9901', request_history: 0}\nhealth_check_log: {}\nlisteners:\n  - name: a\n    address: :0\n    default_target_group: g\ntarget_groups:\n  - name: g\n",
+			yaml: "admin: {address: '0.0.0.0:9901', request_history: 0, request_history_failures: 1000001}\nhealth_check_log: {}\nlisteners:\n  - name: a\n    address: :0\n    default_target_group: g\ntarget_groups:\n  - name: g\n",
 			want: []string{
 				`admin.token_file (line 1): is required because admin.address "0.0.0.0:9901" is not a loopback address`,
 				`admin.request_history (line 1): 0 is out of range 1..1000000`,
+				`admin.request_history_failures (line 1): 1000001 is out of range 1..1000000`,
 				`health_check_log.path (line 2): is required ("-" for standard output)`,
 			},
 		},

@@ -13,7 +13,8 @@ import (
 // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html#deregistration-delay); the rest are documented in docs/configuration.md.
 const (
 	DefaultAdminAddress         = "127.0.0.1:9901"
-	DefaultRequestHistory       = 10000
+	DefaultRequestHistory       = 1000
+	DefaultRequestHistoryFail   = 10000
 	DefaultRequestHistoryBytes  = 64 << 20
 	DefaultSocketMode           = "0660"
 	DefaultShutdownGrace        = 30 * time.Second
@@ -54,7 +55,7 @@ const (
 func Default() Config {
 	return Config{
 		Admin: Admin{Address: DefaultAdminAddress, RequestHistory: DefaultRequestHistory,
-			RequestHistoryBytes: DefaultRequestHistoryBytes, SocketMode: DefaultSocketMode},
+			RequestHistoryFailures: DefaultRequestHistoryFail, RequestHistoryBytes: DefaultRequestHistoryBytes, SocketMode: DefaultSocketMode},
 		ShutdownGrace: Duration(DefaultShutdownGrace),
 	}
 }

@@ -55,15 +55,18 @@ type Admin struct {
 	// Socket, when set, is the path of a Unix socket that speaks HAProxy's
 	// runtime API text commands.
 	Socket string `yaml:"socket"`
-	// RequestHistory is how many recent successful requests, and
-	// separately failed ones, /api/v1/requests keeps. Default 10000, range
-	// 1..1000000.
+	// RequestHistory is how many recent successful requests
+	// /api/v1/requests keeps. Default 1000, range 1..1000000.
 	RequestHistory int `yaml:"request_history"`
+	// RequestHistoryFailures is how many recent failed requests it keeps,
+	// apart from the successes, so that failures outlive them. Default
+	// 10000, range 1..1000000.
+	RequestHistoryFailures int `yaml:"request_history_failures"`
 	// RequestHistoryBytes bounds the bytes the request history's records
 	// take encoded (strings and attempts), half for successes and half
 	// for failures; the oldest are dropped beyond it. It is reserved
-	// address space, not memory: a ring's records span about
-	// request_history records, whatever the bound. Default 64 MiB
+	// address space, not memory: a ring's records span about its count
+	// (request_history, request_history_failures), whatever the bound. Default 64 MiB
 	// (67108864), range 1 MiB..16 GiB.
 	RequestHistoryBytes int64 `yaml:"request_history_bytes"`
 	// AllowedHosts are extra Host header names the admin HTTP server

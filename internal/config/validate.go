@@ -23,6 +23,7 @@ func (s *schema) validate(c *Config) {
 		s.add("admin.token_file", "is required because admin.address %q is not a loopback address", c.Admin.Address)
 	}
 	s.intRange("admin.request_history", c.Admin.RequestHistory, 1, 1000000)
+	s.intRange("admin.request_history_failures", c.Admin.RequestHistoryFailures, 1, 1000000)
 	s.resources(c)
 	if c.HealthCheckLog != nil && c.HealthCheckLog.Path == "" {
 		s.add("health_check_log.path", `is required ("-" for standard output)`)
