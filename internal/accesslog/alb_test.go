@@ -3,6 +3,7 @@ package accesslog
 import (
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -73,6 +74,36 @@ func TestAppendFieldEscapes(t *testing.T) {
 		}
 		if got := appendQuoted(nil, c.in); string(got) != c.quoted {
 			t.Errorf("appendQuoted(%q) = %q, want %q", c.in, got, c.quoted)
+		}
+	}
+}
+
+// TestQuotedSafePrefix: the eight-bytes-at-a-time scan finds the same
+// first unsafe byte as testing each byte, for every byte value at every
+// position of strings up to 24 bytes, in clean and in high-bit text.
+func TestQuotedSafePrefix(t *testing.T) {
+	naive := func(s string) int {
+		i := 0
+		for i < len(s) && !quotedUnsafe(s[i]) {
+			i++
+		}
+		return i
+	}
+	for _, fill := range []byte{'a', '~', ' ', 0x80, 0xff, '#', '[', 0x7e} {
+		for n := range 25 {
+			base := strings.Repeat(string(fill), n)
+			if got, want := quotedSafePrefix(base), naive(base); got != want {
+				t.Fatalf("quotedSafePrefix(%q) = %d, want %d", base, got, want)
+			}
+			for pos := range n {
+				for c := range 256 {
+					s := []byte(base)
+					s[pos] = byte(c)
+					if got, want := quotedSafePrefix(string(s)), naive(string(s)); got != want {
+						t.Fatalf("quotedSafePrefix(%q) = %d, want %d", s, got, want)
+					}
+				}
+			}
 		}
 	}
 }
