@@ -38,7 +38,7 @@ type Response struct {
 	Close bool
 	// Headers are the fields in order, with OWS trimmed from values.
 	Headers []desync.Header
-	hdr     [inlineHeaders]desync.Header
+	hdr     *[inlineHeaders]desync.Header
 }
 
 // Preallocated response errors. Read only.
@@ -59,7 +59,7 @@ var (
 //
 // Whether a body follows is the caller's to decide with NoBody: the
 // status and the request method matter (RFC 9112 §6.3).
-// It does not allocate for up to 32 fields.
+// It does not allocate for up to 32 fields, after r's first parse.
 func ParseResponse(buf []byte, r *Response, lim Limits) (int, error) {
 	maxBytes, maxFields := lim.MaxHeaderBytes, lim.MaxHeaders
 	if maxBytes <= 0 {
@@ -68,7 +68,8 @@ func ParseResponse(buf []byte, r *Response, lim Limits) (int, error) {
 	if maxFields <= 0 {
 		maxFields = MaxResponseHeaders
 	}
-	*r = Response{ContentLength: -1, Headers: r.hdr[:0]}
+	hdr := resetHeaders(r.hdr, len(r.Headers))
+	*r = Response{ContentLength: -1, Headers: hdr[:0], hdr: hdr}
 	line, p, ok := nextLine(buf, 0)
 	if !ok {
 		if len(buf) > maxBytes {
