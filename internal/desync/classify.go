@@ -106,24 +106,43 @@ func Classify(r *Request) Verdict {
 	for i := range r.Headers {
 		h := &r.Headers[i]
 		name, val := h.Name, trimOWS(h.Value)
-		if len(bytes.TrimSpace(name)) == 0 {
-			v.raise(Ambiguous, EmptyHeader)
-			continue
-		}
-		if hasNulCRLF(name) || hasNulCRLF(val) {
-			v.raise(Severe, BadHeader)
-			continue
-		}
-		if name[0] == ':' {
-			v.raise(Ambiguous, EmptyHeader)
-			continue
-		}
-		trimmed := bytes.TrimSpace(name)
-		isCL, isTE := asciiEqualFold(trimmed, "content-length"), asciiEqualFold(trimmed, "transfer-encoding")
-		if (isCL || isTE) && len(trimmed) != len(name) {
-			// Whitespace around a framing name: a look-alike, and still
-			// counted as framing, since some servers trim it.
-			v.raise(Ambiguous, SuspiciousHeader)
+		// odd: a field that complies with nothing stricter than
+		// Acceptable (a name that is not a token, a control byte in the
+		// value).
+		var isCL, isTE, framing, odd bool
+		if token, like := scanToken(name); token {
+			// The common case, in one pass over the name and one over
+			// the value: a token holds no whitespace, NUL, CR, LF or ':'.
+			switch valueCTL(val) {
+			case ctlBreak:
+				v.raise(Severe, BadHeader)
+				continue
+			case ctlOther:
+				odd = true
+			}
+			isCL, isTE = asciiEqualFold(name, "content-length"), asciiEqualFold(name, "transfer-encoding")
+			framing = like
+		} else {
+			if len(bytes.TrimSpace(name)) == 0 {
+				v.raise(Ambiguous, EmptyHeader)
+				continue
+			}
+			if hasNulCRLF(name) || hasNulCRLF(val) {
+				v.raise(Severe, BadHeader)
+				continue
+			}
+			if name[0] == ':' {
+				v.raise(Ambiguous, EmptyHeader)
+				continue
+			}
+			trimmed := bytes.TrimSpace(name)
+			isCL, isTE = asciiEqualFold(trimmed, "content-length"), asciiEqualFold(trimmed, "transfer-encoding")
+			if (isCL || isTE) && len(trimmed) != len(name) {
+				// Whitespace around a framing name: a look-alike, and still
+				// counted as framing, since some servers trim it.
+				v.raise(Ambiguous, SuspiciousHeader)
+			}
+			framing, odd = looksLikeFraming(name), true
 		}
 		switch {
 		case isCL:
@@ -146,9 +165,9 @@ func Classify(r *Request) Verdict {
 			if teChunked > 1 {
 				v.raise(Severe, MultipleTransferEncodingChunked)
 			}
-		case looksLikeFraming(name):
+		case framing:
 			v.raise(Ambiguous, SuspiciousHeader)
-		case !isToken(name) || hasCTL(val):
+		case odd:
 			v.raise(Acceptable, NonCompliantHeader)
 		}
 	}
@@ -321,15 +340,60 @@ func hasNulCRLF(b []byte) bool {
 	return bytes.IndexByte(b, 0) >= 0 || bytes.IndexByte(b, '\r') >= 0 || bytes.IndexByte(b, '\n') >= 0
 }
 
-// hasCTL reports a control byte other than HTAB; obs-text (0x80-0xff)
-// is allowed in a field value (RFC 9110 §5.5).
-func hasCTL(b []byte) bool {
-	for _, c := range b {
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			return true
+// scanToken reports whether name is a token (RFC 9110 §5.6.2) and, when
+// it is, whether it looks like a framing field: looksLikeFraming's
+// answer, whose Unicode look-alikes cannot occur in a token, found in
+// the same pass.
+func scanToken(name []byte) (token, framing bool) {
+	const cl, te = "contentlength", "transferencoding"
+	i, j := 0, 0 // letters of cl and te matched so far; -1 once not
+	for _, c := range name {
+		if c >= 0x80 || !tokenChar[c] {
+			return false, false
+		}
+		if c |= 0x20; c < 'a' || c > 'z' {
+			continue
+		}
+		if i >= 0 {
+			if i < len(cl) && cl[i] == c {
+				i++
+			} else {
+				i = -1
+			}
+		}
+		if j >= 0 {
+			if j < len(te) && te[j] == c {
+				j++
+			} else {
+				j = -1
+			}
 		}
 	}
-	return false
+	return len(name) > 0, i == len(cl) || j == len(te)
+}
+
+// What valueCTL finds in a field value.
+const (
+	ctlNone  = iota
+	ctlOther // a control byte other than HTAB, NUL, CR and LF
+	ctlBreak // NUL, CR or LF (hasNulCRLF)
+)
+
+// valueCTL scans a field value once: ctlBreak when it holds NUL, CR or
+// LF (as hasNulCRLF), else ctlOther when it holds another control byte
+// but HTAB (obs-text, 0x80-0xff, is allowed: RFC 9110 §5.5), else
+// ctlNone.
+func valueCTL(b []byte) int {
+	found := ctlNone
+	for _, c := range b {
+		if (c < 0x20 && c != '\t') || c == 0x7f {
+			if c == 0 || c == '\r' || c == '\n' {
+				return ctlBreak
+			}
+			found = ctlOther
+		}
+	}
+	return found
 }
 
 // isToken reports whether b is an RFC 9110 §5.6.2 token.

@@ -79,3 +79,36 @@ func TestClassifyAllocs(t *testing.T) {
 		t.Errorf("plain POST: %+v, want Compliant", v)
 	}
 }
+
+// TestScanToken: the one-pass scan of a field name agrees with isToken
+// and, for tokens, with looksLikeFraming.
+func TestScanToken(t *testing.T) {
+	for _, name := range []string{
+		"Host", "Content-Length", "content-length", "Transfer-Encoding", "TRANSFER-ENCODING",
+		"Content_Length", "ContentLength", "-content-length", "X-Content-Length", "content-lengths",
+		"Content-Lengt", "Transfer--Encoding", "transfer.encoding1", "Content-Type", "C", "~",
+		"", "Content Length", "Content-Length:", "transfer\xc5\xbfencoding", "X\x00", "a\tb",
+	} {
+		b := []byte(name)
+		token, framing := scanToken(b)
+		if token != isToken(b) {
+			t.Errorf("%q: token %v, isToken says %v", name, token, !token)
+		}
+		if want := token && looksLikeFraming(b); framing != want {
+			t.Errorf("%q: framing %v, want %v", name, framing, want)
+		}
+	}
+}
+
+// TestValueCTL: what the one-pass scan of a field value finds.
+func TestValueCTL(t *testing.T) {
+	for v, want := range map[string]int{
+		"": ctlNone, "text/plain; q=0.5": ctlNone, "a\tb": ctlNone, "caf\xc3\xa9": ctlNone,
+		"a\x01b": ctlOther, "a\x7f": ctlOther, "\x1f": ctlOther,
+		"a\rb": ctlBreak, "a\nb": ctlBreak, "a\x00b": ctlBreak, "\x01\r": ctlBreak,
+	} {
+		if got := valueCTL([]byte(v)); got != want {
+			t.Errorf("%q: %d, want %d", v, got, want)
+		}
+	}
+}
