@@ -321,11 +321,19 @@ func (w *respWriter) writeStatusLine(bw *bufio.Writer, code int) {
 // writeField writes one field; CR and LF in a value become spaces, so a
 // handler's value can never split the header.
 func writeField(bw *bufio.Writer, k, v string) {
-	bw.WriteString(k)
-	bw.WriteString(": ")
 	if strings.IndexByte(v, '\r') >= 0 || strings.IndexByte(v, '\n') >= 0 { // not ContainsAny: its set costs more than the scan
 		v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
 	}
+	if len(k)+len(v)+4 <= bw.Available() {
+		// Appended into the free space: one Write, not four.
+		b := append(bw.AvailableBuffer(), k...)
+		b = append(b, ": "...)
+		b = append(b, v...)
+		bw.Write(append(b, "\r\n"...))
+		return
+	}
+	bw.WriteString(k)
+	bw.WriteString(": ")
 	bw.WriteString(v)
 	bw.WriteString("\r\n")
 }

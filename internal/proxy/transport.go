@@ -421,45 +421,25 @@ func (x *exchange) release() (unsolicited int) {
 // writeRequest writes the request line, headers and body. Body read
 // errors are wrapped in errClientBody.
 func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
-	w.WriteString(r.method)
-	w.WriteByte(' ')
-	w.WriteString(r.uri)
-	w.WriteString(" HTTP/1.1\r\nHost: ")
-	w.WriteString(r.host)
-	w.WriteString("\r\n")
+	// The head is appended straight into w's free space, one Write
+	// rather than one call per piece; only a head larger than w's whole
+	// buffer is built apart (an allocation, for that request only).
+	n := len(r.method) + len(r.uri) + len(r.host) + len(r.codings) + headRoom
 	for _, f := range r.header {
-		// The connection loop and the HTTP/2 conversion leave out the
-		// framing fields: the framing below is the only one sent (RFC 9112
-		// §6.3).
-		w.WriteString(f.Name)
-		w.WriteString(": ")
-		w.WriteString(f.Value)
-		w.WriteString("\r\n")
+		n += len(f.Name) + len(f.Value) + 4
 	}
-	switch {
-	case r.body == nil:
-		if r.method == "POST" || r.method == "PUT" || r.method == "PATCH" {
-			// An empty body is still a body to targets that answer
-			// 411 Length Required without one.
-			w.WriteString("Content-Length: 0\r\n")
+	if n > w.Available() && w.Buffered() > 0 {
+		if err := w.Flush(); err != nil {
+			return err
 		}
-	case r.contentLength >= 0:
-		var num [20]byte
-		w.WriteString("Content-Length: ")
-		w.Write(strconv.AppendInt(num[:0], r.contentLength, 10))
-		w.WriteString("\r\n")
-	default:
-		w.WriteString("Transfer-Encoding: ")
-		if r.codings != "" {
-			w.WriteString(r.codings)
-			w.WriteString(", ")
-		}
-		w.WriteString("chunked\r\n")
 	}
-	if r.close {
-		w.WriteString("Connection: close\r\n")
+	var b []byte
+	if n <= w.Available() {
+		b = w.AvailableBuffer()
+	} else {
+		b = make([]byte, 0, n)
 	}
-	if _, err := w.WriteString("\r\n"); err != nil {
+	if _, err := w.Write(appendHead(b, r)); err != nil {
 		return err
 	}
 	if r.body == nil {
@@ -506,4 +486,52 @@ func (b *clientBody) Read(p []byte) (int, error) {
 		err = fmt.Errorf("%w: %w", errClientBody, err)
 	}
 	return n, err
+}
+
+// headRoom is an upper bound on the bytes appendHead adds to the
+// method, URI, host, codings and fields: the spaces, the version, the
+// framing field and Connection: close.
+const headRoom = 96
+
+// appendHead appends r's head (request line, Host, fields, framing, the
+// empty line) to b.
+func appendHead(b []byte, r *outRequest) []byte {
+	b = append(b, r.method...)
+	b = append(b, ' ')
+	b = append(b, r.uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, r.host...)
+	b = append(b, "\r\n"...)
+	for _, f := range r.header {
+		// The connection loop and the HTTP/2 conversion leave out the
+		// framing fields: the framing below is the only one sent (RFC 9112
+		// §6.3).
+		b = append(b, f.Name...)
+		b = append(b, ": "...)
+		b = append(b, f.Value...)
+		b = append(b, "\r\n"...)
+	}
+	switch {
+	case r.body == nil:
+		if r.method == "POST" || r.method == "PUT" || r.method == "PATCH" {
+			// An empty body is still a body to targets that answer
+			// 411 Length Required without one.
+			b = append(b, "Content-Length: 0\r\n"...)
+		}
+	case r.contentLength >= 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.contentLength, 10)
+		b = append(b, "\r\n"...)
+	default:
+		b = append(b, "Transfer-Encoding: "...)
+		if r.codings != "" {
+			b = append(b, r.codings...)
+			b = append(b, ", "...)
+		}
+		b = append(b, "chunked\r\n"...)
+	}
+	if r.close {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	return append(b, "\r\n"...)
 }
