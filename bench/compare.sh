@@ -40,7 +40,7 @@ mkdir -p bin
 # Fulcrum as the Dockerfile ships it: static (CGO_ENABLED=0), with its
 # symbols kept for the profiles.
 CGO_ENABLED=0 go build -trimpath -o bin/fulcrum ./cmd/fulcrum
-# The edge build (make build-edge), system fulcrum-edge.
+# The edge build (make build-edge), systems fulcrum-edge and fulcrum-edge-1t.
 CGO_ENABLED=0 go build -trimpath -tags nokubernetes -o bin/fulcrum-edge ./cmd/fulcrum
 go build -o bin/goproxy ./bench/goproxy
 go build -o bin/bench-compare ./bench/compare

@@ -140,7 +140,7 @@ func TestGRPCVariants(t *testing.T) {
 // own, gets the access-log variant, and is left out of gRPC scenarios.
 func TestOneThreadFulcrum(t *testing.T) {
 	seen := map[int]string{}
-	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "fulcrum-edge", "fulcrum-gr", "haproxy", "haproxy-2t", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
+	for _, s := range []string{"fulcrum", "fulcrum-1t", "fulcrum-base", "fulcrum-edge", "fulcrum-edge-1t", "fulcrum-gr", "haproxy", "haproxy-2t", "nginx", "caddy", "goproxy", "evproto-epoll", "evproto-gnet"} {
 		p := lbPort(s)
 		if other, dup := seen[p]; dup {
 			t.Errorf("%s and %s share port %d", s, other, p)
@@ -249,11 +249,12 @@ func TestOrderRotatesTheFirstPlace(t *testing.T) {
 	}
 }
 
-// TestEdgeSystem: fulcrum-edge runs when its binary exists, is dropped
-// (and only it) when it does not, and gets the access-log variant.
+// TestEdgeSystem: fulcrum-edge and fulcrum-edge-1t run when the edge
+// binary exists, are dropped (and only they) when it does not, and get
+// the access-log variant.
 func TestEdgeSystem(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "fulcrum-edge")
-	all := []string{"fulcrum", "fulcrum-edge", "haproxy"}
+	all := []string{"fulcrum", "fulcrum-edge", "fulcrum-edge-1t", "haproxy"}
 	if got := withEdge(slices.Clone(all), bin); !cmp.Equal(got, []string{"fulcrum", "haproxy"}) {
 		t.Errorf("missing binary: %v", got)
 	}
@@ -268,7 +269,7 @@ func TestEdgeSystem(t *testing.T) {
 	for _, v := range variants(options{systems: all, logVariant: []string{"get-c200"}}, sc, false) {
 		got = append(got, v.label())
 	}
-	if want := []string{"fulcrum", "fulcrum-edge", "haproxy", "fulcrum+log", "fulcrum-edge+log", "haproxy+log"}; !cmp.Equal(got, want) {
+	if want := []string{"fulcrum", "fulcrum-edge", "fulcrum-edge-1t", "haproxy", "fulcrum+log", "fulcrum-edge+log", "fulcrum-edge-1t+log", "haproxy+log"}; !cmp.Equal(got, want) {
 		t.Errorf("variants %v, want %v", got, want)
 	}
 }

@@ -41,6 +41,8 @@ func lbPort(system string) int {
 		return 8088
 	case "fulcrum-1t":
 		return 8090
+	case "fulcrum-edge-1t":
+		return 8086
 	case "fulcrum-gr":
 		return 8089
 	case "haproxy":

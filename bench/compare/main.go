@@ -102,19 +102,22 @@ func withBaseline(systems []string, baseline string) []string {
 	return append(systems, "fulcrum-base")
 }
 
-// withEdge drops fulcrum-edge from systems when its binary is missing,
-// saying so on stderr, so that a run without `make build-edge` still runs
-// the rest.
+// withEdge drops fulcrum-edge and fulcrum-edge-1t from systems when the
+// edge binary is missing, saying so on stderr, so that a run without
+// `make build-edge` still runs the rest.
 func withEdge(systems []string, edge string) []string {
-	if !slices.Contains(systems, "fulcrum-edge") {
+	if !slices.ContainsFunc(systems, isEdge) {
 		return systems
 	}
 	if _, err := os.Stat(edge); err == nil {
 		return systems
 	}
-	fmt.Fprintf(os.Stderr, "compare: no edge build at %q (make build-edge); fulcrum-edge left out\n", edge)
-	return slices.DeleteFunc(systems, func(s string) bool { return s == "fulcrum-edge" })
+	fmt.Fprintf(os.Stderr, "compare: no edge build at %q (make build-edge); fulcrum-edge and fulcrum-edge-1t left out\n", edge)
+	return slices.DeleteFunc(systems, isEdge)
 }
+
+// isEdge reports whether a system runs the edge build.
+func isEdge(s string) bool { return s == "fulcrum-edge" || s == "fulcrum-edge-1t" }
 
 func split(s string) []string {
 	var out []string
@@ -229,7 +232,7 @@ func variants(o options, sc scenario, nginxGRPC bool) []variant {
 			continue
 		}
 		for _, s := range o.systems {
-			if s == "fulcrum" || s == "fulcrum-edge" || s == "fulcrum-1t" || s == "fulcrum-gr" || s == "fulcrum-base" || s == "haproxy" || s == "haproxy-2t" || s == "nginx" || s == "caddy" {
+			if s == "fulcrum" || s == "fulcrum-edge" || s == "fulcrum-1t" || s == "fulcrum-edge-1t" || s == "fulcrum-gr" || s == "fulcrum-base" || s == "haproxy" || s == "haproxy-2t" || s == "nginx" || s == "caddy" {
 				vs = append(vs, variant{system: s, log: true})
 			}
 		}

@@ -48,7 +48,7 @@ func machineInfo(o options) info {
 		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 		in.Versions = append(in.Versions, "fulcrum-base: "+first)
 	}
-	if slices.Contains(o.systems, "fulcrum-edge") {
+	if slices.ContainsFunc(o.systems, isEdge) {
 		out, _ := exec.Command(abs(o.edge), "version").CombinedOutput()
 		_, providers, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 		in.Versions = append(in.Versions, "fulcrum-edge: "+providers)

@@ -38,6 +38,11 @@ func (e *env) startSystem(ctx context.Context, name string, sc scenario, logOn b
 		// core-matched comparison on a machine shared with the client
 		// and the backends.
 		p, err = e.startFulcrum(ctx, name, abs(e.o.fulcrum), dir, port, targets, sc.https, checks, logOn, accessLog, "GOMAXPROCS=1")
+	case "fulcrum-edge-1t":
+		// The edge build with one thread: the one shape whose row holds
+		// all four of issue 15's goal figures (CPU, req/s and p99 against
+		// HAProxy's nbthread 1, and the peak RSS the edge build is for).
+		p, err = e.startFulcrum(ctx, name, abs(e.o.edge), dir, port, targets, sc.https, checks, logOn, accessLog, "GOMAXPROCS=1")
 	case "fulcrum-gr":
 		// The same build on its goroutine layer (a goroutine per
 		// connection), beside its event loops (issue 15).
