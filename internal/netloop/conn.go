@@ -322,6 +322,104 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// WriteBuffers writes bufs in order, as one Write of their concatenation
+// would, in one sendmsg(2) with the buffers gathered (writev's iovecs)
+// where Write would make one system call for each: a request head and
+// its buffered body go to the target as one segment on loopback. It
+// parks the task while the send buffer is full and takes the pass's
+// write turn as Write does. bufs is consumed: its elements are resliced
+// past what was written. It returns the bytes written.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	if d := c.det.Load(); d != nil {
+		nb := net.Buffers(bufs)
+		return nb.WriteTo(d)
+	}
+	var n int64
+	for {
+		for len(bufs) > 0 && len(bufs[0]) == 0 {
+			bufs = bufs[1:]
+		}
+		if len(bufs) == 0 {
+			return n, nil
+		}
+		if c.closed.Load() {
+			return n, c.opErr("write", net.ErrClosed)
+		}
+		if c.expired(c.wdl.Load()) {
+			return n, c.opErr("write", os.ErrDeadlineExceeded)
+		}
+		if c.wready {
+			if n == 0 && c.l.turnDue() {
+				if !c.l.cur.park() {
+					return 0, c.opErr("write", net.ErrClosed)
+				}
+				continue
+			}
+			k, asked, err := sysWritev(c.fd, bufs)
+			n += int64(k)
+			consume(bufs, k)
+			switch {
+			case err == nil:
+				if k < asked {
+					c.wready = false // a short write: the buffer is full
+				}
+				continue
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				c.wready = false
+			default:
+				return n, c.opErr("write", os.NewSyscallError("sendmsg", err))
+			}
+		}
+		if !c.wait(&c.wwait, &c.wdl, waitWrite) {
+			return n, c.opErr("write", net.ErrClosed)
+		}
+	}
+}
+
+// maxIovecs is how many buffers one sendmsg gathers; more take another.
+const maxIovecs = 8
+
+// sysWritev is sendmsg(2) with bufs' first maxIovecs non-empty buffers
+// gathered and MSG_NOSIGNAL (see sysWrite), as a raw system call. It
+// returns the bytes written and the bytes it asked to write.
+func sysWritev(fd int, bufs [][]byte) (written, asked int, err error) {
+	var iov [maxIovecs]unix.Iovec
+	k := 0
+	for _, b := range bufs {
+		if k == len(iov) {
+			break
+		}
+		if len(b) > 0 {
+			iov[k].Base = &b[0]
+			iov[k].SetLen(len(b))
+			asked += len(b)
+			k++
+		}
+	}
+	var msg unix.Msghdr
+	msg.Iov = &iov[0]
+	msg.SetIovlen(k)
+	n, _, e := unix.RawSyscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), unix.MSG_NOSIGNAL)
+	if e != 0 {
+		return 0, asked, e
+	}
+	return int(n), asked, nil
+}
+
+// consume reslices bufs past their first n bytes.
+func consume(bufs [][]byte, n int) {
+	for i := range bufs {
+		if n == 0 {
+			return
+		}
+		k := min(n, len(bufs[i]))
+		bufs[i] = bufs[i][k:]
+		n -= k
+	}
+}
+
 // Close closes the socket. Any goroutine may call it; the socket is
 // closed on the loop, and a task parked on it returns net.ErrClosed.
 func (c *Conn) Close() error {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -692,5 +693,106 @@ func TestAwaitReadable(t *testing.T) {
 	client.(*net.TCPConn).CloseWrite()
 	if err := recv(t, errs, "wait ended by FIN"); err != io.EOF {
 		t.Fatalf("read after FIN = %v, want io.EOF", err)
+	}
+}
+
+// TestWriteBuffers: WriteBuffers sends its buffers in order, whole,
+// through a slow reader (short writes and waits for the send buffer),
+// with more buffers than one sendmsg gathers and empty ones among them.
+func TestWriteBuffers(t *testing.T) {
+	g := startLoops(t, 1)
+	r := rand.New(rand.NewPCG(3, 4))
+	var bufs [][]byte
+	var want []byte
+	for i := range 3 * maxIovecs {
+		n := 0
+		if i%5 != 0 { // every fifth is empty
+			n = 1 + int(r.Uint32()%(512<<10))
+		}
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		bufs = append(bufs, b)
+		want = append(want, b...)
+	}
+	client, server := pair(t)
+	if err := client.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+		t.Fatalf("SetReadBuffer: %v", err)
+	}
+	client.SetDeadline(time.Now().Add(4 * waitFor))
+	lc := adopt(t, g, server)
+	type res struct {
+		n   int64
+		err error
+	}
+	out := make(chan res, 1)
+	spawn(t, lc, func(c *Conn) {
+		defer c.Close()
+		n, err := c.WriteBuffers(bufs)
+		out <- res{n, err}
+	})
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 1024) // small reads: a slow reader
+	for len(got) < len(want) {
+		n, err := client.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("client read after %d bytes: %v", len(got), err)
+		}
+	}
+	w := recv(t, out, "write")
+	if w.n != int64(len(want)) || w.err != nil {
+		t.Fatalf("WriteBuffers = %d, %v; want %d, nil", w.n, w.err, len(want))
+	}
+	if i := firstDiff(got, want); i >= 0 {
+		t.Fatalf("byte %d of %d differs", i, len(want))
+	}
+}
+
+// TestWriteBuffersToClosedPeer: a write to a peer that reset the
+// connection fails with EPIPE or ECONNRESET (no SIGPIPE), and a detached
+// connection writes its buffers through the netpoller.
+func TestWriteBuffersToClosedPeer(t *testing.T) {
+	g := startLoops(t, 1)
+	client, server := pair(t)
+	client.(*net.TCPConn).SetLinger(0)
+	client.Close()
+	lc := adopt(t, g, server)
+	out := make(chan error, 1)
+	spawn(t, lc, func(c *Conn) {
+		defer c.Close()
+		big := make([]byte, 1<<20)
+		var err error
+		for range 64 {
+			if _, err = c.WriteBuffers([][]byte{[]byte("head"), big}); err != nil {
+				break
+			}
+		}
+		out <- err
+	})
+	if err := recv(t, out, "write"); !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("err = %v, want EPIPE or ECONNRESET", err)
+	}
+
+	client2, server2 := pair(t)
+	lc2 := adopt(t, g, server2)
+	detached := make(chan net.Conn, 1)
+	spawn(t, lc2, func(c *Conn) {
+		d, err := c.Detach()
+		if err != nil {
+			t.Error(err)
+		}
+		detached <- d
+	})
+	d := recv(t, detached, "detach")
+	defer d.Close()
+	if n, err := lc2.WriteBuffers([][]byte{[]byte("he"), nil, []byte("llo")}); n != 5 || err != nil {
+		t.Fatalf("detached WriteBuffers = %d, %v", n, err)
+	}
+	got := make([]byte, 5)
+	client2.SetDeadline(time.Now().Add(waitFor))
+	if _, err := io.ReadFull(client2, got); err != nil || string(got) != "hello" {
+		t.Fatalf("read %q, %v", got, err)
 	}
 }

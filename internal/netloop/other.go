@@ -59,6 +59,9 @@ func (*Conn) Read([]byte) (int, error) { return 0, ErrUnsupported }
 // Write returns ErrUnsupported.
 func (*Conn) Write([]byte) (int, error) { return 0, ErrUnsupported }
 
+// WriteBuffers returns ErrUnsupported.
+func (*Conn) WriteBuffers([][]byte) (int64, error) { return 0, ErrUnsupported }
+
 // Quiet returns false.
 func (*Conn) Quiet() bool { return false }
 
