@@ -224,7 +224,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *httpmsg.Request) {
 				return
 			}
 			replay = (*bp)[:n]
-			out.body = bytes.NewReader(replay)
+			out.body, out.buffered = bytes.NewReader(replay), replay
 		} else {
 			out.body = body
 			if r.ContentLength < 0 {
@@ -379,7 +379,7 @@ func (h *Handler) acquireFor(q *request, a *attemptState, rs *target.RouteSet, t
 func (h *Handler) send(q *request, a *attemptState, out *outRequest, t *target.Target) (*exchange, time.Time, error) {
 	g, rec := q.group, q.rec
 	if a.n > 1 && a.replay != nil {
-		out.body = bytes.NewReader(a.replay)
+		out.body, out.buffered = bytes.NewReader(a.replay), a.replay
 	}
 	rec.Target = t.Address
 	sent := nowAfter(q.start)

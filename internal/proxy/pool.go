@@ -29,6 +29,9 @@ type backendConn struct {
 	bufs  *connBufs
 	lim   limitReader
 	wrote int64 // bytes handed to the socket during the current request
+	// vec holds a gathered write's buffers (writeRequest) without an
+	// allocation.
+	vec [2][]byte
 	// head is the parsed response head for a request without its client
 	// connection's (exchange.parsed), made at the first such response and
 	// then reused: an event loop's requests parse into their client's

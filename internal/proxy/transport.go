@@ -131,6 +131,10 @@ type outRequest struct {
 	// body is nil for no body. contentLength < 0 sends it chunked.
 	body          io.Reader
 	contentLength int64
+	// buffered, when not nil, is the whole body that body reads (the
+	// handler's replay copy, contentLength bytes): it goes out with the
+	// head in one gathered write (writeBuffered).
+	buffered []byte
 	// codings are the client's transfer codings before the final chunked
 	// ("gzip, deflate"), sent with a chunked body: Fulcrum decodes and
 	// re-frames only the chunked framing (RFC 9112 §7). Empty for none.
@@ -292,7 +296,7 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 	if req.body != nil {
 		progress = func() { c.SetWriteDeadline(time.Now().Add(timeout)) }
 	}
-	if err := writeRequest(c.writer(), req, progress); err != nil {
+	if err := c.writeRequest(req, progress); err != nil {
 		if errors.Is(err, errClientBody) {
 			c.Close()
 			x.stop()
@@ -418,16 +422,41 @@ func (x *exchange) release() (unsolicited int) {
 	return unsolicited
 }
 
+// buffersWriter is a connection that writes several buffers in one
+// system call (netloop.Conn.WriteBuffers: sendmsg's gather).
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// writeRequest writes req to the target: a buffered body and its head in
+// one gathered write when the connection can (one system call and, on
+// loopback, one segment, where bufio writes the head's buffer and then
+// the rest: two), else through the connection's bufio.Writer.
+func (c *backendConn) writeRequest(req *outRequest, progress func()) error {
+	bw, ok := c.Conn.(buffersWriter)
+	if !ok || req.buffered == nil || int64(len(req.buffered)) != req.contentLength {
+		return writeRequest(c.writer(), req, progress)
+	}
+	w := c.writer()
+	if w.Buffered() > 0 || headSize(req) > w.Available() {
+		return writeRequest(w, req, progress)
+	}
+	// The head is built in w's free space and written from there with
+	// the body; w holds nothing after.
+	c.vec[0], c.vec[1] = appendHead(w.AvailableBuffer(), req), req.buffered
+	n, err := bw.WriteBuffers(c.vec[:])
+	c.vec = [2][]byte{}
+	c.wrote += n
+	return err
+}
+
 // writeRequest writes the request line, headers and body. Body read
 // errors are wrapped in errClientBody.
 func writeRequest(w *bufio.Writer, r *outRequest, progress func()) error {
 	// The head is appended straight into w's free space, one Write
 	// rather than one call per piece; only a head larger than w's whole
 	// buffer is built apart (an allocation, for that request only).
-	n := len(r.method) + len(r.uri) + len(r.host) + len(r.codings) + headRoom
-	for _, f := range r.header {
-		n += len(f.Name) + len(f.Value) + 4
-	}
+	n := headSize(r)
 	if n > w.Available() && w.Buffered() > 0 {
 		if err := w.Flush(); err != nil {
 			return err
@@ -492,6 +521,15 @@ func (b *clientBody) Read(p []byte) (int, error) {
 // method, URI, host, codings and fields: the spaces, the version, the
 // framing field and Connection: close.
 const headRoom = 96
+
+// headSize is an upper bound on the bytes of r's head (appendHead).
+func headSize(r *outRequest) int {
+	n := len(r.method) + len(r.uri) + len(r.host) + len(r.codings) + headRoom
+	for _, f := range r.header {
+		n += len(f.Name) + len(f.Value) + 4
+	}
+	return n
+}
 
 // appendHead appends r's head (request line, Host, fields, framing, the
 // empty line) to b.

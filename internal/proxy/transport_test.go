@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -83,3 +84,86 @@ func BenchmarkWriteRequest(b *testing.B) {
 		w.Flush()
 	}
 }
+
+// gatherConn is a connection that records its writes, and the buffers of
+// each gathered write.
+type gatherConn struct {
+	net.Conn // nil: only the writes are used
+	writes   []string
+	gathered [][]string
+}
+
+func (c *gatherConn) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func (c *gatherConn) WriteBuffers(bufs [][]byte) (int64, error) {
+	var n int64
+	var got []string
+	for _, b := range bufs {
+		got = append(got, string(b))
+		n += int64(len(b))
+	}
+	c.gathered = append(c.gathered, got)
+	return n, nil
+}
+
+// TestWriteBufferedBody: a buffered body goes out with its head in one
+// gathered write, counted in wrote; a streamed body, a connection that
+// cannot gather and a head that does not fit the write buffer take
+// bufio's path.
+func TestWriteBufferedBody(t *testing.T) {
+	body := []byte(strings.Repeat("b", 16<<10))
+	const head = "POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 16384\r\n\r\n"
+	req := func() *outRequest {
+		return &outRequest{method: "POST", uri: "/up", host: "app", body: bytes.NewReader(body), contentLength: int64(len(body)), buffered: body}
+	}
+
+	gc := &gatherConn{}
+	c := newBackendConn(gc, nil)
+	if err := c.writeRequest(req(), nil); err != nil {
+		t.Fatal(err)
+	}
+	c.bw.Flush()
+	if want := [][]string{{head, string(body)}}; !cmp.Equal(gc.gathered, want) || len(gc.writes) != 0 {
+		t.Errorf("gathered %d writes, %d plain writes; want the head and body in one", len(gc.gathered), len(gc.writes))
+	}
+	if c.wrote != int64(len(head)+len(body)) {
+		t.Errorf("wrote %d, want %d", c.wrote, len(head)+len(body))
+	}
+
+	streamed := req()
+	streamed.buffered = nil
+	big := req()
+	big.header = httpmsg.Header{{Name: "Cookie", Value: strings.Repeat("c", 5000)}}
+	for name, r := range map[string]*outRequest{"streamed": streamed, "head over the buffer": big} {
+		gc := &gatherConn{}
+		c := newBackendConn(gc, nil)
+		if err := c.writeRequest(r, nil); err != nil {
+			t.Fatal(err)
+		}
+		c.bw.Flush()
+		if len(gc.gathered) != 0 || !strings.HasSuffix(strings.Join(gc.writes, ""), string(body)) {
+			t.Errorf("%s: %d gathered writes, want bufio's", name, len(gc.gathered))
+		}
+	}
+
+	var out bytes.Buffer
+	c = newBackendConn(&plainConn{w: &out}, nil)
+	if err := c.writeRequest(req(), nil); err != nil {
+		t.Fatal(err)
+	}
+	c.bw.Flush()
+	if out.String() != head+string(body) {
+		t.Errorf("without WriteBuffers: sent %d bytes, want %d", out.Len(), len(head)+len(body))
+	}
+}
+
+// plainConn is a connection that can only Write.
+type plainConn struct {
+	net.Conn
+	w io.Writer
+}
+
+func (c *plainConn) Write(p []byte) (int, error) { return c.w.Write(p) }
