@@ -291,9 +291,10 @@ func (t *Transport) roundTrip(ctx context.Context, tg *target.Target, in *httpms
 		x.stopCutFn = context.AfterFunc(tg.CutContext(), func() { c.SetDeadline(pastDeadline) })
 	}
 	// Each byte of the client's body that arrives extends the write
-	// deadline: the bound on a streamed upload is idle, not total.
+	// deadline: the bound on a streamed upload is idle, not total. A
+	// buffered body has arrived whole already.
 	var progress func()
-	if req.body != nil {
+	if req.body != nil && req.buffered == nil {
 		progress = func() { c.SetWriteDeadline(time.Now().Add(timeout)) }
 	}
 	if err := c.writeRequest(req, progress); err != nil {
